@@ -1,0 +1,5 @@
+"""`python -m churnops` runs the command line."""
+
+from churnops.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Data stages: synthetic generation and preparation with quality checks."""

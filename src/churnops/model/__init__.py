@@ -1,0 +1,1 @@
+"""Model stages: training, ONNX export, scoring and evaluation."""

@@ -1,0 +1,130 @@
+"""Evaluate registered versions on their hold-out or any labelled CSV, with ROC and confusion PNGs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from churnops.data.prepare import prepare_frame, read_raw  # noqa: E402
+from churnops.errors import BadInputError  # noqa: E402
+from churnops.model.metrics import classification_metrics  # noqa: E402
+from churnops.registry.entries import ModelVersion  # noqa: E402
+from churnops.registry.lifecycle import verify  # noqa: E402
+from churnops.registry.store import Registry  # noqa: E402
+from churnops.settings import Settings  # noqa: E402
+
+
+@dataclass
+class Evaluation:
+    name: str
+    metrics: dict[str, Any]
+    roc_png: Path
+    confusion_png: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.name,
+            "metrics": self.metrics,
+            "roc_png": str(self.roc_png),
+            "confusion_png": str(self.confusion_png),
+        }
+
+
+def parse_version(text: str) -> int:
+    digits = text.strip().lower().removeprefix("v")
+    if not digits.isdigit():
+        raise BadInputError(f"'{text}' is not a model version; write it like v3 or 3")
+    return int(digits)
+
+
+def _labelled_csv(path: Path, tolerance: float) -> pd.DataFrame:
+    clean, _rejected, _checks = prepare_frame(read_raw(path), tolerance)
+    if clean.empty:
+        raise BadInputError(
+            f"{path} has no row that passes the quality checks; run `churnops prepare --input {path}` to see why"
+        )
+    return clean
+
+
+def _holdout(registry: Registry, entry: ModelVersion) -> pd.DataFrame:
+    path = registry.version_dir(entry.version) / "holdout.parquet"
+    if not path.exists():
+        raise BadInputError(
+            f"the hold-out of {entry.name} is missing ({path}); evaluate with --data FILE"
+        )
+    return pd.read_parquet(path)
+
+
+def _plot_roc(y: np.ndarray, proba: np.ndarray, title: str, path: Path) -> None:
+    fpr, tpr, _ = roc_curve(y, proba)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label="model")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_confusion(matrix: list[list[int]], title: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(matrix[i][j]), ha="center", va="center")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title=title)
+    ax.set_xticklabels(["stay", "churn"])
+    ax.set_yticklabels(["stay", "churn"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def evaluate_versions(
+    settings: Settings, versions: list[str], data: Path | None
+) -> list[Evaluation]:
+    registry = Registry(settings)
+    state = registry.read()
+    if not state.versions:
+        raise BadInputError("the registry is empty; run `churnops train` first")
+    numbers = [parse_version(v) for v in versions] or (
+        [state.current_version] if state.current_version else []
+    )
+    if not numbers:
+        raise BadInputError(
+            "no version is current; name the versions to evaluate, e.g. `churnops evaluate v1`"
+        )
+    given = _labelled_csv(data, settings.total_charges_tolerance) if data else None
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    results = []
+    for number in numbers:
+        entry = registry.require(state, number)
+        model = verify(registry, entry)
+        frame = given if given is not None else _holdout(registry, entry)
+        y = frame[model.schema.label].to_numpy(dtype=int)
+        proba = model.predict_frame(frame)
+        metrics = classification_metrics(y, proba, entry.threshold)
+        roc_png = settings.reports_dir / f"eval_{entry.name}_{stamp}_roc.png"
+        confusion_png = settings.reports_dir / f"eval_{entry.name}_{stamp}_confusion.png"
+        auc = metrics["roc_auc"]
+        if auc is not None:
+            _plot_roc(y, proba, f"{entry.name} ROC (AUC {auc:.3f})", roc_png)
+        _plot_confusion(
+            metrics["confusion_matrix"],
+            f"{entry.name} at threshold {entry.threshold:.2f}",
+            confusion_png,
+        )
+        results.append(Evaluation(entry.name, metrics, roc_png, confusion_png))
+    return results

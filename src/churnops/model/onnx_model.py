@@ -1,0 +1,46 @@
+"""Scoring with the exported ONNX graph: what the API and every check after training use.
+
+The graph has one float32 input, the schema's encoded matrix (see ``FeatureSchema.encode``),
+so serving never unpickles a file and needs no scikit-learn on the request path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from churnops.schema import FeatureSchema
+
+INPUT_NAME = "features"
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one thread per worker: no oversubscription
+    options.inter_op_num_threads = 1
+    return options
+
+
+class OnnxModel:
+    def __init__(self, onnx_bytes: bytes, schema: FeatureSchema) -> None:
+        self.schema = schema
+        self.session = ort.InferenceSession(
+            onnx_bytes, session_options(), providers=["CPUExecutionProvider"]
+        )
+        self._proba_output = self.session.get_outputs()[1].name
+
+    @classmethod
+    def load(cls, path: Path, schema: FeatureSchema) -> OnnxModel:
+        return cls(path.read_bytes(), schema)
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Churn probabilities for an encoded matrix (cast to float32, as scikit-learn's trees do)."""
+        inputs = {INPUT_NAME: np.asarray(matrix, dtype=np.float32)}
+        out = self.session.run([self._proba_output], inputs)[0]
+        return np.asarray(out[:, 1], dtype=np.float64)
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict_matrix(self.schema.encode(frame))

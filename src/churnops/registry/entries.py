@@ -1,0 +1,70 @@
+"""What the registry records about each model version and each event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["current", "archived", "rejected"]
+Action = Literal["register", "promote", "rollback", "reject"]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TrainingData(BaseModel):
+    path: str
+    sha256: str
+    rows: int
+
+
+class ModelVersion(BaseModel):
+    version: int
+    file: str
+    sha256: str
+    onnx_file: str
+    onnx_sha256: str
+    created_at: str
+    status: Status
+    metrics: dict[str, Any]
+    threshold: float
+    hyperparameters: dict[str, Any]
+    feature_schema: dict[str, Any]
+    training_data: TrainingData
+    libraries: dict[str, str]
+    git_commit: str | None = None
+    seed: int
+    gate: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"v{self.version}"
+
+
+class HistoryEvent(BaseModel):
+    seq: int
+    time: str
+    action: Action
+    from_version: int | None
+    to_version: int | None
+    reason: str
+    user: str
+
+
+class RegistryFile(BaseModel):
+    """The whole of ``registry/metadata.json``: its atomic rename is the registry's commit point."""
+
+    format: int = 1
+    current_version: int | None = None
+    versions: list[ModelVersion] = Field(default_factory=list)
+    last_event: HistoryEvent | None = None
+
+    def get(self, version: int) -> ModelVersion | None:
+        return next((v for v in self.versions if v.version == version), None)
+
+    @property
+    def current(self) -> ModelVersion | None:
+        return None if self.current_version is None else self.get(self.current_version)

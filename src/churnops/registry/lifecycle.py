@@ -1,0 +1,259 @@
+"""Register, promote and roll back model versions, with the promotion gate and safety checks."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+
+from churnops.atomic import atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
+from churnops.errors import BadInputError, CheckFailedError
+from churnops.model.export import check_parity, export_onnx
+from churnops.model.onnx_model import OnnxModel
+from churnops.model.train import Trained
+from churnops.registry.entries import (
+    HistoryEvent,
+    ModelVersion,
+    RegistryFile,
+    TrainingData,
+    utc_now,
+)
+from churnops.registry.stats import train_stats
+from churnops.registry.store import Registry
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.settings import Settings
+
+SMOKE_ROWS = 50
+
+
+@dataclass
+class Registered:
+    entry: ModelVersion
+    promoted: bool
+    reason: str
+    previous: ModelVersion | None
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _gate(auc: float | None, current: ModelVersion | None, settings: Settings) -> str | None:
+    """Why this AUC may not become current, or None when it may."""
+    if auc is None:
+        return "the hold-out has a single class, so ROC AUC is undefined"
+    if auc < settings.min_auc:
+        return f"ROC AUC {auc:.4f} is below the minimum {settings.min_auc:.2f}"
+    if current is not None:
+        floor = current.metrics["roc_auc"] - settings.max_auc_drop
+        if auc < floor:
+            return (
+                f"ROC AUC {auc:.4f} falls behind current {current.name} "
+                f"({current.metrics['roc_auc']:.4f}) by more than {settings.max_auc_drop:.3f}"
+            )
+    return None
+
+
+def register(
+    settings: Settings,
+    trained: Trained,
+    data_path: Path,
+    force: bool = False,
+    extra_metrics: dict[str, Any] | None = None,
+    schema: FeatureSchema = DEFAULT_SCHEMA,
+) -> Registered:
+    """Store a trained pipeline as a new version; make it current only if it passes the gate."""
+    onnx_bytes = export_onnx(trained.pipeline, schema)
+    parity = check_parity(trained.pipeline, OnnxModel(onnx_bytes, schema), trained.holdout_frame)
+    metrics = {**trained.metrics, "onnx_parity_max_abs_diff": parity, **(extra_metrics or {})}
+    if trained.cv:
+        metrics["cv"] = trained.cv
+    registry = Registry(settings)
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with registry.transaction() as state:
+        version = registry.next_version(state)
+        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+        stem = f"churn_model_v{version}_{stamp}"
+        joblib_path = settings.models_dir / f"{stem}.joblib"
+        onnx_path = settings.models_dir / f"{stem}.onnx"
+        atomic_write(joblib_path, lambda tmp: joblib.dump(trained.pipeline, tmp))
+        atomic_write_bytes(onnx_path, onnx_bytes)
+        _write_version_files(registry, settings, version, trained, schema)
+        previous = state.current
+        failure = _gate(metrics["roc_auc"], previous, settings)
+        promoted = failure is None or force
+        reason = (
+            f"passed the gate (ROC AUC {metrics['roc_auc']:.4f} ≥ {settings.min_auc:.2f})"
+            if failure is None
+            else (f"forced past the gate: {failure}" if force else f"rejected: {failure}")
+        )
+        entry = ModelVersion(
+            version=version,
+            file=joblib_path.name,
+            sha256=sha256_file(joblib_path),
+            onnx_file=onnx_path.name,
+            onnx_sha256=sha256_file(onnx_path),
+            created_at=utc_now(),
+            status="current" if promoted else "rejected",
+            metrics=metrics,
+            threshold=settings.decision_threshold,
+            hyperparameters=trained.hyperparameters,
+            feature_schema=schema.model_dump(mode="json"),
+            training_data=TrainingData(
+                path=str(data_path),
+                sha256=sha256_file(data_path),
+                rows=len(trained.train_frame) + len(trained.holdout_frame),
+            ),
+            libraries={
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "pandas": pd.__version__,
+                "numpy": np.__version__,
+            },
+            git_commit=_git_commit(settings.home),
+            seed=settings.seed,
+            gate={
+                "min_auc": settings.min_auc,
+                "max_auc_drop": settings.max_auc_drop,
+                "passed": failure is None,
+                "forced": force and failure is not None,
+                "failure": failure,
+            },
+        )
+        state.versions.append(entry)
+        if promoted:
+            state.current_version = version
+        registry.commit(
+            state,
+            "register" if promoted else "reject",
+            previous.version if previous else None,
+            version if promoted else (previous.version if previous else None),
+            reason,
+        )
+    return Registered(entry, promoted, reason, previous)
+
+
+def _write_version_files(
+    registry: Registry, settings: Settings, version: int, trained: Trained, schema: FeatureSchema
+) -> None:
+    folder = registry.version_dir(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        folder / "train_stats.json",
+        train_stats(version, trained.train_frame, trained.holdout_proba, schema),
+    )
+    columns = [*schema.feature_names, schema.label]
+    sample_size = min(settings.reference_sample_rows, len(trained.train_frame))
+    reference = trained.train_frame[columns].sample(n=sample_size, random_state=settings.seed)
+    atomic_write(folder / "reference.parquet", lambda tmp: reference.to_parquet(tmp, index=False))
+    holdout = trained.holdout_frame[columns].assign(prediction=trained.holdout_proba)
+    atomic_write(folder / "holdout.parquet", lambda tmp: holdout.to_parquet(tmp, index=False))
+
+
+# ---- verification, promotion, rollback ---------------------------------------------------------
+def smoke_frame(registry: Registry, entry: ModelVersion, schema: FeatureSchema) -> pd.DataFrame:
+    sample = registry.version_dir(entry.version) / "reference.parquet"
+    if sample.exists():
+        return pd.read_parquet(sample).head(SMOKE_ROWS)
+    row: dict[str, Any] = {n.name: (n.min + n.max) / 2 for n in schema.numeric}
+    row.update({c.name: c.categories[0] for c in schema.categorical})
+    return pd.DataFrame([row])
+
+
+def verify(registry: Registry, entry: ModelVersion) -> OnnxModel:
+    """Refuse a version whose files are missing, altered, unloadable or that cannot predict."""
+    for path, expected in (
+        (registry.artifact_path(entry), entry.sha256),
+        (registry.onnx_path(entry), entry.onnx_sha256),
+    ):
+        if not path.exists():
+            raise CheckFailedError(f"{entry.name} refused: {path} is missing")
+        if sha256_file(path) != expected:
+            raise CheckFailedError(
+                f"{entry.name} refused: {path} does not match its registered SHA-256 (corrupted or altered)"
+            )
+    schema = FeatureSchema.model_validate(entry.feature_schema)
+    try:
+        model = OnnxModel.load(registry.onnx_path(entry), schema)
+        proba = model.predict_frame(smoke_frame(registry, entry, schema))
+    except Exception as exc:  # onnxruntime raises its own exception types for any bad graph
+        raise CheckFailedError(
+            f"{entry.name} refused: the model does not load or predict ({exc})"
+        ) from exc
+    if not (np.all(np.isfinite(proba)) and np.all((proba >= 0) & (proba <= 1))):
+        raise CheckFailedError(f"{entry.name} refused: its smoke predictions are not probabilities")
+    return model
+
+
+def previous_current(events: list[HistoryEvent]) -> list[int]:
+    """The stack of versions made current, with rolled-back ones popped: last is current."""
+    stack: list[int] = []
+    for event in events:
+        target = event.to_version
+        if target is None or event.action == "reject":
+            continue
+        if event.action == "rollback" and target in stack:
+            del stack[stack.index(target) + 1 :]
+        elif not stack or stack[-1] != target:
+            stack.append(target)
+    return stack
+
+
+def rollback_target(registry: Registry, state: RegistryFile) -> int:
+    stack = [v for v in previous_current(registry.history()) if v != state.current_version]
+    if not stack:
+        raise CheckFailedError(
+            "there is no earlier current version to roll back to; pick one with --to vN"
+        )
+    return stack[-1]
+
+
+def switch(
+    settings: Settings, action: str, target: int | None, reason: str, force: bool = False
+) -> tuple[ModelVersion | None, ModelVersion]:
+    """Move the current pointer to ``target`` (rollback: the previous one) after verifying it."""
+    registry = Registry(settings)
+    with registry.transaction() as state:
+        if not state.versions:
+            raise BadInputError("the registry is empty; run `churnops train` first")
+        version = target if target is not None else rollback_target(registry, state)
+        entry = registry.require(state, version)
+        if version == state.current_version:
+            raise CheckFailedError(f"{entry.name} is already the current version; nothing changed")
+        if entry.status == "rejected" and not force:
+            raise CheckFailedError(
+                f"{entry.name} was rejected by the quality gate ({entry.gate.get('failure')}); add --force to use it anyway"
+            )
+        verify(registry, entry)
+        previous = state.current
+        state.current_version = version
+        if entry.status == "rejected":
+            entry.status = "archived"
+            entry.gate["forced"] = True
+        registry.commit(
+            state,
+            "rollback" if action == "rollback" else "promote",
+            previous.version if previous else None,
+            version,
+            reason,
+        )
+    return previous, entry

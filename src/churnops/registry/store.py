@@ -1,0 +1,174 @@
+"""The registry on disk: ``registry/metadata.json`` is the truth, everything else derives from it.
+
+Every write happens under one file lock. ``metadata.json`` is replaced atomically and is the
+commit point; the pointer ``current_model.txt``, the ``train_stats.json`` copy and the last
+history line are derived from it afterwards, and repaired from it on the next locked write if a
+process died in between. So a registry is always either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock
+from pydantic import ValidationError
+
+from churnops.atomic import append_line, atomic_write_json, atomic_write_text
+from churnops.errors import BadInputError
+from churnops.registry.entries import Action, HistoryEvent, ModelVersion, RegistryFile, utc_now
+from churnops.settings import Settings
+
+ARTIFACT_RE = re.compile(r"^churn_model_v(\d+)_\d{8}_\d{6}\.(?:joblib|onnx)$")
+LOCK_TIMEOUT_S = 120.0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+class Registry:
+    def __init__(self, settings: Settings) -> None:
+        self.dir = settings.registry_dir
+        self.models_dir = settings.models_dir
+        self.metadata_path = self.dir / "metadata.json"
+        self.pointer_path = self.dir / "current_model.txt"
+        self.stats_path = self.dir / "train_stats.json"
+        self.history_path = self.dir / "history.jsonl"
+        self._lock = FileLock(self.dir / ".lock", timeout=LOCK_TIMEOUT_S)
+
+    # ---- reading (no lock needed: every file is replaced atomically) -------------------------
+    def read(self) -> RegistryFile:
+        if not self.metadata_path.exists():
+            return RegistryFile()
+        try:
+            raw = json.loads(self.metadata_path.read_text(encoding="utf-8"))
+            return RegistryFile.model_validate(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadInputError(
+                f"{self.metadata_path} is not valid JSON ({exc}); restore it from a backup or "
+                "version control — nothing was changed"
+            ) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise BadInputError(
+                f"{self.metadata_path} was edited into an invalid state ({where}: {first['msg']}); "
+                "restore it from a backup — nothing was changed"
+            ) from exc
+
+    def history(self) -> list[HistoryEvent]:
+        if not self.history_path.exists():
+            return []
+        events = []
+        for number, line in enumerate(self.history_path.read_text(encoding="utf-8").splitlines()):
+            if not line.strip():
+                continue
+            try:
+                events.append(HistoryEvent.model_validate_json(line))
+            except ValidationError as exc:
+                raise BadInputError(
+                    f"{self.history_path} line {number + 1} is not a history event; "
+                    "restore the file from a backup"
+                ) from exc
+        return events
+
+    def pointer(self) -> str | None:
+        """The artifact file name ``current_model.txt`` names, as the API reads it."""
+        if not self.pointer_path.exists():
+            return None
+        return self.pointer_path.read_text(encoding="utf-8").strip() or None
+
+    def require(self, state: RegistryFile, version: int) -> ModelVersion:
+        entry = state.get(version)
+        if entry is None:
+            known = ", ".join(v.name for v in state.versions) or "none yet — run `churnops train`"
+            raise BadInputError(f"there is no model version v{version}; registered: {known}")
+        return entry
+
+    def artifact_path(self, entry: ModelVersion) -> Path:
+        return self.models_dir / entry.file
+
+    def onnx_path(self, entry: ModelVersion) -> Path:
+        return self.models_dir / entry.onnx_file
+
+    def version_dir(self, version: int) -> Path:
+        return self.dir / "versions" / f"v{version}"
+
+    # ---- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[RegistryFile]:
+        """Hold the lock; yield the current state (repaired if a writer died half-way)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            state = self.read()
+            self._sync_derived(state)
+            yield state
+
+    def next_version(self, state: RegistryFile) -> int:
+        """One more than any version ever seen in metadata, models/ or versions/: never reused."""
+        seen = [v.version for v in state.versions]
+        if self.models_dir.exists():
+            for path in self.models_dir.iterdir():
+                match = ARTIFACT_RE.match(path.name)
+                if match:
+                    seen.append(int(match.group(1)))
+        versions_root = self.dir / "versions"
+        if versions_root.exists():
+            seen += [int(p.name[1:]) for p in versions_root.iterdir() if p.name[1:].isdigit()]
+        return max(seen, default=0) + 1
+
+    def commit(
+        self,
+        state: RegistryFile,
+        action: Action,
+        from_version: int | None,
+        to_version: int | None,
+        reason: str,
+    ) -> HistoryEvent:
+        """Write ``state`` with one new history event; call only inside ``transaction``."""
+        previous = state.last_event.seq if state.last_event else len(self.history())
+        event = HistoryEvent(
+            seq=previous + 1,
+            time=utc_now(),
+            action=action,
+            from_version=from_version,
+            to_version=to_version,
+            reason=reason,
+            user=_user(),
+        )
+        for entry in state.versions:
+            if entry.status != "rejected":
+                entry.status = "current" if entry.version == state.current_version else "archived"
+        state.last_event = event
+        atomic_write_json(self.metadata_path, state.model_dump(mode="json"))
+        self._sync_derived(state)
+        return event
+
+    def _sync_derived(self, state: RegistryFile) -> None:
+        """Make pointer, stats copy and history agree with metadata.json."""
+        event = state.last_event
+        history = self.history()
+        if event is not None and (not history or history[-1].seq < event.seq):
+            append_line(self.history_path, event.model_dump_json())
+        current = state.current
+        wanted = current.file if current else None
+        if self.pointer() != wanted:
+            if wanted is None:
+                self.pointer_path.unlink(missing_ok=True)
+            else:
+                atomic_write_text(self.pointer_path, wanted + "\n")
+        if current is not None:
+            source = self.version_dir(current.version) / "train_stats.json"
+            if source.exists() and (
+                not self.stats_path.exists() or self.stats_path.read_bytes() != source.read_bytes()
+            ):
+                atomic_write_text(self.stats_path, source.read_text(encoding="utf-8"))

@@ -1,0 +1,107 @@
+"""One settings object for every path, seed, threshold and hyper-parameter.
+
+Precedence: defaults < environment variables (``CHURNOPS_*``) < CLI flags (passed as overrides).
+All paths derive from ``home`` so a whole project can live in any folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHURNOPS_", extra="ignore")
+
+    home: Path = Field(default=Path("."), description="Project folder holding data/, models/, …")
+
+    # generate
+    rows: int = Field(default=10_000, ge=1, description="Rows of synthetic customers")
+    seed: int = Field(default=42, description="Seed for data generation, split and model")
+
+    # prepare
+    max_reject_rate: float = Field(default=0.05, ge=0, le=1, description="Quality gate")
+    total_charges_tolerance: float = Field(
+        default=0.25, gt=0, description="Allowed relative gap between total and tenure × monthly"
+    )
+
+    # train
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    n_estimators: int = Field(default=200, ge=1)
+    max_depth: int | None = Field(default=8, ge=1)
+    min_samples_leaf: int = Field(default=20, ge=1)
+    max_features: float = Field(default=0.5, gt=0, le=1)
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_auc: float = Field(default=0.70, ge=0, le=1, description="Promotion gate: minimum AUC")
+    max_auc_drop: float = Field(
+        default=0.02, ge=0, le=1, description="Promotion gate: tolerated AUC loss vs current"
+    )
+    reference_sample_rows: int = Field(default=10_000, ge=0)
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: str = "warning"
+    poll_interval: float = Field(default=2.0, gt=0, description="Seconds between registry polls")
+    batch_limit: int = Field(default=10_000, ge=1)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    admin_token: SecretStr | None = Field(default=None, description="Enables /admin endpoints")
+    log_queue_size: int = Field(default=100_000, ge=1)
+    log_batch_size: int = Field(default=2_000, ge=1)
+    log_flush_interval: float = Field(default=0.5, gt=0)
+    inference_log: bool = True
+
+    # ---- paths, all under home -------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def raw_csv(self) -> Path:
+        return self.data_dir / "raw.csv"
+
+    @property
+    def raw_meta(self) -> Path:
+        return self.data_dir / "raw.meta.json"
+
+    @property
+    def processed_csv(self) -> Path:
+        return self.data_dir / "processed.csv"
+
+    @property
+    def rejected_csv(self) -> Path:
+        return self.data_dir / "rejected.csv"
+
+    @property
+    def quality_report(self) -> Path:
+        return self.data_dir / "quality_report.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.home / "registry"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def inference_db(self) -> Path:
+        return self.logs_dir / "inference.sqlite"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit (CLI) values on top; ``None`` means unset."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)
