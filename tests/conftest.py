@@ -1,0 +1,40 @@
+"""Shared fixtures: a project home with a trained model, built once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from churnops import workflow
+from churnops.settings import Settings, load_settings
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    return load_settings(home=home, **overrides)
+
+
+@pytest.fixture(scope="session")
+def _trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generate → prepare → train run (4,000 rows, 60 trees), copied for each test."""
+    home = tmp_path_factory.mktemp("trained-template")
+    settings = make_settings(home, rows=4_000, n_estimators=60)
+    workflow.generate_step(settings)
+    workflow.prepare_step(settings)
+    workflow.train_step(settings)
+    return home
+
+
+@pytest.fixture
+def trained_home(_trained_template: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of a project home whose registry holds v1 as current."""
+    home = tmp_path / "home"
+    shutil.copytree(_trained_template, home)
+    yield home
+
+
+@pytest.fixture
+def trained_settings(trained_home: Path) -> Settings:
+    return make_settings(trained_home, rows=4_000, n_estimators=60)
