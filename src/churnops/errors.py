@@ -8,7 +8,7 @@ class ChurnopsError(Exception):
 
 
 class BadInputError(ChurnopsError):
-    """The user gave us something we cannot use: a missing file, wrong columns, an unknown version."""
+    """Something given cannot be used: a missing file, wrong columns, an unknown version."""
 
     exit_code = 2
 

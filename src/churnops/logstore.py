@@ -66,7 +66,9 @@ def connect(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> sqlite3.Conne
     return conn
 
 
-def insert(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], schema: FeatureSchema = DEFAULT_SCHEMA) -> int:
+def insert(
+    conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], schema: FeatureSchema = DEFAULT_SCHEMA
+) -> int:
     """Append rows (tuples in ``columns()`` order) in one transaction; returns the count."""
     names = columns(schema)
     sql = f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"

@@ -1,4 +1,4 @@
-"""Each stage as one plain function of the settings: what the CLI, the seed scripts and tests call."""
+"""Each stage as one plain function of the settings: called by the CLI, seed scripts and tests."""
 
 from __future__ import annotations
 

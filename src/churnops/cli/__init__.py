@@ -12,7 +12,7 @@ from churnops.errors import ChurnopsError
 
 app = typer.Typer(
     name="churnops",
-    help="Churn-prediction MLOps toolkit: generate → prepare → train → serve → monitor → roll back.",
+    help="Churn-prediction MLOps toolkit: generate → prepare → train → serve → monitor.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -187,7 +187,7 @@ def _switched(verb: str, previous: ModelVersion | None, entry: ModelVersion, as_
     else:
         before = previous.name if previous else "none"
         console.print(
-            f"[green]{verb} {entry.name}[/] (was {before}); registry/current_model.txt → {entry.file}"
+            f"[green]{verb} {entry.name}[/] (was {before}); current_model.txt → {entry.file}"
         )
 
 

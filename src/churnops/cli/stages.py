@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,26 +34,21 @@ def _generate_summary(meta: dict[str, object], path: Path) -> None:
     console.print(table)
 
 
-def _prepare_summary(report: dict[str, object]) -> None:
+def _prepare_summary(report: dict[str, Any]) -> None:
     table = Table(title="Quality checks")
     table.add_column("check")
     table.add_column("count", justify="right")
     for key in ("rows_read", "rows_clean", "rows_rejected"):
         table.add_row(key, str(report[key]))
-    reasons = report["rejections_by_reason"]
-    assert isinstance(reasons, dict)
-    for reason, count in reasons.items():
+    for reason, count in report["rejections_by_reason"].items():
         table.add_row(f"  rejected: {reason}", str(count))
-    checks = report["checks"]
-    assert isinstance(checks, dict)
     for name in ("imputed", "spelling_normalised"):
-        for column, count in checks[name].items():
+        for column, count in report["checks"][name].items():
             if count:
                 table.add_row(f"  {name.replace('_', ' ')}: {column}", str(count))
     console.print(table)
-    console.print(
-        f"reject rate {report['reject_rate']:.2%} — gate {'passed' if report['gate']['passed'] else 'FAILED'}"
-    )  # type: ignore[index]
+    verdict = "passed" if report["gate"]["passed"] else "FAILED"
+    console.print(f"reject rate {report['reject_rate']:.2%} — gate {verdict}")
 
 
 def _train_summary(result: workflow.TrainResult) -> None:
@@ -158,7 +153,7 @@ def evaluate(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Metrics of one or more versions side by side, with ROC and confusion-matrix PNGs in reports/."""
+    """Metrics of versions side by side; ROC and confusion-matrix PNGs go to reports/."""
     settings = settings_for(home)
     with progress(not as_json) as bar, step(bar, "evaluating"):
         results = evaluate_versions(settings, versions or [], data)

@@ -16,7 +16,6 @@ Dirt, each at a documented share of rows, so ``prepare`` has real work (see ``DI
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
@@ -91,13 +90,14 @@ def _features(rng: np.random.Generator, rows: int) -> pd.DataFrame:
 def churn_logit_without_intercept(frame: pd.DataFrame) -> np.ndarray:
     """The ground-truth logit, less its calibrated intercept (see module docstring)."""
     contract = frame["contract_type"].to_numpy()
-    return (
+    logit: np.ndarray = (
         1.3 * (contract == "Month-to-month")
         - 0.9 * (contract == "Two year")
         + 0.7 * (frame["payment_method"].to_numpy() == "Electronic check")
         - 0.045 * frame["tenure"].to_numpy(dtype=float)
         + 0.018 * (frame["monthly_charges"].to_numpy(dtype=float) - 70)
     )
+    return logit
 
 
 def _intercept(logit: np.ndarray) -> float:
@@ -125,8 +125,8 @@ def _dirty(rng: np.random.Generator, frame: pd.DataFrame) -> pa.Table:
     monthly = frame["monthly_charges"].to_numpy(dtype=float, copy=True)
     total = frame["total_charges"].to_numpy(dtype=float, copy=True)
     missing = pick(DIRT["missing_numeric"])
-    for column, values in enumerate((tenure, monthly, total)):
-        values[missing[missing % 3 == column]] = np.nan
+    for position, values in enumerate((tenure, monthly, total)):
+        values[missing[missing % 3 == position]] = np.nan
     blank = pick(DIRT["blank_total"])
     bad = pick(DIRT["out_of_range"])
     half = len(bad) // 2
@@ -135,7 +135,7 @@ def _dirty(rng: np.random.Generator, frame: pd.DataFrame) -> pa.Table:
     off = pick(DIRT["inconsistent_total"])
     inflated = (frame["tenure"].to_numpy()[off] + 1) * frame["monthly_charges"].to_numpy()[off]
     total[off] = np.round(inflated * rng.uniform(2, 4, len(off)), 2)
-    categories = {}
+    categories: dict[str, pa.Array] = {}
     for column in ("contract_type", "payment_method"):
         values = frame[column].to_numpy(dtype=object).copy()
         chosen = pick(DIRT["category_spelling"] / 2)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -86,7 +85,7 @@ def read_raw(path: Path) -> pd.DataFrame:
         first_line = str(exc).splitlines()[0]
         raise BadInputError(f"{path} is not a readable CSV ({first_line})") from exc
     table = table.cast(pa_arrow.schema([(name, pa_arrow.string()) for name in table.column_names]))
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise BadInputError(f"{path} has a header but no rows; give a CSV with customer rows")
@@ -178,13 +177,12 @@ def prepare_frame(
         frame[schema.id_column] = "row-" + pd.Series(raw.index + 1, index=raw.index).astype(str)
         checks["ids_assigned_from_row_numbers"] = True
 
-    pre_reasons: dict[int, list[str]] = {}
+    text_reasons = pd.Series("", index=raw.index, dtype=object)
     not_numeric: dict[str, int] = {}
     for name in schema.numeric_names:
         frame[name], bad_text = _numeric(raw[name])
         not_numeric[name] = int(bad_text.sum())
-        for index in np.flatnonzero(bad_text.to_numpy()):
-            pre_reasons.setdefault(int(raw.index[index]), []).append(f"{name}: not a number")
+        text_reasons[bad_text] += f"{name} not a number; "
     checks["not_a_number"] = not_numeric
     checks["missing_before_imputation"] = {
         c: int(frame[c].isna().sum()) for c in schema.numeric_names
@@ -225,11 +223,10 @@ def prepare_frame(
     checks["duplicate_ids"] = int(frame[schema.id_column].duplicated(keep="first").sum())
     checks["inconsistent_total_charges"] = int((~billing_consistent(frame, tolerance)).sum())
 
-    reasons = _schema_failures(frame, schema.pandera_schema(total_tolerance=tolerance))
-    for index, extra in pre_reasons.items():
-        prior = reasons.get(index)
-        joined = "; ".join(extra)
-        reasons.loc[index] = joined if prior is None else f"{joined}; {prior}"
+    failures = _schema_failures(frame, schema.pandera_schema(total_tolerance=tolerance))
+    combined = text_reasons + failures.reindex(raw.index).fillna("")
+    reasons = combined.str.strip().str.rstrip(";")
+    reasons = reasons[reasons != ""]
     rejected_mask = frame.index.isin(reasons.index)
     rejected = raw[rejected_mask].copy()
     rejected.insert(0, "reason", reasons.reindex(rejected.index).to_numpy())

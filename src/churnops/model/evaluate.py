@@ -1,4 +1,4 @@
-"""Evaluate registered versions on their hold-out or any labelled CSV, with ROC and confusion PNGs."""
+"""Evaluate registered versions on their hold-out or a labelled CSV; ROC and confusion PNGs."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
 
-from churnops.data.prepare import prepare_frame, read_raw  # noqa: E402
-from churnops.errors import BadInputError  # noqa: E402
-from churnops.model.metrics import classification_metrics  # noqa: E402
-from churnops.registry.entries import ModelVersion  # noqa: E402
-from churnops.registry.lifecycle import verify  # noqa: E402
-from churnops.registry.store import Registry  # noqa: E402
-from churnops.settings import Settings  # noqa: E402
+from churnops.data.prepare import prepare_frame, read_raw
+from churnops.errors import BadInputError
+from churnops.model.metrics import classification_metrics
+from churnops.registry.entries import ModelVersion
+from churnops.registry.lifecycle import verify
+from churnops.registry.store import Registry
+from churnops.settings import Settings
 
 
 @dataclass
@@ -51,7 +51,8 @@ def _labelled_csv(path: Path, tolerance: float) -> pd.DataFrame:
     clean, _rejected, _checks = prepare_frame(read_raw(path), tolerance)
     if clean.empty:
         raise BadInputError(
-            f"{path} has no row that passes the quality checks; run `churnops prepare --input {path}` to see why"
+            f"{path} has no row that passes the quality checks; "
+            f"run `churnops prepare --input {path}` to see why"
         )
     return clean
 

@@ -37,7 +37,7 @@ class OnnxModel:
         return cls(path.read_bytes(), schema)
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Churn probabilities for an encoded matrix (cast to float32, as scikit-learn's trees do)."""
+        """Churn probabilities for an encoded matrix (as float32, like scikit-learn's trees)."""
         inputs = {INPUT_NAME: np.asarray(matrix, dtype=np.float32)}
         out = self.session.run([self._proba_output], inputs)[0]
         return np.asarray(out[:, 1], dtype=np.float64)

@@ -81,7 +81,7 @@ def load_processed(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> pd.Dat
         values = pd.to_numeric(frame[name], errors="coerce")
         if values.isna().any():
             raise BadInputError(
-                f"{path}: column {name} holds non-numeric or empty values; re-run `churnops prepare`"
+                f"{path}: column {name} has non-numeric or empty values; re-run `churnops prepare`"
             )
         frame[name] = values
     frame[schema.label] = frame[schema.label].astype(int)

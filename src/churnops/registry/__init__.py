@@ -1,1 +1,1 @@
-"""The model registry: versions, the current-model pointer, audit history and training statistics."""
+"""The model registry: versions, current-model pointer, audit history, training statistics."""

@@ -189,7 +189,8 @@ def verify(registry: Registry, entry: ModelVersion) -> OnnxModel:
             raise CheckFailedError(f"{entry.name} refused: {path} is missing")
         if sha256_file(path) != expected:
             raise CheckFailedError(
-                f"{entry.name} refused: {path} does not match its registered SHA-256 (corrupted or altered)"
+                f"{entry.name} refused: {path} does not match its registered SHA-256 "
+                "(corrupted or altered)"
             )
     schema = FeatureSchema.model_validate(entry.feature_schema)
     try:
@@ -241,7 +242,8 @@ def switch(
             raise CheckFailedError(f"{entry.name} is already the current version; nothing changed")
         if entry.status == "rejected" and not force:
             raise CheckFailedError(
-                f"{entry.name} was rejected by the quality gate ({entry.gate.get('failure')}); add --force to use it anyway"
+                f"{entry.name} was rejected by the quality gate ({entry.gate.get('failure')}); "
+                "add --force to use it anyway"
             )
         verify(registry, entry)
         previous = state.current
