@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from churnops.errors import BadInputError
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,34 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=2_000, ge=1)
     log_flush_interval: float = Field(default=0.5, gt=0)
     inference_log: bool = True
+
+    # drift — a feature drifts only when significant (Holm-corrected) AND above an effect floor
+    drift_alpha: float = Field(
+        default=0.05, gt=0, lt=1, description="Family-wise error rate after Holm correction"
+    )
+    drift_psi_bins: int = Field(default=10, ge=2, description="Reference-quantile bins for PSI")
+    drift_psi_floor: float = Field(default=0.2, gt=0, description="PSI at which a feature drifts")
+    drift_psi_warning: float = Field(default=0.1, gt=0, description="PSI for a warning")
+    drift_wasserstein_floor: float = Field(
+        default=0.1, gt=0, description="Wasserstein distance / reference std for drift"
+    )
+    drift_js_floor: float = Field(
+        default=0.1, gt=0, description="Jensen–Shannon distance (base 2) for drift"
+    )
+    drift_unseen_share: float = Field(
+        default=0.01, gt=0, le=1, description="Share of never-seen categories for drift"
+    )
+    drift_missing_rate_change: float = Field(
+        default=0.05, gt=0, le=1, description="Absolute change in missing-value rate for drift"
+    )
+    drift_warning_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="Warning at this fraction of the non-PSI floors"
+    )
+    drift_share: float = Field(
+        default=0.2, ge=0, le=1, description="Share of drifting features for overall drift"
+    )
+    drift_chunk: str = Field(default="auto", description="Chunks over time: auto, 1h, 1d or N rows")
+    drift_min_rows: int = Field(default=30, ge=1, description="Fewest rows for a verdict")
 
     # ---- paths, all under home -------------------------------------------------------------
     @property
@@ -104,4 +134,12 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with explicit (CLI) values on top; ``None`` means unset."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise BadInputError(
+            f"invalid setting {name} = {first.get('input')!r}: {first['msg']} "
+            f"(from a --{name.replace('_', '-')} flag or the CHURNOPS_{name.upper()} variable)"
+        ) from exc

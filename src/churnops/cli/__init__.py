@@ -22,23 +22,16 @@ registry_cmds.register(app)
 
 
 def main() -> None:
-    """Run the CLI; expected failures print one line and exit 1 (check failed) or 2 (bad input)."""
+    """Run the CLI; expected failures print one line and exit 1 (check failed) or 2 (bad input).
+
+    Usage errors are typer's own (exit 2 with the usage line).
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except ChurnopsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code (2)
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except OSError as exc:  # unwritable folder, full disk, …: the system's words, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)
+        sys.exit(2)
