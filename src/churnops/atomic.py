@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -9,6 +10,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+@functools.cache
+def _file_mode() -> int:
+    """0666 less the umask: what ``open()`` would have created (mkstemp makes 0600)."""
+    current = os.umask(0)
+    os.umask(current)
+    return 0o666 & ~current
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -27,6 +36,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

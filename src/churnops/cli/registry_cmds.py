@@ -149,6 +149,9 @@ def _candidates(registry: Registry, as_json: bool) -> None:
     for entry in state.versions:
         if entry.status == "current":
             continue
+        if entry.status == "rejected":
+            rows.append((entry, f"rejected by the gate: `churnops promote {entry.name} --force`"))
+            continue
         try:
             verify(registry, entry)
             check = "ok"

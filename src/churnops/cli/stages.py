@@ -58,7 +58,7 @@ def _train_summary(result: workflow.TrainResult) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("roc_auc", "accuracy", "precision", "recall", "f1"):
-        table.add_row(key, f"{metrics[key]:.4f}")
+        table.add_row(key, _fmt(metrics[key]))
     if result.oracle_auc is not None:
         table.add_row("oracle roc_auc (ceiling)", f"{result.oracle_auc:.4f}")
     table.add_row("threshold", f"{metrics['threshold']:.2f}")

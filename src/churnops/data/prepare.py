@@ -20,6 +20,7 @@ feeds raw features and training and serving cannot skew.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,23 +71,30 @@ def read_raw(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise BadInputError(f"{path} is empty; give a CSV with a header row and customer rows")
     try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
         table = pa_csv.read_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=1 << 24),
             convert_options=pa_csv.ConvertOptions(
-                column_types={},
+                column_types={name: pa_arrow.string() for name in header},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 null_values=[],
                 auto_dict_encode=False,
             ),
         )
-    except (pa_arrow.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa_arrow.ArrowInvalid, UnicodeDecodeError, csv.Error) as exc:
         first_line = str(exc).splitlines()[0]
-        raise BadInputError(f"{path} is not a readable CSV ({first_line})") from exc
-    table = table.cast(pa_arrow.schema([(name, pa_arrow.string()) for name in table.column_names]))
+        raise BadInputError(
+            f"{path} is not a readable CSV ({first_line}); export it as a UTF-8 CSV"
+        ) from exc
+    names = [str(c).strip() for c in table.column_names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise BadInputError(f"{path} repeats column(s) {', '.join(repeated)}; keep one of each")
     frame: pd.DataFrame = table.to_pandas()
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = names
     if frame.empty:
         raise BadInputError(f"{path} has a header but no rows; give a CSV with customer rows")
     return frame
@@ -104,7 +112,7 @@ def _categories(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, i
     """Canonical spellings (unknown values kept as given) and how many cells were respelled."""
     stripped = text.str.strip()
     canonical = {spelling_key(c): c for c in allowed}
-    canonical.update({k: v for k, v in ALIASES.items() if v in allowed})
+    canonical.update({spelling_key(k): v for k, v in ALIASES.items() if v in allowed})
     uniques = stripped.dropna().unique()
     mapping = {u: canonical.get(spelling_key(u), u) for u in uniques if u != ""}
     result = stripped.map(mapping)
@@ -112,11 +120,12 @@ def _categories(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, i
     return result.astype(object), respelled
 
 
-def _impute(frame: pd.DataFrame) -> dict[str, int]:
+def _impute(frame: pd.DataFrame, eligible: pd.Series) -> dict[str, int]:
+    """Fill one missing billing number from the other two, on ``eligible`` rows only."""
     tenure, monthly, total = frame["tenure"], frame["monthly_charges"], frame["total_charges"]
-    rule_total = total.isna() & tenure.notna() & monthly.notna()
-    rule_monthly = monthly.isna() & (tenure > 0) & total.notna()
-    rule_tenure = tenure.isna() & (monthly > 0) & total.notna()
+    rule_total = eligible & total.isna() & tenure.notna() & monthly.notna()
+    rule_monthly = eligible & monthly.isna() & (tenure > 0) & total.notna()
+    rule_tenure = eligible & tenure.isna() & (monthly > 0) & total.notna()
     frame.loc[rule_total, "total_charges"] = (tenure * monthly)[rule_total].round(2)
     frame.loc[rule_monthly, "monthly_charges"] = (total / tenure)[rule_monthly].round(2)
     frame.loc[rule_tenure, "tenure"] = (total / monthly)[rule_tenure].round()
@@ -202,7 +211,7 @@ def prepare_frame(
         "missing": int((label_text == "").sum()),
         "invalid": int(invalid_label.sum()),
     }
-    checks["imputed"] = _impute(frame)
+    checks["imputed"] = _impute(frame, eligible=text_reasons == "")
     checks["missing_after_imputation"] = {c: int(frame[c].isna().sum()) for c in required}
     checks["out_of_range"] = {
         f.name: int(((frame[f.name] < f.min) | (frame[f.name] > f.max)).sum())

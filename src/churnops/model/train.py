@@ -24,6 +24,7 @@ from churnops.model.metrics import classification_metrics
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
+MIN_ROWS_PER_CLASS = 10  # enough for a stratified hold-out and 3-fold tuning to see both classes
 TUNE_GRID: dict[str, list[Any]] = {
     "model__max_depth": [6, 8, 12],
     "model__min_samples_leaf": [5, 20, 50],
@@ -86,15 +87,19 @@ def load_processed(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> pd.Dat
         frame[name] = values
     frame[schema.label] = frame[schema.label].astype(int)
     if frame[schema.label].nunique() < 2:
-        raise BadInputError(
-            f"{path}: the label has a single value; training needs churners and stayers"
-        )
+        raise BadInputError(f"{path}: the label has a single value; training needs both classes")
     return frame
 
 
 def train_model(
     frame: pd.DataFrame, settings: Settings, tune: bool, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> Trained:
+    smallest = int(frame[schema.label].value_counts().reindex([0, 1], fill_value=0).min())
+    if smallest < MIN_ROWS_PER_CLASS:
+        raise BadInputError(
+            f"only {smallest} row(s) of one label class; training needs at least "
+            f"{MIN_ROWS_PER_CLASS} churners and {MIN_ROWS_PER_CLASS} stayers"
+        )
     train, holdout = train_test_split(
         frame,
         test_size=settings.test_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Status = Literal["current", "archived", "rejected"]
 Action = Literal["register", "promote", "rollback", "reject"]
@@ -61,6 +61,15 @@ class RegistryFile(BaseModel):
     current_version: int | None = None
     versions: list[ModelVersion] = Field(default_factory=list)
     last_event: HistoryEvent | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegistryFile:
+        numbers = [v.version for v in self.versions]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("a version number appears twice")
+        if self.current_version is not None and self.current_version not in numbers:
+            raise ValueError(f"current_version {self.current_version} is not a registered version")
+        return self
 
     def get(self, version: int) -> ModelVersion | None:
         return next((v for v in self.versions if v.version == version), None)

@@ -57,18 +57,28 @@ def _git_commit(folder: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _home_relative(path: Path, home: Path) -> str:
+    """The data path as seen from the project home when inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(home.resolve()))
+    except ValueError:
+        return str(resolved)
+
+
 def _gate(auc: float | None, current: ModelVersion | None, settings: Settings) -> str | None:
     """Why this AUC may not become current, or None when it may."""
     if auc is None:
         return "the hold-out has a single class, so ROC AUC is undefined"
     if auc < settings.min_auc:
         return f"ROC AUC {auc:.4f} is below the minimum {settings.min_auc:.2f}"
-    if current is not None:
-        floor = current.metrics["roc_auc"] - settings.max_auc_drop
+    current_auc = current.metrics.get("roc_auc") if current else None
+    if current is not None and current_auc is not None:
+        floor = current_auc - settings.max_auc_drop
         if auc < floor:
             return (
                 f"ROC AUC {auc:.4f} falls behind current {current.name} "
-                f"({current.metrics['roc_auc']:.4f}) by more than {settings.max_auc_drop:.3f}"
+                f"({current_auc:.4f}) by more than {settings.max_auc_drop:.3f}"
             )
     return None
 
@@ -119,7 +129,7 @@ def register(
             hyperparameters=trained.hyperparameters,
             feature_schema=schema.model_dump(mode="json"),
             training_data=TrainingData(
-                path=str(data_path),
+                path=_home_relative(data_path, settings.home),
                 sha256=sha256_file(data_path),
                 rows=len(trained.train_frame) + len(trained.holdout_frame),
             ),
@@ -146,8 +156,8 @@ def register(
             state,
             "register" if promoted else "reject",
             previous.version if previous else None,
-            version if promoted else (previous.version if previous else None),
-            reason,
+            version,
+            reason if promoted else f"v{version} {reason}",
         )
     return Registered(entry, promoted, reason, previous)
 
@@ -242,8 +252,8 @@ def switch(
             raise CheckFailedError(f"{entry.name} is already the current version; nothing changed")
         if entry.status == "rejected" and not force:
             raise CheckFailedError(
-                f"{entry.name} was rejected by the quality gate ({entry.gate.get('failure')}); "
-                "add --force to use it anyway"
+                f"{entry.name} was rejected by the promotion gate ({entry.gate.get('failure')}); "
+                f"use `churnops promote {entry.name} --force` to make it current anyway"
             )
         verify(registry, entry)
         previous = state.current

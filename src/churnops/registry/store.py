@@ -109,9 +109,17 @@ class Registry:
         """Hold the lock; yield the current state (repaired if a writer died half-way)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            self._remove_stale_temporaries()
             state = self.read()
             self._sync_derived(state)
             yield state
+
+    def _remove_stale_temporaries(self) -> None:
+        """Every write into these folders holds the lock, so a temp file seen now was left by a
+        process that died mid-write."""
+        for folder in (self.dir, self.models_dir, *self.dir.glob("versions/v*")):
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
 
     def next_version(self, state: RegistryFile) -> int:
         """One more than any version ever seen in metadata, models/ or versions/: never reused."""

@@ -1,0 +1,261 @@
+"""``churnops drift`` (judge the inference log or a file) and ``churnops simulate`` (traffic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnops.atomic import atomic_write_text
+from churnops.cli.ui import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    err_console,
+    print_json,
+    progress,
+    settings_for,
+    step,
+)
+from churnops.errors import BadInputError, CheckFailedError
+from churnops.model.evaluate import parse_version
+from churnops.monitoring.run import DriftOptions, DriftRun, run_drift
+from churnops.monitoring.shifts import SHIFTS
+from churnops.monitoring.simulate import SimulationResult, payloads, send_traffic, simulated_frame
+
+STYLE = {"ok": "green", "warning": "yellow", "drift": "bold red", None: "dim"}
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _chunk_status(chunk: dict[str, Any], name: str) -> str | None:
+    entry = chunk.get("prediction") if name == "prediction" else chunk.get("features", {}).get(name)
+    return entry["status"] if isinstance(entry, dict) else None
+
+
+def _group_table(group: dict[str, Any]) -> Table:
+    served = f"model v{group['model_version']}" if group["model_version"] else "current file"
+    title = (
+        f"{served}: {group['rows']:,} rows vs reference {group['reference']['label']} "
+        f"({group['reference']['sample_rows']:,}-row sample)"
+    )
+    table = Table(title=title)
+    headers = ("feature", "status", "PSI", "KS D | χ²", "p Holm", "W/σ | JS", "unseen", "Δ miss")
+    for column in headers:
+        table.add_column(column, justify="left" if column in headers[:2] else "right")
+    table.add_column("chunks")
+    rows = dict(group["features"])
+    if group.get("prediction"):
+        rows["prediction"] = group["prediction"]
+    for name, e in rows.items():
+        numeric = e["kind"] == "numeric"
+        marks = "".join(f"[{STYLE[_chunk_status(c, name)]}]■[/]" for c in group["chunks"])
+        table.add_row(
+            name,
+            f"[{STYLE[e['status']]}]{e['status']}[/]",
+            _fmt(e["psi"]),
+            _fmt(e.get("ks_statistic") if numeric else e.get("chi2_statistic")),
+            _fmt(e["p_value_adjusted"], 2),
+            _fmt(e.get("wasserstein_norm") if numeric else e.get("js_distance")),
+            _fmt(e.get("unseen_share")),
+            _fmt(e.get("missing_rate_change")),
+            marks,
+        )
+    return table
+
+
+def _show(run: DriftRun) -> None:
+    report = run.report
+    for group in report["groups"]:
+        console.print(_group_table(group))
+        for name, why in group["skipped_features"].items():
+            console.print(f"[yellow]not compared[/] {name}: {why}")
+        if group.get("drift_began"):
+            console.print(f"drift began in the chunk starting {group['drift_began']}")
+    for note in report["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    verdict = "[bold red]DRIFT DETECTED[/]" if report["drift_detected"] else "[green]no drift[/]"
+    drifting = [n for n, e in report["features"].items() if e["status"] == "drift"]
+    console.print(
+        f"{verdict} — drift score {report['drift_score']:.2f}"
+        + (f"; drifting: {', '.join(drifting)}" if drifting else "")
+    )
+    console.print(f"[dim]{report['rule']}[/]", highlight=False)
+    console.print(
+        f"report: {run.json_path}" + (f"  html: {run.html_path}" if run.html_path else "")
+    )
+
+
+def drift(
+    home: HomeOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Start: ISO date-time (UTC) or a duration ago (2h)"),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="End: ISO date-time (UTC) or a duration ago")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--last", help="The last 24h (a duration) or the last N rows")
+    ] = None,
+    current: Annotated[
+        Path | None, typer.Option("--current", help="Judge this CSV instead of the log")
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Reference CSV instead of the registry")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Only rows served by vN (with --current: vN's reference)"),
+    ] = None,
+    chunk: Annotated[
+        str | None, typer.Option("--chunk", help="Chunks over time: auto, 1h, 1d or N rows")
+    ] = None,
+    as_json: JsonOpt = False,
+    html: Annotated[bool, typer.Option("--html", help="Also write an HTML report")] = False,
+    html_out: Annotated[
+        Path | None, typer.Option("--html-out", help="HTML report path (implies --html)")
+    ] = None,
+    alert_webhook: Annotated[
+        str | None, typer.Option("--alert-webhook", help="POST a JSON summary here on drift")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option("--alpha", help="Holm family-wise α [0.05]")
+    ] = None,
+    psi_floor: Annotated[float | None, typer.Option("--psi-floor", help="PSI drift [0.2]")] = None,
+    psi_warning: Annotated[
+        float | None, typer.Option("--psi-warning", help="PSI warning [0.1]")
+    ] = None,
+    wasserstein_floor: Annotated[
+        float | None, typer.Option("--wasserstein-floor", help="Wasserstein/std drift [0.1]")
+    ] = None,
+    js_floor: Annotated[
+        float | None, typer.Option("--js-floor", help="Jensen–Shannon drift [0.1]")
+    ] = None,
+    unseen_share: Annotated[
+        float | None, typer.Option("--unseen-share", help="Unseen-category share drift [0.01]")
+    ] = None,
+    missing_rate_change: Annotated[
+        float | None, typer.Option("--missing-rate-change", help="Missing-rate change [0.05]")
+    ] = None,
+    drift_share: Annotated[
+        float | None, typer.Option("--drift-share", help="Share of features for overall [0.2]")
+    ] = None,
+) -> None:
+    """Compare current data with the reference of the model version that served it.
+
+    Exit 0: no drift; 1: drift detected; 2: bad input (e.g. no log rows in the window).
+    """
+    settings = settings_for(
+        home,
+        drift_chunk=chunk,
+        drift_alpha=alpha,
+        drift_psi_floor=psi_floor,
+        drift_psi_warning=psi_warning,
+        drift_wasserstein_floor=wasserstein_floor,
+        drift_js_floor=js_floor,
+        drift_unseen_share=unseen_share,
+        drift_missing_rate_change=missing_rate_change,
+        drift_share=drift_share,
+    )
+    options = DriftOptions(
+        since=since,
+        until=until,
+        last=last,
+        current=current,
+        reference=reference,
+        version=parse_version(version) if version else None,
+        html=html,
+        html_path=html_out,
+        alert_webhook=alert_webhook,
+    )
+    with progress(not as_json) as bar, step(bar, "comparing with the reference"):
+        run = run_drift(settings, options)
+    if as_json:
+        payload = dict(run.report)
+        payload["report_path"] = str(run.json_path)
+        payload["html_path"] = str(run.html_path) if run.html_path else None
+        payload["alert"] = run.alert.as_dict() if run.alert else None
+        print_json(payload)
+    else:
+        _show(run)
+    if run.alert is not None:
+        if run.alert.sent:
+            err_console.print(f"alert sent to {alert_webhook}")
+        else:
+            err_console.print(f"[bold red]alert not delivered:[/] {run.alert.error}")
+    if run.report["drift_detected"]:
+        raise typer.Exit(1)
+
+
+def _simulation_table(result: SimulationResult, url: str, shift: str) -> Table:
+    table = Table(title=f"Sent {result.rows:,} rows to {url} (shift: {shift})", show_header=False)
+    for key, value in result.as_dict().items():
+        table.add_row(key, str(value))
+    return table
+
+
+def simulate(
+    url: Annotated[str, typer.Option("--url", help="API base URL")] = "http://127.0.0.1:8000",
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Customers to send")] = 1_000,
+    shift: Annotated[
+        str, typer.Option("--shift", help=f"none or one of: {', '.join(SHIFTS)}")
+    ] = "none",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated customers")] = 7,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256)] = 8,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, max=10_000, help="1: POST /predict; N: /predict/batch"),
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the rows to this CSV instead of sending them"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send realistic customers (optionally with a named shift) to a running API."""
+    if shift != "none" and shift not in SHIFTS:
+        raise BadInputError(f"unknown shift {shift!r}; choose none or one of {', '.join(SHIFTS)}")
+    frame = simulated_frame(rows, seed, shift)
+    if out is not None:
+        atomic_write_text(out, frame.to_csv(index=False))
+        if not as_json:
+            console.print(f"wrote {rows:,} rows (shift: {shift}) to {out}")
+        else:
+            print_json({"rows": rows, "shift": shift, "out": str(out)})
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, TimeElapsedColumn(), console=err_console, disable=as_json, transient=True
+    ) as bar:
+        task = bar.add_task(f"sending to {url}", total=rows)
+        result = send_traffic(
+            url, payloads(frame), concurrency, batch_size, lambda n: bar.advance(task, n)
+        )
+    if result.accepted == 0:
+        reason = result.first_refusal or f"{result.transport_errors} connection error(s)"
+        raise CheckFailedError(f"the API at {url} accepted no row ({reason}); is it running?")
+    if as_json:
+        print_json({"url": url, "shift": shift, **result.as_dict()})
+    else:
+        console.print(_simulation_table(result, url, shift))
+    refused = result.rows - result.accepted
+    if refused and not as_json:
+        console.print(
+            f"[yellow]{refused:,} row(s) refused[/]: the API validates rows against the schema, "
+            "so refused rows never reach the inference log; judge such data from a file: "
+            f"`churnops simulate --shift {shift} --out rows.csv` then "
+            "`churnops drift --current rows.csv`"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(drift)
+    app.command()(simulate)

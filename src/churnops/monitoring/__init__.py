@@ -1,0 +1,6 @@
+"""Drift monitoring: the inference log (or a file) against each model version's reference.
+
+``stats_tests`` holds the per-feature statistics, ``rule`` the decision rule, ``compare`` one
+comparison, ``drift`` the per-version and per-chunk run, ``run`` the whole stage; ``report``,
+``html_report`` and ``alert`` are its outputs; ``shifts`` and ``simulate`` make traffic.
+"""

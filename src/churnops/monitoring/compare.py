@@ -1,0 +1,302 @@
+"""One comparison: a batch of current rows against a prepared reference, feature by feature.
+
+The reference is prepared once (sorted values, PSI edges, category counts) and reused for the
+whole window and every chunk of it. The result is JSON-ready: every number is finite or None.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from churnops.monitoring.columns import Coded, Columns
+from churnops.monitoring.reference import Reference
+from churnops.monitoring.rule import Status, Thresholds, Verdict, feature_verdict, overall
+from churnops.monitoring.stats_tests import (
+    CategoricalResult,
+    MissingResult,
+    NumericReference,
+    NumericResult,
+    bin_counts,
+    compare_categorical,
+    compare_missing,
+    compare_numeric,
+    holm,
+    numeric_reference,
+)
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+
+DISPLAY_BINS = 30
+PREDICTION = "prediction"
+TOP_UNSEEN = 20
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    categories: list[str]  # reference sample's categories, then schema ones it lacks
+    counts: np.ndarray
+    seen: frozenset[str]  # seen anywhere in training (full-training counts included)
+
+
+@dataclass
+class PreparedReference:
+    label: str
+    version: int | None
+    numeric: dict[str, NumericReference]
+    categorical: dict[str, CategoricalReference]
+    missing: dict[str, tuple[int, int]]
+    prediction: NumericReference | None
+    skipped: dict[str, str]
+    sample_rows: int
+    training_rows: int | None
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+def prepare_reference(
+    reference: Reference, bins: int, schema: FeatureSchema = DEFAULT_SCHEMA
+) -> PreparedReference:
+    numeric = {}
+    for feature in schema.numeric:
+        values = reference.columns.numeric.get(feature.name)
+        if values is not None:
+            present = values[~np.isnan(values)]
+            numeric[feature.name] = numeric_reference(present, bins, feature.max - feature.min)
+    categorical = {}
+    for cat in schema.categorical:
+        coded = reference.columns.categorical.get(cat.name)
+        if coded is not None:
+            names = list(coded.labels)
+            extra = [c for c in cat.categories if c not in names]
+            categorical[cat.name] = CategoricalReference(
+                categories=names + extra,
+                counts=np.concatenate((coded.counts(), np.zeros(len(extra), dtype=np.int64))),
+                seen=frozenset(reference.seen.get(cat.name, coded.present())),
+            )
+    prediction = None
+    if reference.prediction is not None and reference.prediction.size:
+        prediction = numeric_reference(reference.prediction, bins, 1.0)
+    return PreparedReference(
+        label=reference.label,
+        version=reference.version,
+        numeric=numeric,
+        categorical=categorical,
+        missing=dict(reference.missing),
+        prediction=prediction,
+        skipped=dict(reference.skipped),
+        sample_rows=reference.columns.rows,
+        training_rows=reference.training_rows,
+    )
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: such values become null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _numeric_histogram(ref: NumericReference, current: np.ndarray) -> dict[str, Any]:
+    ends = [ref.sorted_values[[0, -1]]] if ref.sorted_values.size else []
+    if current.size:
+        ends.append(np.quantile(current, [0.005, 0.995]))
+    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.linspace(lo, hi, DISPLAY_BINS + 1)
+    ref_counts = bin_counts(ref.sorted_values, edges[1:-1])
+    cur_counts = bin_counts(current, edges[1:-1])
+    return {
+        "edges": [round(float(e), 6) for e in edges],
+        "reference": _shares(ref_counts),
+        "current": _shares(cur_counts),
+    }
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    total = counts.sum()
+    return [round(float(c) / total, 6) if total else 0.0 for c in counts]
+
+
+@dataclass
+class _Feature:
+    """A feature's results before the rule: the rule needs all p-values of the comparison."""
+
+    kind: str
+    rows: int
+    missing: MissingResult | None
+    dist: NumericResult | CategoricalResult | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+
+    @property
+    def dist_p(self) -> float | None:
+        if isinstance(self.dist, NumericResult):
+            return self.dist.ks_p_value
+        return self.dist.chi2_p_value if self.dist is not None else None
+
+
+def _numeric(
+    ref: NumericReference, values: np.ndarray, missing: tuple[int, int] | None, detail: bool
+) -> _Feature:
+    is_missing = np.isnan(values)
+    present = np.sort(values[~is_missing])
+    missing_result = (
+        compare_missing(missing[0], missing[1], int(is_missing.sum()), values.size)
+        if missing
+        else None
+    )
+    feature = _Feature("numeric", values.size, missing_result, compare_numeric(ref, present))
+    feature.extra = {"spread": finite(ref.spread), "spread_source": ref.spread_source}
+    if detail:
+        feature.extra["histogram"] = _numeric_histogram(ref, present)
+    return feature
+
+
+def _categorical(
+    ref: CategoricalReference, values: Coded, missing: tuple[int, int] | None, detail: bool
+) -> _Feature:
+    categories = list(ref.categories)
+    position = {name: i for i, name in enumerate(categories)}
+    for label in values.labels:
+        if label not in position:
+            position[label] = len(categories)
+            categories.append(label)
+    current = np.zeros(len(categories), dtype=np.int64)
+    current[[position[label] for label in values.labels]] += values.counts()
+    reference = np.concatenate((ref.counts, np.zeros(len(categories) - len(ref.counts))))
+    unseen = np.array([name not in ref.seen for name in categories], dtype=bool)
+    n_missing = int((values.codes < 0).sum())
+    rows = values.codes.size
+    missing_result = compare_missing(missing[0], missing[1], n_missing, rows) if missing else None
+    feature = _Feature(
+        "categorical", rows, missing_result, compare_categorical(reference, current, unseen)
+    )
+    unseen_values = sorted(
+        ((categories[i], int(current[i])) for i in np.nonzero(unseen & (current > 0))[0]),
+        key=lambda item: -item[1],
+    )
+    feature.extra = {"unseen_values": dict(unseen_values[:TOP_UNSEEN])}
+    if detail:
+        feature.extra["histogram"] = {
+            "categories": categories,
+            "reference": _shares(reference),
+            "current": _shares(current),
+        }
+    return feature
+
+
+def _entry(feature: _Feature, adjusted: dict[str, float], detail: bool) -> dict[str, Any]:
+    verdict = feature.verdict
+    assert verdict is not None
+    dist, missing = feature.dist, feature.missing
+    adjusted_values = [p for p in adjusted.values() if p is not None]
+    entry: dict[str, Any] = {
+        "kind": feature.kind,
+        "status": verdict.status,
+        "drifted": verdict.drifted,
+        "effect_ratio": round(verdict.effect_ratio, 6),
+        "psi": finite(dist.psi) if dist else None,
+        "p_value_adjusted": min(adjusted_values) if adjusted_values else None,
+        "current_rows": feature.rows,
+        "current_count": dist.current_count if dist else None,
+        "missing_rate_current": missing.current_rate if missing else None,
+    }
+    if not detail:
+        return entry
+    entry["reasons"] = verdict.reasons
+    entry["reference_count"] = dist.reference_count if dist else None
+    num = dist if isinstance(dist, NumericResult) else None
+    cat = dist if isinstance(dist, CategoricalResult) else None
+    if feature.kind == "numeric":  # the same keys whether or not a test could run
+        entry.update(
+            ks_statistic=num.ks_statistic if num else None,
+            ks_p_value=num.ks_p_value if num else None,
+            ks_p_value_adjusted=adjusted.get("dist"),
+            wasserstein=finite(num.wasserstein) if num else None,
+            wasserstein_norm=finite(num.wasserstein_norm) if num else None,
+            reference_mean=finite(num.reference_mean) if num else None,
+            current_mean=finite(num.current_mean) if num else None,
+        )
+    else:
+        entry.update(
+            chi2_statistic=finite(cat.chi2_statistic) if cat else None,
+            chi2_dof=cat.chi2_dof if cat else None,
+            chi2_p_value=cat.chi2_p_value if cat else None,
+            chi2_p_value_adjusted=adjusted.get("dist"),
+            js_distance=finite(cat.js_distance) if cat else None,
+            unseen_share=cat.unseen_share if cat else None,
+        )
+    if missing is not None:
+        entry.update(
+            missing_rate_reference=missing.reference_rate,
+            missing_rate_change=missing.change,
+            missing_p_value=missing.p_value,
+            missing_p_value_adjusted=adjusted.get("missing"),
+        )
+    entry.update(feature.extra)
+    return entry
+
+
+@dataclass
+class Comparison:
+    rows: int
+    features: dict[str, dict[str, Any]]
+    prediction: dict[str, Any] | None
+    drift_detected: bool
+    drift_score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "drift_detected": self.drift_detected,
+            "drift_score": self.drift_score,
+            "features": self.features,
+            "prediction": self.prediction,
+        }
+
+
+def compare(
+    ref: PreparedReference,
+    current: Columns,
+    prediction: np.ndarray | None,
+    t: Thresholds,
+    detail: bool = True,
+) -> Comparison:
+    """Test every feature the reference and the current data share, then apply the rule."""
+    results: dict[str, _Feature] = {}
+    for name, numeric_ref in ref.numeric.items():
+        if name in current.numeric:
+            values = current.numeric[name]
+            results[name] = _numeric(numeric_ref, values, ref.missing.get(name), detail)
+    for name, categorical_ref in ref.categorical.items():
+        if name in current.categorical:
+            coded = current.categorical[name]
+            results[name] = _categorical(categorical_ref, coded, ref.missing.get(name), detail)
+    if ref.prediction is not None and prediction is not None and prediction.size:
+        results[PREDICTION] = _numeric(ref.prediction, prediction, None, detail)
+    keys = [(name, "dist", f.dist_p) for name, f in results.items()]
+    keys += [(name, "missing", f.missing.p_value) for name, f in results.items() if f.missing]
+    tested = [(name, test, p) for name, test, p in keys if p is not None]
+    adjusted_values = holm(np.array([p for _, _, p in tested])) if tested else np.empty(0)
+    adjusted: dict[str, dict[str, float]] = {name: {} for name in results}
+    for (name, test, _), value in zip(tested, adjusted_values, strict=True):
+        adjusted[name][test] = float(value)
+    entries = {}
+    for name, feature in results.items():
+        feature.verdict = feature_verdict(
+            feature.dist,
+            adjusted[name].get("dist"),
+            feature.missing,
+            adjusted[name].get("missing"),
+            t,
+        )
+        entries[name] = _entry(feature, adjusted[name], detail)
+    prediction_entry = entries.pop(PREDICTION, None)
+    statuses: list[Status] = [e["status"] for e in entries.values()]
+    prediction_status = prediction_entry["status"] if prediction_entry else None
+    detected, score = overall(statuses, prediction_status, t)
+    rows = max((f.rows for n, f in results.items() if n != PREDICTION), default=0)
+    return Comparison(rows, entries, prediction_entry, detected, score)

@@ -1,0 +1,200 @@
+"""A drift run: current rows grouped by the model version that served them, each group compared
+with its own version's reference, over the whole window and chunk by chunk.
+
+After a rollback the log holds rows answered by two versions; each is judged against the
+training statistics of the version that actually answered it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from churnops import logstore
+from churnops.errors import BadInputError
+from churnops.monitoring.columns import Columns, normalise
+from churnops.monitoring.compare import PreparedReference, compare, prepare_reference
+from churnops.monitoring.reference import CurrentFile, Reference, version_reference
+from churnops.monitoring.rule import SEVERITY, Thresholds
+from churnops.monitoring.window import ChunkSpec, Window, chunk_bounds, iso
+from churnops.registry.store import Registry
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.settings import Settings
+
+
+@dataclass
+class Group:
+    """Current rows (in time order) to judge against one reference."""
+
+    reference: Reference
+    columns: Columns
+    prediction: np.ndarray | None
+    ts: np.ndarray | None
+    model_version: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.columns.rows
+
+
+def _chunk(
+    prepared: PreparedReference, group: Group, start: int, stop: int, t: Thresholds
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"rows": stop - start}
+    if group.ts is not None:
+        entry.update(start=iso(float(group.ts[start])), end=iso(float(group.ts[stop - 1])))
+    else:
+        entry.update(first_row=start + 1, last_row=stop)
+    if stop - start < t.min_rows:
+        entry.update(drift_detected=None, drift_score=None, note=f"fewer than {t.min_rows} rows")
+        return entry
+    prediction = group.prediction[start:stop] if group.prediction is not None else None
+    result = compare(prepared, group.columns.take(slice(start, stop)), prediction, t, False)
+    return {**result.as_dict(), **entry}
+
+
+def judge_group(
+    group: Group, t: Thresholds, chunks: ChunkSpec, bins: int, schema: FeatureSchema
+) -> dict[str, Any]:
+    """The whole-window comparison with full detail, then one compact comparison per chunk."""
+    prepared = prepare_reference(group.reference, bins, schema)
+    result = compare(prepared, group.columns, group.prediction, t, True)
+    timeline = [
+        _chunk(prepared, group, start, stop, t)
+        for start, stop in chunk_bounds(chunks, group.rows, group.ts, t.min_rows)
+    ]
+    began = next(
+        (c.get("start", f"row {c.get('first_row')}") for c in timeline if c["drift_detected"]),
+        None,
+    )
+    return {
+        "model_version": group.model_version,
+        "reference": {
+            "label": prepared.label,
+            "version": prepared.version,
+            "sample_rows": prepared.sample_rows,
+            "training_rows": prepared.training_rows,
+            "prediction_rows": int(prepared.prediction.sorted_values.size)
+            if prepared.prediction
+            else 0,
+        },
+        "skipped_features": {**group.reference.skipped},
+        **result.as_dict(),
+        "first_ts": iso(float(group.ts[0])) if group.ts is not None else None,
+        "last_ts": iso(float(group.ts[-1])) if group.ts is not None else None,
+        "drift_began": began if result.drift_detected else None,
+        "chunks": timeline,
+    }
+
+
+def _summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Top level: any group drifting is drift; per feature, the worst group's verdict."""
+    features: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for name, entry in group["features"].items():
+            best = features.get(name)
+            if best is None or SEVERITY[entry["status"]] > SEVERITY[best["status"]]:
+                features[name] = {**entry, "model_version": group["model_version"]}
+    predictions = [g["prediction"] for g in groups if g["prediction"] is not None]
+    prediction = max(predictions, key=lambda p: SEVERITY[p["status"]], default=None)
+    return {
+        "drift_detected": any(g["drift_detected"] for g in groups),
+        "drift_score": max((g["drift_score"] for g in groups), default=0.0),
+        "features": features,
+        "prediction": prediction,
+    }
+
+
+def build_report(
+    groups: list[Group],
+    t: Thresholds,
+    chunks: ChunkSpec,
+    bins: int,
+    source: dict[str, Any],
+    notes: list[str],
+    schema: FeatureSchema = DEFAULT_SCHEMA,
+) -> dict[str, Any]:
+    judged = []
+    for group in groups:
+        if group.rows < t.min_rows:
+            notes.append(
+                f"{group.reference.label}: {group.rows} row(s) are too few for a verdict "
+                f"(at least {t.min_rows}); not judged"
+            )
+            continue
+        judged.append(judge_group(group, t, chunks, bins, schema))
+    if not judged:
+        rows = sum(g.rows for g in groups)
+        raise BadInputError(
+            f"only {rows} row(s) to judge in {source.get('window', 'the input')}; a drift verdict "
+            f"needs at least {t.min_rows} rows per model version — widen the window"
+        )
+    return {
+        "generated_at": iso(time.time()),
+        **_summary(judged),
+        "rule": t.describe(),
+        "thresholds": {**t.as_dict(), "psi_bins": bins, "chunks": chunks.describe()},
+        "source": source,
+        "groups": judged,
+        "notes": notes,
+    }
+
+
+LOG_FIELDS = ("ts", "model_version", "probability")
+
+
+def log_groups(
+    settings: Settings,
+    window: Window,
+    version: int | None,
+    reference: Reference | None,
+    notes: list[str],
+    schema: FeatureSchema = DEFAULT_SCHEMA,
+) -> list[Group]:
+    """Read the window from the inference log and split it by serving model version."""
+    path = settings.inference_db
+    if not path.exists():
+        raise BadInputError(
+            f"there is no inference log at {path}; serve the API and send it traffic "
+            "(`churnops simulate`), or judge a file with --current FILE"
+        )
+    fields = [*LOG_FIELDS, *schema.feature_names]
+    frame = logstore.read(path, window.since, window.until, window.last_rows, fields, schema)
+    if frame.empty:
+        raise BadInputError(
+            f"no log rows in this window ({window.describe()}) in {path}; widen it with "
+            "--since / --last, or check that the API is logging"
+        )
+    ts = frame["ts"].to_numpy(dtype=np.float64)
+    order = np.argsort(ts, kind="stable") if np.any(np.diff(ts) < 0) else slice(None)
+    columns, _ = normalise(frame, schema, strip=False)
+    columns = columns.take(order)
+    ts = ts[order]
+    served = frame["model_version"].to_numpy(dtype=np.int64)[order]
+    probability = frame["probability"].to_numpy(dtype=np.float64)[order]
+    del frame
+    registry = Registry(settings)
+    groups = []
+    for served_by in np.unique(served):
+        number = int(served_by)
+        if version is not None and number != version:
+            continue
+        rows = np.flatnonzero(served == served_by)
+        try:
+            ref = reference or version_reference(registry, number, schema)
+        except BadInputError as exc:
+            notes.append(f"v{number}: {len(rows)} row(s) not judged: {exc}")
+            continue
+        groups.append(Group(ref, columns.take(rows), probability[rows], ts[rows], number))
+    if not groups:
+        served_text = ", ".join(f"v{int(v)}" for v in np.unique(served))
+        detail = "; ".join(notes) if notes else f"no rows were served by v{version}"
+        raise BadInputError(f"nothing to judge in this window (served by {served_text}): {detail}")
+    return groups
+
+
+def file_group(current: CurrentFile, reference: Reference) -> Group:
+    return Group(reference, current.columns, current.prediction, None, reference.version)

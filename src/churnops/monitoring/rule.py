@@ -1,0 +1,151 @@
+"""The decision rule: a feature drifts only when a change is both significant and large enough.
+
+Significance alone fails at scale (with a million rows every p-value is tiny) and effect size
+alone fails on small samples (a hundred rows give noisy PSI), so each needs the other:
+
+- the p-values of every test in one comparison (each feature's distribution test and its
+  missing-rate test, plus the prediction's) are Holm-adjusted together; a test is significant
+  when its adjusted p-value is below ``alpha``;
+- ``drift`` = a significant distribution change whose effect reaches a floor (PSI, normalised
+  Wasserstein for numbers, Jensen–Shannon or unseen-category share for categories), or a
+  significant missing-rate change of at least its floor;
+- ``warning`` = significant with PSI at the warning level or another effect at
+  ``warning_fraction`` of its floor, or any value never seen in training (the model cannot
+  have learned it);
+- overall drift = at least one feature and at least ``drift_share`` of the features drift, or
+  the prediction drifts; the drift score is the share of drifting features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
+from churnops.settings import Settings
+
+Status = Literal["ok", "warning", "drift"]
+SEVERITY: dict[str, int] = {"ok": 0, "warning": 1, "drift": 2}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    alpha: float = 0.05
+    psi_floor: float = 0.2
+    psi_warning: float = 0.1
+    wasserstein_floor: float = 0.1
+    js_floor: float = 0.1
+    unseen_share: float = 0.01
+    missing_rate_change: float = 0.05
+    warning_fraction: float = 0.5
+    drift_share: float = 0.2
+    min_rows: int = 30
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(
+            alpha=settings.drift_alpha,
+            psi_floor=settings.drift_psi_floor,
+            psi_warning=settings.drift_psi_warning,
+            wasserstein_floor=settings.drift_wasserstein_floor,
+            js_floor=settings.drift_js_floor,
+            unseen_share=settings.drift_unseen_share,
+            missing_rate_change=settings.drift_missing_rate_change,
+            warning_fraction=settings.drift_warning_fraction,
+            drift_share=settings.drift_share,
+            min_rows=settings.drift_min_rows,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (
+            f"A feature drifts when a test is significant after Holm correction over all tests "
+            f"of the comparison (adjusted p < {self.alpha:g}) AND its effect reaches a floor: "
+            f"PSI ≥ {self.psi_floor:g}, Wasserstein / reference std ≥ {self.wasserstein_floor:g} "
+            f"(numbers), Jensen–Shannon distance ≥ {self.js_floor:g} or unseen-category share ≥ "
+            f"{self.unseen_share:g} (categories), or a missing-rate change ≥ "
+            f"{self.missing_rate_change:g}. Warning: significant with PSI ≥ {self.psi_warning:g} "
+            f"or another effect ≥ {self.warning_fraction:g} × its floor, or any category never "
+            f"seen in training. Overall drift: ≥ 1 and ≥ {self.drift_share:.0%} of features "
+            f"drift, or the prediction drifts; drift score = share of drifting features."
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reasons: list[str]
+    effect_ratio: float  # largest effect / its drift floor (≥ 1 means above a floor)
+
+    @property
+    def drifted(self) -> bool:
+        return self.status == "drift"
+
+
+def _effects(
+    dist: NumericResult | CategoricalResult | None, t: Thresholds
+) -> list[tuple[str, float, float, float]]:
+    """(name, value, drift floor, warning level) for each effect size of a distribution test."""
+    if dist is None:
+        return []
+    fraction = t.warning_fraction
+    effects = [("PSI", dist.psi, t.psi_floor, t.psi_warning)]
+    if isinstance(dist, NumericResult):
+        floor = t.wasserstein_floor
+        effects.append(("Wasserstein/std", dist.wasserstein_norm, floor, floor * fraction))
+    else:
+        effects.append(("JS distance", dist.js_distance, t.js_floor, t.js_floor * fraction))
+        floor = t.unseen_share
+        effects.append(("unseen share", dist.unseen_share, floor, floor * fraction))
+    return effects
+
+
+def feature_verdict(
+    dist: NumericResult | CategoricalResult | None,
+    dist_p_adjusted: float | None,
+    missing: MissingResult | None,
+    missing_p_adjusted: float | None,
+    t: Thresholds,
+) -> Verdict:
+    """Apply the rule to one feature's results and its Holm-adjusted p-values."""
+    effects = _effects(dist, t)
+    if missing is not None:
+        floor = t.missing_rate_change
+        effects_missing = [
+            ("missing-rate change", abs(missing.change), floor, floor * t.warning_fraction)
+        ]
+    else:
+        effects_missing = []
+    drift: list[str] = []
+    warn: list[str] = []
+    for effects_of, p_adjusted, test in (
+        (effects, dist_p_adjusted, "distribution"),
+        (effects_missing, missing_p_adjusted, "missing rate"),
+    ):
+        if p_adjusted is None or p_adjusted >= t.alpha:
+            continue
+        for name, value, floor, warning in effects_of:
+            text = f"{test} p_adj={p_adjusted:.2g}, {name} {value:.3g}"
+            if value >= floor:
+                drift.append(f"{text} ≥ {floor:g}")
+            elif value >= warning:
+                warn.append(f"{text} ≥ warning {warning:g}")
+    if isinstance(dist, CategoricalResult) and dist.unseen_share > 0:
+        warn.append(f"{dist.unseen_share:.2%} of values never seen in training")
+    ratios = [value / floor for _, value, floor, _ in effects + effects_missing]
+    ratio = max(ratios, default=0.0)
+    ratio = ratio if math.isfinite(ratio) else 0.0
+    if drift:
+        return Verdict("drift", drift, ratio)
+    return Verdict("warning" if warn else "ok", warn, ratio)
+
+
+def overall(statuses: list[Status], prediction: Status | None, t: Thresholds) -> tuple[bool, float]:
+    """(drift detected, drift score = share of drifting features)."""
+    drifting = sum(status == "drift" for status in statuses)
+    score = drifting / len(statuses) if statuses else 0.0
+    detected = (drifting >= 1 and score >= t.drift_share) or prediction == "drift"
+    return detected, score

@@ -1,0 +1,134 @@
+"""Reading the user's window and chunk options: ``--since 2h``, ``--last 24h``, ``--chunk 1d``…"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+
+from churnops.errors import BadInputError
+
+UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+AUTO_CHUNKS = 10
+
+
+def duration_seconds(text: str) -> float | None:
+    """``90s``, ``30m``, ``24h``, ``7d``, ``2w`` as seconds; None if ``text`` is not a duration."""
+    match = DURATION_RE.match(text)
+    if match is None:
+        return None
+    seconds = float(match.group(1)) * UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise BadInputError(f"the duration {text!r} must be longer than zero")
+    return seconds
+
+
+def parse_time(text: str, now: float, option: str) -> float:
+    """An ISO 8601 date-time (UTC when no zone is given) or a duration ago, as epoch seconds."""
+    ago = duration_seconds(text)
+    if ago is not None:
+        return now - ago
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadInputError(
+            f"{option} {text!r} is neither a date-time (2025-01-31T12:00) nor a duration ago "
+            "(30m, 24h, 7d)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class Window:
+    since: float | None = None
+    until: float | None = None
+    last_rows: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.since is not None:
+            parts.append(f"since {iso(self.since)}")
+        if self.until is not None:
+            parts.append(f"until {iso(self.until)}")
+        if self.last_rows is not None:
+            parts.append(f"last {self.last_rows:,} rows")
+        return ", ".join(parts) or "the whole log"
+
+
+def parse_window(since: str | None, until: str | None, last: str | None, now: float) -> Window:
+    """``--last`` is a duration (``24h``: since now − 24 h) or a row count (``5000``)."""
+    start = parse_time(since, now, "--since") if since else None
+    end = parse_time(until, now, "--until") if until else None
+    rows = None
+    if last:
+        span = duration_seconds(last)
+        if span is not None:
+            if start is not None:
+                raise BadInputError("give either --since or a --last duration, not both")
+            start = now - span
+        elif last.strip().isdigit() and int(last) > 0:
+            rows = int(last)
+        else:
+            raise BadInputError(
+                f"--last {last!r} is neither a duration (24h) nor a row count (5000)"
+            )
+    if start is not None and end is not None and start >= end:
+        raise BadInputError(f"the window is empty: {iso(start)} is not before {iso(end)}")
+    return Window(start, end, rows)
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    kind: Literal["auto", "time", "rows"]
+    size: float  # seconds for time chunks, rows for row chunks, chunk count for auto
+
+    def describe(self) -> str:
+        if self.kind == "time":
+            return f"every {self.size:g} s"
+        if self.kind == "rows":
+            return f"every {int(self.size):,} rows"
+        return f"up to {int(self.size)} equal chunks"
+
+
+def parse_chunk(text: str) -> ChunkSpec:
+    if text.strip().lower() == "auto":
+        return ChunkSpec("auto", AUTO_CHUNKS)
+    seconds = duration_seconds(text)
+    if seconds is not None:
+        return ChunkSpec("time", seconds)
+    if text.strip().isdigit() and int(text) > 0:
+        return ChunkSpec("rows", int(text))
+    raise BadInputError(f"--chunk {text!r} is not auto, a duration (1h, 1d) or a row count (5000)")
+
+
+def chunk_bounds(
+    spec: ChunkSpec, rows: int, ts: np.ndarray | None, min_rows: int
+) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of the chunks; rows are in time order.
+
+    ``auto`` cuts up to ten equal chunks of at least ``min_rows`` rows; time chunks start at
+    multiples of the chunk length (UTC) and empty periods are left out.
+    """
+    if spec.kind == "time":
+        if ts is None:
+            raise BadInputError("time chunks need timestamps; use --chunk N (rows) for a file")
+        buckets = np.floor(ts / spec.size)
+        starts = np.flatnonzero(np.diff(buckets, prepend=np.nan) != 0)
+        stops = np.append(starts[1:], rows)
+        return list(zip(starts.tolist(), stops.tolist(), strict=True))
+    if spec.kind == "rows":
+        size = int(spec.size)
+    else:
+        count = max(1, min(int(spec.size), rows // max(min_rows, 1)))
+        size = -(-rows // count)
+    return [(start, min(start + size, rows)) for start in range(0, rows, size)]

@@ -1,0 +1,82 @@
+"""Judging scoring files (--current), the simulator's --out, and the seed-compatible script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from drift_support import log_scored, run_cli, traffic
+
+from churnops.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_unseen_payment_method_in_a_scoring_file_is_drift(
+    trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It detects a payment method never seen in training in a batch file (the API would refuse
+    such rows), against the current version's reference, and lists the new value."""
+    rows = tmp_path / "batch.csv"
+    written = run_cli(
+        capsys, "simulate", "--shift", "new-payment-method", "--rows", "1000", "--out", str(rows)
+    )
+    assert written.code == 0 and rows.exists()
+    html = tmp_path / "report.html"
+    result = run_cli(
+        capsys,
+        "drift",
+        "--home",
+        str(trained_settings.home),
+        "--current",
+        str(rows),
+        "--json",
+        "--html-out",
+        str(html),
+    )
+    assert result.code == 1
+    report = json.loads(result.out)
+    payment = report["features"]["payment_method"]
+    assert payment["status"] == "drift"
+    assert set(payment["unseen_values"]) == {"Digital wallet"}
+    assert report["groups"][0]["reference"]["label"] == "v1"
+    assert report["html_path"] == str(html) and "Digital wallet" in html.read_text(encoding="utf-8")
+
+
+def test_missing_or_bad_files_are_bad_input(
+    trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exits 2 with one line for a missing or empty file."""
+    home = str(trained_settings.home)
+    missing = run_cli(capsys, "drift", "--home", home, "--current", str(tmp_path / "nope.csv"))
+    assert missing.code == 2 and "does not exist" in missing.err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert run_cli(capsys, "drift", "--home", home, "--current", str(empty)).code == 2
+
+
+def test_unknown_shift_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    """It refuses a shift name it does not know and lists the known ones."""
+    result = run_cli(capsys, "simulate", "--shift", "earthquake", "--out", "x.csv")
+    assert result.code == 2 and "price-increase" in result.err
+
+
+def test_the_seed_script_runs_drift(trained_settings: Settings) -> None:
+    """`python src/monitor_drift.py` is `churnops drift`, with its exit codes."""
+    log_scored(trained_settings, traffic(500, 31), 1, time.time() - 60)
+    env = {**os.environ, "CHURNOPS_HOME": str(trained_settings.home)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "monitor_drift.py"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["drift_detected"] is False

@@ -1,0 +1,76 @@
+"""The ONNX export: one float input, the same probabilities as scikit-learn, refused otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+
+from churnops.data.generate import generate
+from churnops.errors import CheckFailedError
+from churnops.model.export import MAX_PARITY_GAP, check_parity, export_onnx
+from churnops.model.onnx_model import INPUT_NAME, OnnxModel
+from churnops.model.train import build_pipeline
+from churnops.schema import DEFAULT_SCHEMA
+
+
+def _fit(frame: pd.DataFrame, seed: int) -> Pipeline:
+    pipeline = build_pipeline(DEFAULT_SCHEMA, {"n_estimators": 15, "max_depth": 6}, seed)
+    pipeline.fit(frame[DEFAULT_SCHEMA.feature_names], frame["churn"])
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return generate(1_500, seed=21, dirt=False).frame
+
+
+@pytest.fixture(scope="module")
+def pipeline(frame: pd.DataFrame) -> Pipeline:
+    return _fit(frame, seed=1)
+
+
+@pytest.fixture(scope="module")
+def model(pipeline: Pipeline) -> OnnxModel:
+    return OnnxModel(export_onnx(pipeline, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+
+
+def test_graph_takes_one_float_matrix(model: OnnxModel) -> None:
+    """The graph has one float input named 'features', as wide as the encoded schema."""
+    (graph_input,) = model.session.get_inputs()
+    assert graph_input.name == INPUT_NAME
+    assert graph_input.type == "tensor(float)"
+    assert graph_input.shape[1] == len(DEFAULT_SCHEMA.encoded_names)
+
+
+def test_session_uses_one_thread(model: OnnxModel) -> None:
+    """Each worker's session runs on one intra-op thread: no oversubscription."""
+    options = model.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+
+
+def test_onnx_matches_scikit_learn(pipeline: Pipeline, model: OnnxModel) -> None:
+    """On fresh customers the served probabilities match scikit-learn's within 1e-5."""
+    fresh = generate(3_000, seed=99, dirt=False).frame
+    gap = check_parity(pipeline, model, fresh)
+    assert gap <= MAX_PARITY_GAP
+    expected = pipeline.predict_proba(fresh[DEFAULT_SCHEMA.feature_names])[:, 1]
+    np.testing.assert_allclose(model.predict_frame(fresh), expected, rtol=0, atol=MAX_PARITY_GAP)
+
+
+def test_refuses_an_export_that_disagrees(frame: pd.DataFrame, pipeline: Pipeline) -> None:
+    """A graph that does not reproduce the pipeline is refused before anything is registered."""
+    other = OnnxModel(export_onnx(_fit(frame, seed=2), DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+    with pytest.raises(CheckFailedError, match="not registered"):
+        check_parity(pipeline, other, frame)
+
+
+def test_predict_matrix_returns_churn_probabilities(model: OnnxModel, frame: pd.DataFrame) -> None:
+    """It returns one probability per row, between 0 and 1, from any numeric matrix."""
+    matrix = DEFAULT_SCHEMA.encode(frame.head(7))
+    proba = model.predict_matrix(matrix)
+    assert proba.shape == (7,)
+    assert proba.dtype == np.float64
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(proba, model.predict_matrix(matrix.astype(np.float32)))

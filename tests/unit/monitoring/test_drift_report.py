@@ -1,0 +1,90 @@
+"""Reports: strict JSON with the fields the API's gauges read, and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from drift_helpers import customers
+
+from churnops.monitoring.html_report import STATUS_COLOURS, _status_grid, _timeline_svg
+from churnops.monitoring.report import LATEST, json_safe
+from churnops.monitoring.run import DriftOptions, DriftRun, run_drift
+from churnops.monitoring.shifts import apply_shift
+from churnops.settings import load_settings
+
+
+@pytest.fixture
+def price_run(tmp_path: Path) -> DriftRun:
+    reference = tmp_path / "reference.csv"
+    current = tmp_path / "current.csv"
+    customers(5_000, 1).to_csv(reference, index=False)
+    shifted = apply_shift(customers(2_000, 2), "price-increase", np.random.default_rng(0))
+    shifted.to_csv(current, index=False)
+    settings = load_settings(home=tmp_path / "home", drift_chunk="250")
+    return run_drift(settings, DriftOptions(current=current, reference=reference, html=True))
+
+
+def test_every_run_writes_a_timestamped_and_a_latest_json(price_run: DriftRun) -> None:
+    """It writes reports/drift_<timestamp>.json and reports/drift_latest.json, same content,
+    with the fields the API's Prometheus gauges read."""
+    latest = price_run.json_path.parent / LATEST
+    assert re.fullmatch(r"drift_\d{8}T\d{6}Z(-\d+)?\.json", price_run.json_path.name)
+    stamped = json.loads(price_run.json_path.read_text(encoding="utf-8"))
+    assert json.loads(latest.read_text(encoding="utf-8")) == stamped
+    assert isinstance(stamped["generated_at"], str)
+    assert stamped["drift_detected"] is True
+    assert isinstance(stamped["drift_score"], float)
+    entry = stamped["features"]["monthly_charges"]
+    assert entry["status"] == "drift" and entry["drifted"] is True
+    for key in ("psi", "ks_statistic", "ks_p_value", "wasserstein_norm", "reference_count"):
+        assert isinstance(entry[key], float | int), key
+    assert stamped["features"]["payment_method"]["status"] == "ok"
+    assert "Holm" in stamped["rule"]
+
+
+def test_chunks_show_the_drift_over_time(price_run: DriftRun) -> None:
+    """It splits the rows into the requested chunks, each with its own verdict."""
+    chunks = price_run.report["groups"][0]["chunks"]
+    assert [c["rows"] for c in chunks] == [250] * 8
+    assert all(c["features"]["monthly_charges"]["status"] in {"drift", "warning"} for c in chunks)
+    assert price_run.report["groups"][0]["drift_began"] == "row 1"
+
+
+def test_html_report_is_one_offline_file(price_run: DriftRun) -> None:
+    """It writes one HTML file with inline SVG charts, no script and no external resource."""
+    assert price_run.html_path is not None
+    page = price_run.html_path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert 'src="' not in page and "<link" not in page
+    assert page.count("<svg") == 1 + 5  # the timeline and one chart per feature
+    for name in ("monthly_charges", "total_charges", "payment_method", "Drift over time"):
+        assert name in page
+
+
+def test_json_safe_turns_non_finite_numbers_into_null() -> None:
+    """It never writes NaN or Infinity, which strict JSON readers reject."""
+    cleaned = json_safe({"a": float("nan"), "b": [np.float64(1.5), float("inf")], "c": np.int64(2)})
+    assert cleaned == {"a": None, "b": [1.5, None], "c": 2}
+    assert json.dumps(cleaned, allow_nan=False)
+
+
+def test_the_timeline_shows_the_prediction_beside_the_features() -> None:
+    """It draws the prediction's chunk verdicts in the over-time chart and the status grid."""
+    chunks = [
+        {
+            "rows": 100,
+            "start": f"2025-01-01T0{i}:00:00Z",
+            "features": {"tenure": {"status": "ok", "effect_ratio": 0.2}},
+            "prediction": {"status": status, "effect_ratio": ratio},
+        }
+        for i, (status, ratio) in enumerate((("ok", 0.1), ("drift", 2.0)))
+    ]
+    grid = _status_grid(chunks, ["tenure", "prediction"])
+    prediction_row = grid.split("<td>prediction</td>")[1].split("</tr>")[0]
+    assert STATUS_COLOURS["drift"] in prediction_row and STATUS_COLOURS[None] not in prediction_row
+    assert "prediction · 2025-01-01T01:00:00Z: drift" in _timeline_svg(chunks, ["prediction"])

@@ -1,0 +1,105 @@
+"""The decision rule: significance AND an effect floor, warnings, and the overall verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from churnops.monitoring.rule import Thresholds, feature_verdict, overall
+from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
+from churnops.settings import load_settings
+
+RULE = Thresholds()
+
+
+def numeric(psi: float = 0.0, wasserstein_norm: float = 0.0) -> NumericResult:
+    return NumericResult(1000, 1000, 0.1, 1e-9, 1.0, wasserstein_norm, psi, 1.0, 1.1)
+
+
+def categorical(psi: float = 0.0, js: float = 0.0, unseen: float = 0.0) -> CategoricalResult:
+    return CategoricalResult(1000, 1000, 50.0, 3, 1e-9, js, psi, unseen)
+
+
+def test_significant_but_small_is_ok() -> None:
+    """It does not flag a change that is significant but below every effect floor."""
+    verdict = feature_verdict(numeric(psi=0.01, wasserstein_norm=0.02), 1e-30, None, None, RULE)
+    assert verdict.status == "ok" and not verdict.drifted
+
+
+def test_large_but_not_significant_is_ok() -> None:
+    """It does not flag a large apparent change that is not significant after correction."""
+    verdict = feature_verdict(numeric(psi=0.9, wasserstein_norm=0.9), 0.2, None, None, RULE)
+    assert verdict.status == "ok"
+    assert verdict.effect_ratio == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize(
+    ("dist", "reason"),
+    [
+        (numeric(psi=0.25), "PSI"),
+        (numeric(wasserstein_norm=0.12), "Wasserstein/std"),
+        (categorical(js=0.15), "JS distance"),
+        (categorical(unseen=0.02), "unseen share"),
+    ],
+)
+def test_significant_and_large_is_drift(
+    dist: NumericResult | CategoricalResult, reason: str
+) -> None:
+    """It flags drift when the test is significant and any effect reaches its floor."""
+    verdict = feature_verdict(dist, 0.001, None, None, RULE)
+    assert verdict.status == "drift" and verdict.drifted
+    assert any(reason in text for text in verdict.reasons)
+
+
+def test_warning_between_the_warning_level_and_the_floor() -> None:
+    """It warns when significant with PSI at the warning level or another effect at half
+    its floor."""
+    assert feature_verdict(numeric(psi=0.12), 0.001, None, None, RULE).status == "warning"
+    assert feature_verdict(numeric(wasserstein_norm=0.06), 0.001, None, None, RULE).status == (
+        "warning"
+    )
+    assert feature_verdict(numeric(wasserstein_norm=0.04), 0.001, None, None, RULE).status == "ok"
+
+
+def test_any_unseen_category_is_at_least_a_warning() -> None:
+    """It warns about values never seen in training even when too few to be significant."""
+    verdict = feature_verdict(categorical(unseen=0.001), 0.5, None, None, RULE)
+    assert verdict.status == "warning"
+    assert "never seen in training" in verdict.reasons[0]
+
+
+def test_missing_rate_change_alone_can_drift() -> None:
+    """It flags a significant missing-rate change at its floor even if the present values
+    did not move."""
+    missing = MissingResult(0.0, 0.08, 0.08, 1e-12)
+    verdict = feature_verdict(numeric(), 1.0, missing, 1e-10, RULE)
+    assert verdict.status == "drift"
+    assert "missing rate" in verdict.reasons[0]
+    small = MissingResult(0.0, 0.01, 0.01, 1e-3)
+    assert feature_verdict(numeric(), 1.0, small, 1e-2, RULE).status == "ok"
+
+
+def test_feature_with_no_test_is_ok() -> None:
+    """It gives 'ok' (not an error) to a feature with no present values on either side."""
+    verdict = feature_verdict(None, None, MissingResult(1.0, 1.0, 0.0, 1.0), 1.0, RULE)
+    assert verdict.status == "ok" and verdict.effect_ratio == 0.0
+
+
+def test_overall_rule() -> None:
+    """It calls overall drift when at least one and at least drift_share of the features drift,
+    or when the prediction drifts; the score is the share of drifting features."""
+    assert overall(["ok"] * 5, None, RULE) == (False, 0.0)
+    assert overall(["drift", "ok", "ok", "ok", "ok"], None, RULE) == (True, 0.2)
+    assert overall(["warning"] * 5, "warning", RULE) == (False, 0.0)
+    assert overall(["ok"] * 5, "drift", RULE) == (True, 0.0)
+    strict = Thresholds(drift_share=0.5)
+    assert overall(["drift", "drift", "ok", "ok", "ok"], None, strict) == (False, 0.4)
+    assert overall([], None, RULE) == (False, 0.0)
+
+
+def test_thresholds_come_from_settings_and_are_stated() -> None:
+    """It reads every threshold from the settings and states the rule with their values."""
+    settings = load_settings(drift_alpha=0.01, drift_wasserstein_floor=0.2, drift_share=0.5)
+    rule = Thresholds.from_settings(settings)
+    assert (rule.alpha, rule.wasserstein_floor, rule.drift_share) == (0.01, 0.2, 0.5)
+    text = rule.describe()
+    assert "p < 0.01" in text and "≥ 0.2" in text and "50%" in text

@@ -1,0 +1,88 @@
+"""The decision rule's behaviour on generated customers, with fixed seeds (the issue's Done-when).
+
+References are 10,000 clean rows, as the registry keeps per version; current data is a fresh
+draw from the same generator (no drift) or the same draw with a named shift applied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from drift_helpers import customers, drifted, judge_frames
+
+from churnops.monitoring.shifts import MOVES, SHIFTS, apply_shift
+from churnops.schema import DEFAULT_SCHEMA
+
+REFERENCE_ROWS = 10_000
+FEATURES = DEFAULT_SCHEMA.feature_names
+
+
+@pytest.mark.slow
+def test_no_drift_flags_under_one_percent_of_features_over_100_seeds_at_5000_rows() -> None:
+    """It flags fewer than 1% of (feature, seed) pairs when nothing changed (5,000 rows)."""
+    flagged: list[tuple[int, str]] = []
+    significant = 0
+    for seed in range(100):
+        reference = customers(REFERENCE_ROWS, 10_000 + seed)
+        current = customers(5_000, seed)
+        result = judge_frames(reference, current, detail=False)
+        flagged += [(seed, name) for name in drifted(result)]
+        significant += sum(
+            e["p_value_adjusted"] is not None and e["p_value_adjusted"] < 0.05
+            for e in result.features.values()
+        )
+        assert not result.drift_detected or drifted(result)
+    assert len(flagged) / (100 * len(FEATURES)) < 0.01, flagged
+    # the Holm correction keeps chance significance itself rare (≈ α per comparison at most)
+    assert significant <= 10
+
+
+@pytest.mark.slow
+def test_no_drift_flags_nothing_at_one_million_rows() -> None:
+    """It flags no feature when a million unshifted rows are compared (p-values alone would)."""
+    reference = customers(REFERENCE_ROWS, 2_024)
+    current = customers(1_000_000, 99)
+    result = judge_frames(reference, current, detail=False)
+    assert drifted(result) == set()
+    assert result.drift_detected is False
+    assert {e["status"] for e in result.features.values()} == {"ok"}
+
+
+@pytest.mark.slow
+def test_a_trivial_but_significant_change_at_scale_is_not_drift() -> None:
+    """It calls a 1% price rise on a million rows against a million-row reference 'not drift':
+    the KS test is overwhelmingly significant but the effect is far below every floor."""
+    reference = customers(1_000_000, 5)
+    current = customers(1_000_000, 6)
+    current["monthly_charges"] = current["monthly_charges"] * 1.01
+    entry = judge_frames(reference, current, detail=True).features["monthly_charges"]
+    assert entry["ks_p_value"] < 1e-12
+    assert entry["status"] == "ok"
+    assert entry["wasserstein_norm"] < 0.05
+
+
+@pytest.mark.parametrize("shift", sorted(SHIFTS))
+def test_each_shift_is_detected_at_1000_rows_on_the_right_features(shift: str) -> None:
+    """It detects every named shift at 1,000 rows, on the feature the shift targets, and flags
+    no feature the shift does not move (over 10 seeds)."""
+    for seed in range(10):
+        reference = customers(REFERENCE_ROWS, 500 + seed)
+        current = apply_shift(customers(1_000, seed), shift, np.random.default_rng(seed))
+        result = judge_frames(reference, current, detail=False)
+        flagged = drifted(result)
+        assert result.drift_detected, (shift, seed)
+        assert MOVES[shift][0] in flagged, (shift, seed, flagged)
+        assert flagged <= set(MOVES[shift]), (shift, seed, flagged)
+
+
+def test_missing_values_on_one_feature_flag_only_that_feature() -> None:
+    """It attributes 10% extra missing values to the feature that lost them, and only to it."""
+    reference = customers(REFERENCE_ROWS, 1)
+    current = customers(1_000, 2)
+    rng = np.random.default_rng(3)
+    current.loc[rng.random(len(current)) < 0.10, "total_charges"] = np.nan
+    result = judge_frames(reference, current)
+    assert drifted(result) == {"total_charges"}
+    entry = result.features["total_charges"]
+    assert entry["missing_rate_change"] == pytest.approx(0.10, abs=0.03)
+    assert entry["missing_p_value_adjusted"] < 0.05

@@ -1,0 +1,320 @@
+"""The command line's contract: help, --json output, exit codes 0/1/2, one-line errors.
+
+Commands run in-process through ``churnops.cli.main`` (the real entry point and its error
+handling, without a new interpreter per call); the help check runs a real process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from churnops.cli import main
+from churnops.data.generate import generate
+
+HEADER = "customer_id,tenure,monthly_charges,total_charges,contract_type,payment_method,churn"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+Churnops = Callable[..., Run]
+
+
+@pytest.fixture
+def churnops(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Churnops:
+    """Run ``churnops ARGS…`` in-process and return its exit code, stdout and stderr."""
+    monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", "20")
+
+    def run(*args: str | Path) -> Run:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["churnops", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+def assert_one_line_error(run: Run, code: int, *words: str) -> None:
+    """Exit ``code`` with a single 'error: …' line on stderr naming ``words``, no traceback."""
+    assert run.code == code, (run.code, run.out, run.err)
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in run.err + run.out
+    for word in words:
+        assert word in lines[0]
+
+
+def test_help_in_a_real_process() -> None:
+    """`python -m churnops --help` lists every pipeline command and exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "churnops", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("generate", "prepare", "train", "evaluate", "promote", "rollback", "registry"):
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate"],
+        ["prepare"],
+        ["train"],
+        ["evaluate"],
+        ["pipeline"],
+        ["promote"],
+        ["rollback"],
+        ["registry", "list"],
+        ["registry", "show"],
+        ["registry", "history"],
+    ],
+)
+def test_every_command_has_help(churnops: Churnops, command: list[str]) -> None:
+    """Each command answers --help with its usage and the --home option."""
+    run = churnops(*command, "--help")
+    assert run.code == 0
+    assert "Usage" in run.out
+    assert "--home" in run.out
+
+
+def test_usage_errors_exit_2(churnops: Churnops) -> None:
+    """An unknown option is a usage error: exit 2."""
+    assert churnops("prepare", "--no-such-option").code == 2
+    assert churnops("no-such-command").code == 2
+
+
+def test_generate_json(churnops: Churnops, tmp_path: Path) -> None:
+    """generate --json prints the metadata it wrote, and honours --rows and --seed."""
+    run = churnops("generate", "--home", tmp_path, "--rows", "500", "--seed", "3", "--json")
+    assert run.code == 0
+    meta = run.json()
+    assert (meta["rows"], meta["seed"]) == (500, 3)
+    assert meta == json.loads((tmp_path / "data" / "raw.meta.json").read_text("utf-8"))
+
+
+def test_generate_summary_is_human_readable(churnops: Churnops, tmp_path: Path) -> None:
+    """Without --json the summary is a table, not JSON."""
+    run = churnops("generate", "--home", tmp_path, "--rows", "200")
+    assert run.code == 0
+    assert "oracle_roc_auc" in run.out
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(run.out)
+
+
+@pytest.fixture
+def prepared_home(churnops: Churnops, tmp_path: Path) -> Path:
+    """A home with 2,000 generated rows prepared into data/processed.csv."""
+    home = tmp_path / "home"
+    assert churnops("generate", "--home", home, "--rows", "2000").code == 0
+    assert churnops("prepare", "--home", home).code == 0
+    return home
+
+
+def test_prepare_json(churnops: Churnops, prepared_home: Path) -> None:
+    """prepare --json prints the quality report it wrote."""
+    run = churnops("prepare", "--home", prepared_home, "--json")
+    assert run.code == 0
+    report = run.json()
+    assert report == json.loads((prepared_home / "data/quality_report.json").read_text("utf-8"))
+    assert report["rows_clean"] + report["rows_rejected"] == report["rows_read"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, ["does not exist"]),
+        ("", ["is empty"]),
+        (HEADER + "\n", ["no rows"]),
+        ("just some words\nand, then, more, words\n", ["not a readable CSV"]),
+        ("customer_id;tenure;churn\nC1;12;1\n", ["missing required column", "monthly_charges"]),
+    ],
+    ids=["missing", "empty", "header-only", "garbage", "semicolons"],
+)
+def test_unusable_input_exits_2_and_keeps_processed_csv(
+    churnops: Churnops, prepared_home: Path, content: str | None, words: list[str]
+) -> None:
+    """A missing, empty, header-only, non-CSV or wrongly-shaped input is bad input: exit 2, one
+    line, and data/processed.csv keeps its bytes."""
+    processed = prepared_home / "data" / "processed.csv"
+    before = processed.read_bytes()
+    source = prepared_home / "input.csv"
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+    run = churnops("prepare", "--home", prepared_home, "--input", source)
+    assert_one_line_error(run, 2, *words)
+    assert processed.read_bytes() == before
+
+
+def test_a_latin1_csv_exits_2(churnops: Churnops, prepared_home: Path) -> None:
+    """A Latin-1 export (accented category) is bad input, not a traceback."""
+    source = prepared_home / "latin1.csv"
+    source.write_bytes(f"{HEADER}\nC1,1,20,20,Caf\xe9,Mailed check,1\n".encode("latin-1"))
+    run = churnops("prepare", "--home", prepared_home, "--input", source)
+    assert_one_line_error(run, 2)
+
+
+def test_quality_gate_exits_1_and_keeps_processed_csv(
+    churnops: Churnops, prepared_home: Path
+) -> None:
+    """Above --max-reject-rate, prepare exits 1 and data/processed.csv keeps its bytes."""
+    processed = prepared_home / "data" / "processed.csv"
+    before = processed.read_bytes()
+    run = churnops("prepare", "--home", prepared_home, "--max-reject-rate", "0.001")
+    assert run.code == 1
+    assert "quality gate failed" in run.err and "Traceback" not in run.err
+    assert processed.read_bytes() == before
+
+
+def test_all_labels_missing_exits_1(churnops: Churnops, prepared_home: Path) -> None:
+    """A CSV without a single usable label fails the gate: exit 1."""
+    source = prepared_home / "unlabelled.csv"
+    source.write_text(f"{HEADER}\nC1,1,20,20,One year,Mailed check,\n", encoding="utf-8")
+    run = churnops("prepare", "--home", prepared_home, "--input", source, "--max-reject-rate", "1")
+    assert_one_line_error(run, 1, "label")
+
+
+def test_invalid_setting_exits_2(churnops: Churnops, prepared_home: Path) -> None:
+    """A flag value outside its range is bad input: exit 2 naming the flag."""
+    run = churnops("prepare", "--home", prepared_home, "--max-reject-rate", "5")
+    assert_one_line_error(run, 2, "--max-reject-rate")
+
+
+# ---- train and the registry commands ---------------------------------------------------------
+def test_train_and_registry_json(churnops: Churnops, prepared_home: Path) -> None:
+    """train, registry list/show/history and rollback --list all print parseable JSON that
+    agrees with each other."""
+    trained = churnops("train", "--home", prepared_home, "--json")
+    assert trained.code == 0, trained.err
+    result = trained.json()
+    assert (result["version"], result["status"], result["promoted"]) == (1, "current", True)
+    assert result["oracle_roc_auc"] == result["metrics"]["oracle_roc_auc"]
+    listed = churnops("registry", "list", "--home", prepared_home, "--json").json()
+    assert [(v["version"], v["status"], v["file"]) for v in listed] == [
+        (1, "current", result["file"])
+    ]
+    shown = churnops("registry", "show", "v1", "--home", prepared_home, "--json").json()
+    assert shown["file"] == result["file"]
+    assert shown["feature_schema"]["label"] == "churn"
+    current = churnops("registry", "show", "--home", prepared_home, "--json").json()
+    assert current == shown
+    history = churnops("registry", "history", "--home", prepared_home, "--json").json()
+    assert [(e["seq"], e["action"], e["to_version"]) for e in history] == [(1, "register", 1)]
+    candidates = churnops("rollback", "--list", "--home", prepared_home, "--json")
+    assert candidates.code == 0 and candidates.json() == []
+
+
+def test_registry_tables_are_human_readable(churnops: Churnops, trained_home: Path) -> None:
+    """Without --json the registry commands print tables naming the version."""
+    for command in (["registry", "list"], ["registry", "show"], ["registry", "history"]):
+        run = churnops(*command, "--home", trained_home)
+        assert run.code == 0
+        assert "v1" in run.out
+
+
+def test_gate_rejection_exits_1(
+    churnops: Churnops, trained_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHURNOPS_MIN_AUC=0.99 makes train register a rejected version and exit 1, still printing
+    its result."""
+    monkeypatch.setenv("CHURNOPS_MIN_AUC", "0.99")
+    run = churnops("train", "--home", trained_home, "--json")
+    assert run.code == 1
+    assert (run.json()["version"], run.json()["status"]) == (2, "rejected")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["registry", "show", "v9"], 2, ["no model version v9", "registered: v1"]),
+        (["promote", "v9"], 2, ["no model version v9"]),
+        (["promote", "latest"], 2, ["like v3"]),
+        (["rollback", "--to", "v0"], 2, ["no model version v0"]),
+        (["promote", "v1"], 1, ["already the current version"]),
+        (["rollback"], 1, ["no earlier current version"]),
+        (["evaluate", "v7"], 2, ["no model version v7"]),
+    ],
+)
+def test_registry_errors(
+    churnops: Churnops, trained_home: Path, args: list[str], code: int, words: list[str]
+) -> None:
+    """Unknown versions are bad input (2); refused moves are failed checks (1); one line each."""
+    assert_one_line_error(churnops(*args, "--home", trained_home), code, *words)
+
+
+def test_empty_registry(churnops: Churnops, tmp_path: Path) -> None:
+    """On an empty registry: list says so, rollback and evaluate say to train first."""
+    run = churnops("registry", "list", "--home", tmp_path, "--json")
+    assert (run.code, run.json()) == (0, [])
+    assert churnops("registry", "history", "--home", tmp_path, "--json").json() == []
+    assert_one_line_error(churnops("rollback", "--home", tmp_path), 2, "churnops train")
+    assert_one_line_error(churnops("evaluate", "--home", tmp_path), 2, "churnops train")
+
+
+def test_corrupted_metadata_exits_2(churnops: Churnops, trained_home: Path) -> None:
+    """A metadata.json that is not JSON stops every registry command with exit 2, one line."""
+    metadata = trained_home / "registry" / "metadata.json"
+    metadata.write_text("{not json", encoding="utf-8")
+    for args in (["registry", "list"], ["rollback"], ["evaluate"]):
+        assert_one_line_error(churnops(*args, "--home", trained_home), 2, "metadata.json")
+
+
+def test_evaluate_json(churnops: Churnops, trained_home: Path) -> None:
+    """evaluate --json prints one entry per version with its metrics and PNG paths."""
+    run = churnops("evaluate", "v1", "--home", trained_home, "--json")
+    assert run.code == 0, run.err
+    (entry,) = run.json()
+    assert entry["version"] == "v1"
+    assert Path(entry["roc_png"]).is_file() and Path(entry["confusion_png"]).is_file()
+    assert 0.5 < entry["metrics"]["roc_auc"] <= 1
+
+
+def _tiny_training_file(folder: Path, churners: list[int]) -> Path:
+    """40 clean customers of whom only ``churners`` churn."""
+    frame = generate(40, seed=1, dirt=False).frame.assign(churn=0)
+    frame.loc[churners, "churn"] = 1
+    path = folder / "tiny.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_training_on_a_single_churner_is_bad_input(churnops: Churnops, tmp_path: Path) -> None:
+    """Data with one churner cannot be split into training and hold-out: exit 2, one line."""
+    data = _tiny_training_file(tmp_path, [3])
+    assert_one_line_error(churnops("train", "--home", tmp_path, "--data", data), 2)
+
+
+def test_refusing_a_rejected_version_suggests_a_command_that_exists(
+    churnops: Churnops, trained_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refusing `rollback --to` a gate-rejected version suggests a command that exists."""
+    monkeypatch.setenv("CHURNOPS_MIN_AUC", "0.99")
+    assert churnops("train", "--home", trained_home).code == 1
+    refused = churnops("rollback", "--to", "v2", "--home", trained_home)
+    assert_one_line_error(refused, 1, "--force")
+    if "promote" not in refused.err:
+        assert churnops("rollback", "--to", "v2", "--force", "--home", trained_home).code == 0

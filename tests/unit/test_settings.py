@@ -1,0 +1,108 @@
+"""Settings: defaults < CHURNOPS_* environment < explicit values, every path under one home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from churnops.errors import BadInputError
+from churnops.settings import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read the environment: start every test from none of ours."""
+    for name in [n for n in os.environ if n.startswith("CHURNOPS_")]:
+        monkeypatch.delenv(name)
+
+
+def test_documented_defaults() -> None:
+    """The defaults are the documented ones."""
+    settings = load_settings()
+    assert settings.home == Path(".")
+    assert (settings.rows, settings.seed) == (10_000, 42)
+    assert settings.max_reject_rate == 0.05
+    assert (settings.min_auc, settings.max_auc_drop) == (0.70, 0.02)
+    assert (settings.n_estimators, settings.max_depth, settings.min_samples_leaf) == (200, 8, 20)
+    assert settings.decision_threshold == 0.5
+    assert settings.reference_sample_rows == 10_000
+
+
+def test_every_path_derives_from_home(tmp_path: Path) -> None:
+    """Data, models, registry, logs and reports all live under the one home folder."""
+    settings = load_settings(home=tmp_path)
+    assert settings.raw_csv == tmp_path / "data" / "raw.csv"
+    assert settings.raw_meta == tmp_path / "data" / "raw.meta.json"
+    assert settings.processed_csv == tmp_path / "data" / "processed.csv"
+    assert settings.rejected_csv == tmp_path / "data" / "rejected.csv"
+    assert settings.quality_report == tmp_path / "data" / "quality_report.json"
+    assert settings.models_dir == tmp_path / "models"
+    assert settings.registry_dir == tmp_path / "registry"
+    assert settings.inference_db == tmp_path / "logs" / "inference.sqlite"
+    assert settings.reports_dir == tmp_path / "reports"
+
+
+def test_loading_settings_creates_nothing(tmp_path: Path) -> None:
+    """Reading settings has no side effect on disk."""
+    load_settings(home=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """CHURNOPS_* variables replace the defaults, typed."""
+    monkeypatch.setenv("CHURNOPS_MIN_AUC", "0.99")
+    monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", "7")
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings.min_auc == 0.99
+    assert settings.n_estimators == 7
+    assert settings.home == tmp_path
+
+
+def test_explicit_values_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Explicit (command-line) values beat the environment; None means 'not given'."""
+    monkeypatch.setenv("CHURNOPS_SEED", "5")
+    monkeypatch.setenv("CHURNOPS_ROWS", "123")
+    settings = load_settings(seed=9, rows=None)
+    assert settings.seed == 9
+    assert settings.rows == 123
+
+
+@pytest.mark.parametrize(
+    ("overrides", "env", "named"),
+    [
+        ({"max_reject_rate": 5}, {}, "--max-reject-rate"),
+        ({}, {"CHURNOPS_MIN_AUC": "abc"}, "CHURNOPS_MIN_AUC"),
+        ({"rows": 0}, {}, "rows"),
+        ({"test_size": 1.0}, {}, "test_size"),
+        ({}, {"CHURNOPS_PORT": "70000"}, "CHURNOPS_PORT"),
+    ],
+)
+def test_invalid_values_are_bad_input(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, object], env: dict[str, str], named: str
+) -> None:
+    """An invalid value is refused with a one-line message naming the setting, the flag and the
+    variable it can come from."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(BadInputError, match="invalid setting") as caught:
+        load_settings(**overrides)
+    assert named in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_admin_token_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin token is a secret: it does not appear in the settings' repr."""
+    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", "s3cret-value")
+    settings = load_settings()
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+
+
+def test_unknown_environment_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CHURNOPS_ variable that names no setting does not break loading."""
+    monkeypatch.setenv("CHURNOPS_NOT_A_SETTING", "1")
+    assert isinstance(load_settings(), Settings)
