@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,10 +21,12 @@ from churnops.cli.ui import (
     step,
 )
 from churnops.errors import BadInputError, CheckFailedError
-from churnops.model.evaluate import parse_version
-from churnops.monitoring.run import DriftOptions, DriftRun, run_drift
 from churnops.monitoring.shifts import SHIFTS
-from churnops.monitoring.simulate import SimulationResult, payloads, send_traffic, simulated_frame
+
+if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a fast start
+    from churnops.monitoring.run import DriftRun
+    from churnops.monitoring.simulate import SimulationResult
+from churnops.registry.entries import parse_version
 
 STYLE = {"ok": "green", "warning": "yellow", "drift": "bold red", None: "dim"}
 
@@ -153,6 +155,8 @@ def drift(
 
     Exit 0: no drift; 1: drift detected; 2: bad input (e.g. no log rows in the window).
     """
+    from churnops.monitoring.run import DriftOptions, run_drift
+
     settings = settings_for(
         home,
         drift_chunk=chunk,
@@ -221,6 +225,8 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Send realistic customers (optionally with a named shift) to a running API."""
+    from churnops.monitoring.simulate import payloads, send_traffic, simulated_frame
+
     if shift != "none" and shift not in SHIFTS:
         raise BadInputError(f"unknown shift {shift!r}; choose none or one of {', '.join(SHIFTS)}")
     frame = simulated_frame(rows, seed, shift)

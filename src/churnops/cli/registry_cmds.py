@@ -9,9 +9,7 @@ from rich.table import Table
 
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import CheckFailedError
-from churnops.model.evaluate import parse_version
-from churnops.registry.entries import ModelVersion
-from churnops.registry.lifecycle import switch, verify
+from churnops.registry.entries import ModelVersion, parse_version
 from churnops.registry.store import Registry
 
 registry_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=True)
@@ -117,6 +115,8 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Make a version current after checking its files, hash, loading and a smoke prediction."""
+    from churnops.registry.lifecycle import switch
+
     previous, entry = switch(
         settings_for(home), "promote", parse_version(version), reason or "manual promotion", force
     )
@@ -134,6 +134,8 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Go back to the previously current version (or --to any version), after verifying it."""
+    from churnops.registry.lifecycle import switch
+
     settings = settings_for(home)
     if list_only:
         _candidates(Registry(settings), as_json)
@@ -144,6 +146,8 @@ def rollback(
 
 
 def _candidates(registry: Registry, as_json: bool) -> None:
+    from churnops.registry.lifecycle import verify
+
     state = registry.read()
     rows = []
     for entry in state.versions:

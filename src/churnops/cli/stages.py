@@ -1,18 +1,22 @@
-"""Commands for the data and training stages: generate, prepare, train, evaluate, pipeline."""
+"""Commands for the data and training stages: generate, prepare, train, evaluate, pipeline.
+
+The stage modules (scikit-learn, pandera, skl2onnx, matplotlib) are imported inside the commands
+so that `churnops --help` and the light commands start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from churnops import workflow
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, settings_for, step
 from churnops.errors import CheckFailedError
-from churnops.model.evaluate import evaluate_versions
-from churnops.registry.lifecycle import Registered
+
+if TYPE_CHECKING:
+    from churnops.workflow import TrainResult
 
 RowsOpt = Annotated[
     int | None, typer.Option("--rows", help="Customers to generate [default 10000]")
@@ -51,8 +55,8 @@ def _prepare_summary(report: dict[str, Any]) -> None:
     console.print(f"reject rate {report['reject_rate']:.2%} — gate {verdict}")
 
 
-def _train_summary(result: workflow.TrainResult) -> None:
-    reg: Registered = result.registered
+def _train_summary(result: TrainResult) -> None:
+    reg = result.registered
     metrics = reg.entry.metrics
     table = Table(title=f"Model {reg.entry.name} — hold-out metrics ({metrics['rows']} rows)")
     table.add_column("metric")
@@ -71,7 +75,7 @@ def _train_summary(result: workflow.TrainResult) -> None:
     )
 
 
-def _train_json(result: workflow.TrainResult) -> dict[str, object]:
+def _train_json(result: TrainResult) -> dict[str, object]:
     return {
         "version": result.registered.entry.version,
         "status": result.registered.entry.status,
@@ -87,6 +91,8 @@ def generate(
     home: HomeOpt = None, rows: RowsOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Generate a seeded synthetic customer base into data/raw.csv."""
+    from churnops import workflow
+
     settings = settings_for(home, rows=rows, seed=seed)
     with progress(not as_json) as bar, step(bar, f"generating {settings.rows:,} customers"):
         generated = workflow.generate_step(settings)
@@ -107,6 +113,8 @@ def prepare(
     as_json: JsonOpt = False,
 ) -> None:
     """Check and clean the raw data into data/processed.csv (rejects go to data/rejected.csv)."""
+    from churnops import workflow
+
     settings = settings_for(home, max_reject_rate=max_reject_rate)
     try:
         with progress(not as_json) as bar, step(bar, "checking and cleaning"):
@@ -132,6 +140,8 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train, version and register a model; it becomes current only if it passes the gate."""
+    from churnops import workflow
+
     settings = settings_for(home, seed=seed)
     with progress(not as_json) as bar, step(bar, "training, exporting to ONNX, registering"):
         result = workflow.train_step(settings, tune=tune, force=force, data=data)
@@ -154,6 +164,8 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """Metrics of versions side by side; ROC and confusion-matrix PNGs go to reports/."""
+    from churnops.model.evaluate import evaluate_versions
+
     settings = settings_for(home)
     with progress(not as_json) as bar, step(bar, "evaluating"):
         results = evaluate_versions(settings, versions or [], data)
@@ -184,6 +196,8 @@ def pipeline(
     as_json: JsonOpt = False,
 ) -> None:
     """generate → prepare → train in one go."""
+    from churnops import workflow
+
     settings = settings_for(home, rows=rows, seed=seed)
     with progress(not as_json) as bar:
         with step(bar, f"1/3 generating {settings.rows:,} customers"):

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_curve
 from churnops.data.prepare import prepare_frame, read_raw
 from churnops.errors import BadInputError
 from churnops.model.metrics import classification_metrics
-from churnops.registry.entries import ModelVersion
+from churnops.registry.entries import ModelVersion, parse_version
 from churnops.registry.lifecycle import verify
 from churnops.registry.store import Registry
 from churnops.settings import Settings
@@ -38,13 +38,6 @@ class Evaluation:
             "roc_png": str(self.roc_png),
             "confusion_png": str(self.confusion_png),
         }
-
-
-def parse_version(text: str) -> int:
-    digits = text.strip().lower().removeprefix("v")
-    if not digits.isdigit():
-        raise BadInputError(f"'{text}' is not a model version; write it like v3 or 3")
-    return int(digits)
 
 
 def _labelled_csv(path: Path, tolerance: float) -> pd.DataFrame:

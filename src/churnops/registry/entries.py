@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from churnops.errors import BadInputError
+
 Status = Literal["current", "archived", "rejected"]
 Action = Literal["register", "promote", "rollback", "reject"]
 
@@ -77,3 +79,10 @@ class RegistryFile(BaseModel):
     @property
     def current(self) -> ModelVersion | None:
         return None if self.current_version is None else self.get(self.current_version)
+
+
+def parse_version(text: str) -> int:
+    digits = text.strip().lower().removeprefix("v")
+    if not digits.isdigit():
+        raise BadInputError(f"'{text}' is not a model version; write it like v3 or 3")
+    return int(digits)
