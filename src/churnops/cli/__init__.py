@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from churnops.cli import drift_cmds, registry_cmds, stages
+from churnops.cli import drift_cmds, registry_cmds, serve_cmds, stages
 from churnops.cli.ui import err_console
 from churnops.errors import ChurnopsError
 
@@ -20,6 +20,7 @@ app = typer.Typer(
 stages.register(app)
 registry_cmds.register(app)
 drift_cmds.register(app)
+serve_cmds.register(app)
 
 
 def main() -> None:

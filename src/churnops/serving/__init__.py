@@ -1,0 +1,1 @@
+"""The prediction API: FastAPI app, hot-swappable ONNX model, inference log and metrics."""

@@ -1,0 +1,106 @@
+"""The FastAPI app factory: builds per-process state, routers and the lifespan.
+
+Building the app does no I/O. The lifespan opens the inference log, loads the current model
+(the app starts, not ready, on an empty registry), polls the registry pointer, and on
+shutdown — after the server has finished in-flight requests — writes every buffered log row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from churnops import __version__
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.serving.errors import validation_failed
+from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.metrics import ServingMetrics
+from churnops.serving.middleware import RequestContextMiddleware
+from churnops.serving.predictor import Predictor, poll_registry
+from churnops.serving.routes_ops import add_ops_routes
+from churnops.serving.routes_predict import add_prediction_routes
+from churnops.serving.schemas import build_request_models
+from churnops.serving.state import ServingState
+from churnops.settings import Settings, load_settings
+
+logger = logging.getLogger("churnops.serving")
+
+DRIFT_REPORT = "drift_latest.json"
+DESCRIPTION = """Churn probability of customers, from the registry's current model (ONNX Runtime).
+
+The model is hot-swapped when `registry/current_model.txt` changes (promote / rollback),
+after verification. Every prediction is recorded in the inference log for drift monitoring."""
+
+
+def build_state(settings: Settings, schema: FeatureSchema = DEFAULT_SCHEMA) -> ServingState:
+    predictor = Predictor(settings, schema)
+    log = (
+        InferenceLogWriter(
+            settings.inference_db,
+            schema,
+            capacity=settings.log_queue_size,
+            batch_size=settings.log_batch_size,
+            flush_interval=settings.log_flush_interval,
+        )
+        if settings.inference_log
+        else None
+    )
+    return ServingState(
+        settings=settings,
+        schema=schema,
+        models=build_request_models(schema, settings.batch_limit),
+        predictor=predictor,
+        log=log,
+        metrics=ServingMetrics(predictor, log, settings.reports_dir / DRIFT_REPORT),
+    )
+
+
+def create_app(settings: Settings | None = None, schema: FeatureSchema = DEFAULT_SCHEMA) -> FastAPI:
+    state = build_state(settings or load_settings(), schema)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.log is not None:
+            try:
+                await anyio.to_thread.run_sync(state.log.start)
+            except (OSError, sqlite3.Error) as exc:
+                raise RuntimeError(
+                    f"cannot open the inference log {state.settings.inference_db}: {exc}; "
+                    "fix its folder's permissions, or set CHURNOPS_INFERENCE_LOG=false"
+                ) from exc
+        await anyio.to_thread.run_sync(state.predictor.refresh)
+        if state.predictor.current is None:
+            logger.warning(
+                "starting without a model: %s",
+                state.predictor.last_reload_error or "the registry has no current model yet",
+            )
+        poller = asyncio.create_task(poll_registry(state.predictor, state.settings.poll_interval))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if state.log is not None:
+                await anyio.to_thread.run_sync(state.log.close)
+
+    app = FastAPI(
+        title="churnops prediction API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    add_prediction_routes(app, state)
+    add_ops_routes(app, state)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=state.metrics, max_body=state.settings.max_body_bytes
+    )
+    return app

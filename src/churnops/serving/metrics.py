@@ -1,0 +1,262 @@
+"""Prometheus metrics of one API process, on its own ``CollectorRegistry``.
+
+The request path only touches cheap objects (cached label children, a numpy-backed histogram
+of probabilities that takes a whole batch in one call); everything that describes state —
+the model serving, reloads, the log writer, the drift report — is read when ``/metrics`` is
+scraped, by custom collectors, so none of it costs a request anything.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.predictor import Predictor
+
+logger = logging.getLogger("churnops.serving")
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+PROBABILITY_EDGES = tuple(round(0.05 * i, 2) for i in range(1, 21))
+DRIFT_STATUS = {"ok": 0, "warning": 1, "drift": 2}
+
+
+class ProbabilityHistogram:
+    """``churnops_prediction_probability``: bucket counts in numpy, so a 10,000-row batch is
+    one ``searchsorted`` instead of 10,000 ``observe`` calls."""
+
+    name = "churnops_prediction_probability"
+
+    def __init__(self, edges: tuple[float, ...] = PROBABILITY_EDGES) -> None:
+        self.edges = edges
+        self._edges = np.asarray(edges)
+        self._counts = np.zeros(len(edges) + 1, dtype=np.int64)  # last: above every edge
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe_one(self, value: float) -> None:
+        index = bisect.bisect_left(self.edges, value)
+        with self._lock:
+            self._counts[index] += 1
+            self._sum += value
+
+    def observe_many(self, values: np.ndarray) -> None:
+        indexes = np.searchsorted(self._edges, values, side="left")
+        counts = np.bincount(indexes, minlength=len(self._counts))
+        total = float(values.sum())
+        with self._lock:
+            self._counts += counts
+            self._sum += total
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            cumulative = np.cumsum(self._counts).tolist()
+            total = self._sum
+        below = zip(self.edges, cumulative, strict=False)  # the last count is above every edge
+        buckets = [(repr(edge), float(count)) for edge, count in below]
+        buckets.append(("+Inf", float(cumulative[-1])))
+        yield HistogramMetricFamily(
+            self.name, "Predicted churn probabilities", buckets=buckets, sum_value=total
+        )
+
+
+class ServingStateCollector:
+    """Model and inference-log state, read at scrape time."""
+
+    def __init__(self, predictor: Predictor, log: InferenceLogWriter | None) -> None:
+        self.predictor = predictor
+        self.log = log
+
+    def collect(self) -> Iterator[Metric]:
+        predictor = self.predictor
+        current = predictor.current
+        yield GaugeMetricFamily(
+            "churnops_model_ready", "1 while a verified model is serving", value=int(bool(current))
+        )
+        yield GaugeMetricFamily(
+            "churnops_model_version",
+            "Version of the model serving (-1 when none)",
+            value=current.version if current else -1,
+        )
+        if current is not None:
+            yield GaugeMetricFamily(
+                "churnops_model_loaded_timestamp_seconds",
+                "When the serving model was loaded (epoch seconds)",
+                value=current.loaded_at_epoch,
+            )
+        yield CounterMetricFamily(
+            "churnops_model_reloads", "Models verified and swapped in", value=predictor.reloads
+        )
+        yield CounterMetricFamily(
+            "churnops_model_reload_failures",
+            "Models refused by verification (the previous one kept serving)",
+            value=predictor.reload_failures,
+        )
+        yield GaugeMetricFamily(
+            "churnops_model_last_reload_failed",
+            "1 when the last reload attempt failed (see /model-info)",
+            value=int(predictor.last_reload_error is not None),
+        )
+        log = self.log
+        if log is not None:
+            yield CounterMetricFamily(
+                "churnops_inference_log_rows_written",
+                "Rows committed to the inference log",
+                value=log.written,
+            )
+            yield CounterMetricFamily(
+                "churnops_inference_log_rows_dropped",
+                "Rows not logged (queue full or database error)",
+                value=log.dropped,
+            )
+            yield GaugeMetricFamily(
+                "churnops_inference_log_queue_depth",
+                "Rows waiting to be written",
+                value=log.pending,
+            )
+
+
+class DriftCollector:
+    """Gauges from the drift monitor's ``drift_latest.json``, re-read only when it changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: int | None = None
+        self._families: list[Metric] = []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:  # no drift run yet: no drift gauges
+            self._stamp, self._families = None, []
+            return iter(())
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                report = json.loads(self.path.read_text(encoding="utf-8"))
+                self._families = drift_families(report)
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                logger.warning("ignoring unreadable drift report %s: %s", self.path, exc)
+                self._families = []
+        return iter(self._families)
+
+
+def drift_families(report: dict[str, Any]) -> list[Metric]:
+    families: list[Metric] = [
+        GaugeMetricFamily(
+            "churnops_drift_detected",
+            "1 when the last drift run decided the inputs drifted",
+            value=int(bool(report["drift_detected"])),
+        ),
+        GaugeMetricFamily(
+            "churnops_drift_score",
+            "Drift score of the last run",
+            value=float(report["drift_score"]),
+        ),
+    ]
+    generated = report.get("generated_at")
+    if isinstance(generated, str):
+        when = datetime.fromisoformat(generated.replace("Z", "+00:00"))
+        families.append(
+            GaugeMetricFamily(
+                "churnops_drift_report_timestamp_seconds",
+                "When the last drift report was generated (epoch seconds)",
+                value=when.timestamp(),
+            )
+        )
+    psi = GaugeMetricFamily(
+        "churnops_feature_psi", "Population stability index per feature", labels=["feature"]
+    )
+    status = GaugeMetricFamily(
+        "churnops_feature_drift_status",
+        "Per-feature drift status: 0 ok, 1 warning, 2 drift",
+        labels=["feature"],
+    )
+    for name, feature in dict(report.get("features", {})).items():
+        if feature.get("psi") is not None:
+            psi.add_metric([str(name)], float(feature["psi"]))
+        if feature.get("status") in DRIFT_STATUS:
+            status.add_metric([str(name)], DRIFT_STATUS[feature["status"]])
+    return [*families, psi, status]
+
+
+class ServingMetrics:
+    """Every collector of one app, and the request-path handles to them."""
+
+    def __init__(
+        self, predictor: Predictor, log: InferenceLogWriter | None, drift_report: Path
+    ) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("method", "endpoint", "status")
+        self.requests = Counter(
+            "churnops_http_requests", "HTTP requests", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "churnops_http_request_duration_seconds",
+            "Time to answer, from the first byte received to the response handed to the server",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "churnops_predictions",
+            "Rows scored, per model version",
+            ("model_version",),
+            registry=self.registry,
+        )
+        self.probabilities = ProbabilityHistogram()
+        for collector in (
+            self.probabilities,
+            ServingStateCollector(predictor, log),
+            DriftCollector(drift_report),
+        ):
+            self.registry.register(collector)
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._prediction_children: dict[int, Any] = {}
+
+    def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        key = (method, endpoint, status)
+        children = self._request_children.get(key)
+        if children is None:
+            labels = (method, endpoint, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_predictions(self, version: int, rows: int) -> None:
+        child = self._prediction_children.get(version)
+        if child is None:
+            child = self._prediction_children[version] = self.predictions.labels(str(version))
+        child.inc(rows)
+
+    def exposition(self) -> bytes:
+        return bytes(generate_latest(self.registry))

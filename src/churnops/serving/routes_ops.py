@@ -1,0 +1,115 @@
+"""Operations endpoints: ``/``, ``/model-info``, health probes, ``/metrics`` and admin reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI, Response, status
+from fastapi.responses import JSONResponse
+
+from churnops import __version__
+from churnops.serving.metrics import CONTENT_TYPE
+from churnops.serving.schemas import Health, ModelInfo, ReloadResult
+from churnops.serving.security import admin_guard
+from churnops.serving.state import ServingState
+
+ENDPOINTS = {
+    "predict": "POST /predict",
+    "predict_batch": "POST /predict/batch",
+    "model_info": "GET /model-info",
+    "live": "GET /health/live",
+    "ready": "GET /health/ready",
+    "metrics": "GET /metrics",
+    "reload": "POST /admin/reload (admin token)",
+}
+
+
+def add_ops_routes(app: FastAPI, state: ServingState) -> None:
+    predictor = state.predictor
+
+    @app.get("/", tags=["service"], summary="What this service is")
+    async def root() -> dict[str, Any]:
+        current = predictor.current
+        return {
+            "service": "churnops churn-prediction API",
+            "version": __version__,
+            "ready": current is not None,
+            "model_version": current.version if current else None,
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "endpoints": ENDPOINTS,
+            "example": {"POST /predict": state.models.row.model_json_schema()["examples"][0]},
+        }
+
+    @app.get("/model-info", response_model=ModelInfo, tags=["service"])
+    async def model_info() -> ModelInfo:
+        """The serving model's registry record, when it was loaded, and the last reload error."""
+        current = predictor.current
+        info = ModelInfo(
+            ready=current is not None,
+            last_reload_error=predictor.last_reload_error,
+            last_check_at=predictor.last_check_at,
+        )
+        if current is None:
+            return info
+        entry = current.entry
+        return info.model_copy(
+            update={
+                "version": entry.version,
+                "file": entry.file,
+                "onnx_file": entry.onnx_file,
+                "created_at": entry.created_at,
+                "loaded_at": current.loaded_at,
+                "threshold": entry.threshold,
+                "sha256": entry.sha256,
+                "onnx_sha256": entry.onnx_sha256,
+                "metrics": entry.metrics,
+                "hyperparameters": entry.hyperparameters,
+                "feature_schema": entry.feature_schema,
+            }
+        )
+
+    @app.get("/health/live", response_model=Health, tags=["health"])
+    async def live() -> Health:
+        """The process answers (restart the container if this fails)."""
+        return Health(status="alive")
+
+    @app.get(
+        "/health/ready",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "No verified model is loaded"}},
+        tags=["health"],
+    )
+    async def ready() -> Any:
+        """Ready only while a verified model is loaded (send traffic only then)."""
+        current = predictor.current
+        if current is not None:
+            return Health(status="ready", model_version=current.version)
+        reason = predictor.last_reload_error or "the registry has no current model yet"
+        body = Health(status="not ready", reason=reason)
+        return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text"}},
+        tags=["service"],
+    )
+    def metrics() -> Response:
+        """Prometheus exposition of this process's metrics."""
+        return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadResult,
+        dependencies=[Depends(admin_guard(state.settings.admin_token))],
+        responses={401: {"description": "Wrong token"}, 403: {"description": "Admin disabled"}},
+        tags=["admin"],
+    )
+    async def reload() -> ReloadResult:
+        """Check the registry pointer now (and retry a version that failed verification)."""
+        outcome = await anyio.to_thread.run_sync(predictor.refresh, True)
+        return ReloadResult(
+            changed=outcome.changed, model_version=outcome.version, error=outcome.error
+        )

@@ -1,0 +1,135 @@
+"""The API as deployed: real uvicorn processes, signals, hot swaps under load, several workers."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from api_support import (
+    SEED_BODY,
+    add_second_version,
+    api_settings,
+    churnops_command,
+    free_port,
+    in_background,
+    logged_rows,
+    run_load,
+    running,
+    uvicorn_command,
+)
+
+from churnops.registry.lifecycle import switch
+from churnops.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def _two_versions(_trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("server") / "home"
+    shutil.copytree(_trained_template, home)
+    add_second_version(home)
+    return home
+
+
+@pytest.fixture
+def two_versions(_two_versions: Path, tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    shutil.copytree(_two_versions, home)
+    return api_settings(home)
+
+
+def test_seed_command_serves_from_the_project_root(trained_home: Path) -> None:
+    """`uvicorn src.api:app` (the seed's command, run from the repository root) answers the
+    seed's curl example."""
+    port = free_port()
+    with running(uvicorn_command("src.api:app", port), trained_home, port) as server:
+        response = httpx.post(f"{server.url}/predict", json=SEED_BODY)
+        assert response.status_code == 200 and response.json()["model_version"] == 1
+        assert server.stop()
+
+
+@pytest.mark.slow
+def test_swaps_under_load_and_logs_every_answer(two_versions: Settings) -> None:
+    """`churnops serve` under 8 concurrent clients: a promotion and a rollback cause no failed
+    request, answers follow each within the poll interval, and after SIGTERM the log holds
+    exactly one row per successful prediction."""
+    port = free_port()
+    command = churnops_command("serve", "--home", str(two_versions.home), "--port", str(port))
+    with running(command, two_versions.home, port) as server:
+        done = threading.Event()
+        load = in_background(lambda: run_load(server.url, done.is_set))
+        time.sleep(1.0)
+        switch(two_versions, "promote", 2, "test: promote under load")
+        promoted_at = time.monotonic()
+        time.sleep(2.5)
+        switch(two_versions, "rollback", None, "test: roll back under load")
+        rolled_back_at = time.monotonic()
+        time.sleep(2.5)
+        done.set()
+        result = load()
+        assert server.stop()
+    assert result.failures == []
+    assert result.ok > 200
+    assert {version for _, version, _ in result.answers} == {1, 2}
+    grace = two_versions.poll_interval + 1.3  # poll + verification + in-flight requests
+    for moment, version, _ in result.answers:
+        if promoted_at + grace < moment < rolled_back_at:
+            assert version == 2
+        if moment > rolled_back_at + grace:
+            assert version == 1
+    assert logged_rows(two_versions) == result.ok
+
+
+@pytest.mark.slow
+def test_sigterm_under_load_loses_no_log_row(trained_home: Path) -> None:
+    """Stopped by SIGTERM while clients keep sending, the server finishes what it accepted
+    and the log holds one row per 2xx answer (single and batch rows)."""
+    settings = api_settings(trained_home)
+    port = free_port()
+    with running(uvicorn_command("churnops.api:app", port), trained_home, port) as server:
+        gone = server.process.poll
+        singles = in_background(lambda: run_load(server.url, lambda: gone() is not None))
+        batches = in_background(
+            lambda: run_load(server.url, lambda: gone() is not None, connections=2, batch=50)
+        )
+        time.sleep(2.0)
+        assert server.stop()
+        answered = singles().ok + batches().ok
+    assert answered > 100
+    assert logged_rows(settings) == answered
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_log_and_both_follow_a_rollback(two_versions: Settings) -> None:
+    """With --workers 2 every worker swaps on its own and both append to one SQLite log."""
+    switch(two_versions, "promote", 2, "test: start on v2")
+    port = free_port()
+    command = churnops_command(
+        "serve", "--home", str(two_versions.home), "--port", str(port), "--workers", "2"
+    )
+    with running(command, two_versions.home, port) as server:
+        workers: set[str] = set()  # request ids are <process prefix>-<counter>
+        warm_up, deadline = 0, time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:  # both up before the load
+            answer = httpx.post(f"{server.url}/predict", json=SEED_BODY)  # a new connection
+            workers.add(answer.json()["request_id"].split("-")[0])
+            warm_up += 1
+            time.sleep(0.05)
+        done = threading.Event()
+        load = in_background(lambda: run_load(server.url, done.is_set, connections=12))
+        time.sleep(1.0)
+        switch(two_versions, "rollback", None, "test: roll back with two workers")
+        rolled_back_at = time.monotonic()
+        time.sleep(2.5)
+        done.set()
+        result = load()
+        assert server.stop()
+    assert result.failures == []
+    worker = {rid: rid.split("-")[0] for _, _, rid in result.answers}
+    late = [(v, worker[rid]) for moment, v, rid in result.answers if moment > rolled_back_at + 1.5]
+    assert {v for v, _ in late} == {1}
+    assert len({w for _, w in late}) == 2  # both workers answered, both on v1
+    assert logged_rows(two_versions) == result.ok + warm_up  # + the warm-up requests

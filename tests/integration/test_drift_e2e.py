@@ -1,0 +1,154 @@
+"""End to end through the real API: serve (uvicorn) → simulate → drift → /metrics gauges."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+from drift_support import run_cli
+
+from churnops.settings import Settings
+
+STARTUP_TIMEOUT_S = 60.0
+LOG_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def api(trained_home: Path) -> Iterator[str]:
+    """A real uvicorn process serving the trained home's current model on a loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHURNOPS_HOME": str(trained_home),
+        "CHURNOPS_LOG_FLUSH_INTERVAL": "0.2",
+    }
+    command = [sys.executable, "-m", "uvicorn", "churnops.api:app", "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the API did not start: {server.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for_log_rows(path: Path, rows: int) -> None:
+    """The API writes its log in the background: wait until ``rows`` rows are stored."""
+    deadline = time.monotonic() + LOG_TIMEOUT_S
+    count = 0
+    while time.monotonic() < deadline:
+        if path.exists():
+            with sqlite3.connect(path) as conn:
+                count = conn.execute("SELECT COUNT(*) FROM inference_log").fetchone()[0]
+            if count >= rows:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the inference log holds {count} rows, expected {rows}")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+@pytest.mark.slow
+def test_pipeline_serve_simulate_drift(
+    api: str, trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Traffic like the training data is 'no drift' (exit 0); after a 10% price increase,
+    drift exits 1 naming monthly_charges, the HTML report shows it, and /metrics exposes it."""
+    home = str(trained_settings.home)
+    sent = run_cli(capsys, "simulate", "--url", api, "--rows", "1000", "--json")
+    assert sent.code == 0, sent.err
+    wait_for_log_rows(trained_settings.inference_db, 1_000)
+    calm = run_cli(capsys, "drift", "--home", home)
+    assert calm.code == 0, calm.out + calm.err
+    assert "no drift" in calm.out
+
+    shifted = run_cli(
+        capsys, "simulate", "--url", api, "--rows", "1000", "--shift", "price-increase", "--json"
+    )
+    assert shifted.code == 0, shifted.err
+    wait_for_log_rows(trained_settings.inference_db, 2_000)
+    html = tmp_path / "drift.html"
+    alarm = run_cli(capsys, "drift", "--home", home, "--last", "1000", "--html-out", str(html))
+    assert alarm.code == 1, alarm.out + alarm.err
+    assert "DRIFT DETECTED" in alarm.out
+    assert "monthly_charges" in alarm.out.split("drifting:")[1]
+
+    page = html.read_text(encoding="utf-8")
+    tags = _Tags()
+    tags.feed(page)
+    assert tags.tags.count("svg") >= 6 and "script" not in tags.tags
+    assert "Drift report" in page and "monthly_charges" in page
+
+    metrics = httpx.get(f"{api}/metrics", timeout=10).text
+    assert "churnops_drift_detected 1.0" in metrics
+    assert 'churnops_feature_drift_status{feature="monthly_charges"} 2.0' in metrics
+
+
+@pytest.mark.slow
+def test_unseen_payment_methods_are_refused_by_the_api(
+    api: str, trained_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The API refuses rows with a payment method outside the schema (422), so the simulator
+    reports them as refused and they never reach the inference log."""
+    result = run_cli(
+        capsys,
+        "simulate",
+        "--url",
+        api,
+        "--rows",
+        "400",
+        "--shift",
+        "new-payment-method",
+        "--batch-size",
+        "50",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    refused = summary["statuses"].get("422", 0)
+    assert 0 < refused < 60 and summary["accepted"] + refused == 400
+    wait_for_log_rows(trained_settings.inference_db, summary["accepted"])
+    with sqlite3.connect(trained_settings.inference_db) as conn:
+        methods = {
+            row[0] for row in conn.execute("SELECT DISTINCT payment_method FROM inference_log")
+        }
+    assert "Digital wallet" not in methods

@@ -1,0 +1,157 @@
+"""The background log writer: nothing blocks the caller, nothing accepted is lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnops import logstore
+from churnops.schema import DEFAULT_SCHEMA
+from churnops.serving.inference_log import InferenceLogWriter
+
+FEATURES = SimpleNamespace(
+    tenure=12,
+    monthly_charges=65.5,
+    total_charges=786.0,
+    contract_type="Month-to-month",
+    payment_method="Electronic check",
+    customer_id="C0000001",
+)
+
+
+def writer(path: Path, **overrides: float) -> InferenceLogWriter:
+    options = {"capacity": 10_000, "batch_size": 100, "flush_interval": 0.05, **overrides}
+    return InferenceLogWriter(
+        path,
+        DEFAULT_SCHEMA,
+        capacity=int(options["capacity"]),
+        batch_size=int(options["batch_size"]),
+        flush_interval=options["flush_interval"],
+    )
+
+
+def one_row(log: InferenceLogWriter, request_id: str = "r1") -> tuple[object, ...]:
+    return log.row(1_700_000_000.5, request_id, 3, FEATURES, 0.75, True, 1.25)
+
+
+def test_row_matches_the_table_columns(tmp_path: Path) -> None:
+    """A logged row reads back with every column in place."""
+    log = writer(tmp_path / "log.sqlite")
+    log.start()
+    log.submit([one_row(log)])
+    log.close()
+    frame = logstore.read(tmp_path / "log.sqlite")
+    assert frame.iloc[0].to_dict() == {
+        "ts": 1_700_000_000.5,
+        "request_id": "r1",
+        "customer_id": "C0000001",
+        "model_version": 3,
+        "tenure": 12.0,
+        "monthly_charges": 65.5,
+        "total_charges": 786.0,
+        "contract_type": "Month-to-month",
+        "payment_method": "Electronic check",
+        "probability": 0.75,
+        "decision": 1,
+        "latency_ms": 1.25,
+    }
+
+
+def test_batch_rows_equal_single_rows(tmp_path: Path) -> None:
+    """Column-wise batch rows are the same tuples as row-by-row ones."""
+    log = writer(tmp_path / "log.sqlite")
+    columns = {name: [getattr(FEATURES, name)] * 2 for name in vars(FEATURES)}
+    rows = log.rows(1_700_000_000.5, "r1", 3, columns, [0.75, 0.75], [True, True], 1.25)
+    assert rows == [one_row(log)] * 2
+
+
+def test_close_writes_everything_from_many_threads(tmp_path: Path) -> None:
+    """Rows submitted concurrently are all in the database after close, none dropped."""
+    log = writer(tmp_path / "log.sqlite", flush_interval=10.0)  # only full batches and close
+    log.start()
+
+    def submit(thread: int) -> None:
+        for i in range(500):
+            log.submit([one_row(log, f"{thread}-{i}")])
+
+    threads = [threading.Thread(target=submit, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    assert (log.written, log.dropped, log.pending) == (2_000, 0, 0)
+    assert logstore.read(tmp_path / "log.sqlite")["request_id"].nunique() == 2_000
+
+
+def test_submit_never_waits_for_the_database(tmp_path: Path) -> None:
+    """With the database locked by another writer, submitting still returns at once."""
+    path = tmp_path / "log.sqlite"
+    log = writer(path, batch_size=1)
+    log.start()
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+    began = time.perf_counter()
+    for i in range(200):
+        assert log.submit([one_row(log, str(i))])
+    assert time.perf_counter() - began < 0.5
+    blocker.rollback()  # lock released: the writer's busy wait ends
+    blocker.close()
+    log.close()
+    assert log.written == 200
+
+
+def test_overflow_is_counted_and_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """When the buffer is full, rows are dropped, counted and a warning is logged."""
+    log = writer(tmp_path / "log.sqlite", capacity=5, flush_interval=10.0, batch_size=1_000)
+    log.start()
+    accepted = [log.submit([one_row(log, str(i))]) for i in range(8)]
+    log.close()
+    assert accepted == [True] * 5 + [False] * 3
+    assert (log.written, log.dropped) == (5, 3)
+    assert "dropped" in caplog.text
+
+
+def test_rows_after_close_are_dropped_not_lost_silently(tmp_path: Path) -> None:
+    """A row submitted after shutdown is counted as dropped."""
+    log = writer(tmp_path / "log.sqlite")
+    log.start()
+    log.close()
+    assert not log.submit([one_row(log)])
+    assert log.dropped == 1
+
+
+def test_insert_stores_every_value_exactly(tmp_path: Path) -> None:
+    """Rows spanning several multi-row statements read back value for value, in order."""
+    rng = np.random.default_rng(1)
+    rows = [
+        (
+            1_700_000_000 + float(rng.random()),
+            f"r{i}",
+            None if i % 3 else f"C{i}",
+            int(rng.integers(1, 5)),
+            int(rng.integers(0, 73)),
+            float(rng.uniform(0, 500)),
+            float(rng.uniform(0, 50_000)),
+            "One year",
+            "Mailed check",
+            float(rng.random()),
+            bool(i % 2),
+            float(rng.random() * 10),
+        )
+        for i in range(1_234)  # more than two statements' worth
+    ]
+    conn = logstore.connect(tmp_path / "log.sqlite")
+    assert logstore.insert(conn, rows) == 1_234
+    conn.close()
+    back = list(logstore.read(tmp_path / "log.sqlite").itertuples(index=False, name=None))
+    assert [tuple(None if pd.isna(v) else v for v in row) for row in back] == [
+        (*row[:4], float(row[4]), *row[5:10], int(row[10]), row[11]) for row in rows
+    ]

@@ -1,0 +1,59 @@
+"""Admin endpoints: closed without a configured token, constant-time token check with one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from churnops.serving.app import create_app
+from churnops.serving.security import token_matches
+from churnops.settings import Settings
+
+
+def test_token_comparison() -> None:
+    """Only the exact token matches (including non-ASCII and length differences)."""
+    expected = SecretStr("tökén")
+    assert token_matches("tökén", expected)
+    for guess in ("", "tökén ", "töké", "TÖKÉN", "x" * 100):
+        assert not token_matches(guess, expected)
+
+
+def test_admin_is_disabled_without_a_token(trained_home: Path, settings: Settings) -> None:
+    """Without CHURNOPS_ADMIN_TOKEN the admin endpoint answers 403, whatever is sent."""
+    open_settings = settings.model_copy(update={"admin_token": None})
+    with TestClient(create_app(open_settings)) as client:
+        for headers in ({}, {"Authorization": "Bearer "}, {"X-Admin-Token": "anything"}):
+            response = client.post("/admin/reload", headers=headers)
+            assert response.status_code == 403
+            assert "CHURNOPS_ADMIN_TOKEN" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic {token}"}]
+)
+def test_admin_refuses_a_wrong_token(
+    client: TestClient, settings: Settings, headers: dict[str, str]
+) -> None:
+    """A missing or wrong token (or the right one in the wrong scheme) is a 401."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    sent = {key: value.format(token=token) for key, value in headers.items()}
+    response = client.post("/admin/reload", headers=sent)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": "Bearer {token}"}, {"X-Admin-Token": "{token}"}]
+)
+def test_admin_accepts_the_token(
+    client: TestClient, settings: Settings, headers: dict[str, str]
+) -> None:
+    """The right token, in either header, runs the reload check."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    sent = {key: value.format(token=token) for key, value in headers.items()}
+    response = client.post("/admin/reload", headers=sent)
+    assert response.status_code == 200
+    assert response.json() == {"changed": False, "model_version": 1, "error": None}
