@@ -1,4 +1,4 @@
-# The two commands: `make demo` (whole pipeline on the embedded default) and `make test`.
+# The two commands: `make demo` (pipeline on the embedded default, then the API) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/churnops pipeline
 	$(BIN)/churnops registry list
+	$(BIN)/churnops serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -30,6 +31,8 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_drift.py
 
 clean:
 	rm -rf data models registry logs reports

@@ -85,7 +85,7 @@ def test_bad_time_is_a_one_line_error(
 ) -> None:
     """An unreadable --since exits 2 with one line saying which forms work."""
     code, _, err = churnops(capsys, "logs", "stats", "--home", str(logged_home), "--since", "soon")
-    assert code == 2 and "30m, 12h, 7d" in err and "Traceback" not in err
+    assert code == 2 and "30m, 24h, 7d" in err and "Traceback" not in err
 
 
 def test_missing_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

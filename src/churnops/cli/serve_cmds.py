@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
-import re
-from datetime import UTC, datetime, timedelta
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from churnops import logstore
 from churnops.atomic import atomic_write
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import BadInputError
+from churnops.monitoring.window import parse_time
 
 logs_app = typer.Typer(help="Read the inference log (logs/inference.sqlite).", no_args_is_help=True)
 
@@ -26,8 +26,6 @@ SEED_CURL = """curl -X POST "http://{host}:{port}/predict" \\
   -H "Content-Type: application/json" \\
   -d '{{"tenure": 12, "monthly_charges": 65.5, "total_charges": 786.0,
        "contract_type": "Month-to-month", "payment_method": "Electronic check"}}'"""
-RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class ExportFormat(StrEnum):
@@ -88,30 +86,9 @@ def serve(
     )
 
 
-def parse_when(text: str | None, now: datetime | None = None) -> float | None:
-    """Epoch seconds from an ISO date/time (UTC unless it says otherwise), epoch seconds, or
-    a relative age such as ``30m``, ``12h``, ``7d`` (that long before now)."""
-    if text is None:
-        return None
-    value = text.strip()
-    match = RELATIVE.match(value)
-    if match:
-        delta = timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
-        return ((now or datetime.now(UTC)) - delta).timestamp()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInputError(
-            f"cannot read the time {text!r}: use an ISO date/time (2025-01-31 or "
-            "2025-01-31T12:00Z), epoch seconds, or an age such as 30m, 12h, 7d"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+def parse_when(text: str | None, option: str = "--since") -> float | None:
+    """Epoch seconds from an ISO date/time, epoch seconds, or an age such as ``12h``."""
+    return None if text is None else parse_time(text, time.time(), option)
 
 
 SinceOpt = Annotated[
@@ -122,7 +99,7 @@ UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to, excluded (
 
 def _read_window(home: Path | None, since: str | None, until: str | None) -> pd.DataFrame:
     settings = settings_for(home)
-    start, end = parse_when(since), parse_when(until)
+    start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and start >= end:
         raise BadInputError(f"--since ({since}) must be before --until ({until})")
     if not settings.inference_db.exists():

@@ -28,16 +28,21 @@ def duration_seconds(text: str) -> float | None:
 
 
 def parse_time(text: str, now: float, option: str) -> float:
-    """An ISO 8601 date-time (UTC when no zone is given) or a duration ago, as epoch seconds."""
+    """An ISO 8601 date-time (UTC when no zone is given), epoch seconds or a duration ago,
+    as epoch seconds."""
     ago = duration_seconds(text)
     if ago is not None:
         return now - ago
     try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadInputError(
-            f"{option} {text!r} is neither a date-time (2025-01-31T12:00) nor a duration ago "
-            "(30m, 24h, 7d)"
+            f"{option} {text!r} is neither a date-time (2025-01-31T12:00), epoch seconds, "
+            "nor a duration ago (30m, 24h, 7d)"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
