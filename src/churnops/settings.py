@@ -131,6 +131,15 @@ class Settings(BaseSettings):
         return self.home / "reports"
 
 
+def _source(name: str, given: dict[str, Any]) -> str:
+    """Where a bad value came from: the command line or the environment."""
+    if name not in given:
+        return f"the CHURNOPS_{name.upper()} variable"
+    if name.startswith("drift_"):  # drift options have short names (--alpha for drift_alpha)
+        return "the command line"
+    return f"the --{name.replace('_', '-')} option"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with explicit (CLI) values on top; ``None`` means unset."""
     given = {key: value for key, value in overrides.items() if value is not None}
@@ -141,5 +150,5 @@ def load_settings(**overrides: Any) -> Settings:
         name = ".".join(str(part) for part in first["loc"])
         raise BadInputError(
             f"invalid setting {name} = {first.get('input')!r}: {first['msg']} "
-            f"(from a --{name.replace('_', '-')} flag or the CHURNOPS_{name.upper()} variable)"
+            f"(from {_source(name, given)})"
         ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,18 @@ def generate_step(settings: Settings) -> Generated:
     return generated
 
 
+class QualityGateError(CheckFailedError):
+    """The data failed the quality gate; carries the checks' results for display."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        super().__init__(
+            f"quality gate failed: {prepared.failure}; data/processed.csv was not changed"
+        )
+        self.prepared = prepared
+
+
 def prepare_step(settings: Settings, input_path: Path | None = None) -> Prepared:
-    """Run the checks; raise ``CheckFailedError`` (exit 1) when the quality gate fails."""
+    """Run the checks; raise ``QualityGateError`` (exit 1) when the quality gate fails."""
     prepared = prepare(
         input_path or settings.raw_csv,
         settings.data_dir,
@@ -32,9 +43,7 @@ def prepare_step(settings: Settings, input_path: Path | None = None) -> Prepared
         settings.total_charges_tolerance,
     )
     if not prepared.passed:
-        raise CheckFailedError(
-            f"quality gate failed: {prepared.failure}; data/processed.csv was not changed"
-        )
+        raise QualityGateError(prepared)
     return prepared
 
 
@@ -61,12 +70,17 @@ class TrainResult:
 
 
 def train_step(
-    settings: Settings, tune: bool = False, force: bool = False, data: Path | None = None
+    settings: Settings,
+    tune: bool = False,
+    force: bool = False,
+    data: Path | None = None,
+    on_candidate: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train, export, register; the result says whether the gate made it current."""
+    """Train, export, register; the result says whether the gate made it current.
+    ``on_candidate(done, total)`` reports tuning progress."""
     path = data or settings.processed_csv
     frame = load_processed(path)
-    trained = train_model(frame, settings, tune)
+    trained = train_model(frame, settings, tune, on_candidate=on_candidate)
     oracle = oracle_auc(settings) if data is None else None
     extra: dict[str, Any] = {"oracle_roc_auc": oracle} if oracle is not None else {}
     registered = register(settings, trained, path, force=force, extra_metrics=extra)

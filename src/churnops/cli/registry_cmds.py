@@ -25,8 +25,8 @@ def _versions_table(
     entries: list[ModelVersion], title: str, checks: list[str] | None = None
 ) -> Table:
     table = Table(title=title)
-    for column in ("version", "created (UTC)", "ROC AUC", "F1", "status", "file"):
-        table.add_column(column)
+    for column in ("version", "created (UTC)", "ROC AUC", "F1", "status"):
+        table.add_column(column, no_wrap=True)
     if checks is not None:
         table.add_column("verification")
     for index, entry in enumerate(entries):
@@ -34,11 +34,10 @@ def _versions_table(
         style = "bold green" if current else ("red" if entry.status == "rejected" else "")
         cells = [
             ("● " if current else "  ") + entry.name,
-            entry.created_at,
+            entry.created_at.replace("T", " ").removesuffix("Z")[:16],
             _auc(entry),
             f"{entry.metrics['f1']:.4f}",
             entry.status,
-            entry.file,
         ]
         if checks is not None:
             cells.append(checks[index])
@@ -95,7 +94,7 @@ def history(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     for e in events:
         table.add_row(
             str(e.seq),
-            e.time,
+            e.time.replace("T", " ").removesuffix("Z"),
             e.action,
             f"v{e.from_version}" if e.from_version else "-",
             f"v{e.to_version}" if e.to_version else "-",
@@ -154,7 +153,7 @@ def _candidates(registry: Registry, as_json: bool) -> None:
         if entry.status == "current":
             continue
         if entry.status == "rejected":
-            rows.append((entry, f"rejected by the gate: `churnops promote {entry.name} --force`"))
+            rows.append((entry, "rejected by the gate (promote --force)"))
             continue
         try:
             verify(registry, entry)

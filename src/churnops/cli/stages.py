@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, settings_for, step
-from churnops.errors import CheckFailedError
+from churnops.cli.ui import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    print_json,
+    progress,
+    settings_for,
+    step,
+    tuning_bar,
+)
 
 if TYPE_CHECKING:
     from churnops.workflow import TrainResult
@@ -119,14 +127,19 @@ def prepare(
     try:
         with progress(not as_json) as bar, step(bar, "checking and cleaning"):
             prepared = workflow.prepare_step(settings, input_path)
-    except CheckFailedError:
-        if settings.quality_report.exists() and not as_json:
+    except workflow.QualityGateError as failed:
+        _show_prepared(failed.prepared.report, as_json)
+        if not as_json:
             console.print(f"see {settings.quality_report} and {settings.rejected_csv}")
         raise
+    _show_prepared(prepared.report, as_json)
+
+
+def _show_prepared(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print_json(prepared.report)
+        print_json(report)
     else:
-        _prepare_summary(prepared.report)
+        _prepare_summary(report)
 
 
 def train(
@@ -144,7 +157,9 @@ def train(
 
     settings = settings_for(home, seed=seed)
     with progress(not as_json) as bar, step(bar, "training, exporting to ONNX, registering"):
-        result = workflow.train_step(settings, tune=tune, force=force, data=data)
+        result = workflow.train_step(
+            settings, tune=tune, force=force, data=data, on_candidate=tuning_bar(bar)
+        )
     if as_json:
         print_json(_train_json(result))
     else:
@@ -180,7 +195,12 @@ def evaluate(
         table.add_row(key, *[_fmt(r.metrics[key]) for r in results])
     console.print(table)
     for result in results:
-        console.print(f"{result.name}: {result.roc_png}  {result.confusion_png}")
+        roc = result.roc_png or "no ROC curve (the data holds one class)"
+        console.print(f"{result.name}: {roc}  {result.confusion_png}")
+        if result.rows_dropped:
+            console.print(
+                f"  {result.rows_dropped:,} row(s) of {data} failed the checks, not scored"
+            )
 
 
 def _fmt(value: object) -> str:
@@ -205,7 +225,9 @@ def pipeline(
         with step(bar, "2/3 checking and cleaning"):
             prepared = workflow.prepare_step(settings)
         with step(bar, "3/3 training, exporting to ONNX, registering"):
-            result = workflow.train_step(settings, tune=tune, force=force)
+            result = workflow.train_step(
+                settings, tune=tune, force=force, on_candidate=tuning_bar(bar)
+            )
     if as_json:
         print_json(
             {"generate": generated.meta, "prepare": prepared.report, "train": _train_json(result)}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from churnops.settings import Settings, load_settings
 
@@ -34,10 +34,23 @@ def print_json(payload: Any) -> None:
 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[Progress]:
-    """A progress display on stderr, so ``--json`` output on stdout stays clean."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=not enabled) as bar:
+    """A progress display on stderr, so ``--json`` output on stdout stays clean; off when
+    stderr is not a terminal (pipes, CI), where it would only leave blank lines."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    shown = enabled and err_console.is_terminal
+    with Progress(*columns, console=err_console, transient=True, disable=not shown) as bar:
         yield bar
+
+
+def tuning_bar(bar: Progress) -> Callable[[int, int], None]:
+    """A callback that shows cross-validation candidates done as a filling bar."""
+    task = bar.add_task("tuning", total=None, visible=False)
+
+    def advance(done: int, total: int) -> None:
+        description = f"tuning: {done}/{total} candidates cross-validated"
+        bar.update(task, completed=done, total=total, description=description, visible=True)
+
+    return advance
 
 
 @contextmanager

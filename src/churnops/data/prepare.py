@@ -64,10 +64,11 @@ class Prepared:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Every column as text, so nothing is guessed before the checks see it."""
+def read_raw(path: Path, missing_hint: str = "check the path") -> pd.DataFrame:
+    """Every column as text, so nothing is guessed before the checks see it. Column names are
+    matched without regard to case or surrounding spaces ("Churn " is ``churn``)."""
     if not path.exists():
-        raise BadInputError(f"{path} does not exist; run `churnops generate` or pass --input FILE")
+        raise BadInputError(f"{path} does not exist; {missing_hint}")
     if path.stat().st_size == 0:
         raise BadInputError(f"{path} is empty; give a CSV with a header row and customer rows")
     try:
@@ -89,7 +90,7 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise BadInputError(
             f"{path} is not a readable CSV ({first_line}); export it as a UTF-8 CSV"
         ) from exc
-    names = [str(c).strip() for c in table.column_names]
+    names = [str(c).strip().lower() for c in table.column_names]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise BadInputError(f"{path} repeats column(s) {', '.join(repeated)}; keep one of each")
@@ -152,7 +153,7 @@ def _reason(row: pd.Series) -> str:
     return check
 
 
-def _schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series:
+def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series:
     """Per failing row, every reason it broke a declared rule ('; '-joined)."""
     try:
         schema.validate(frame, lazy=True)
@@ -232,7 +233,7 @@ def prepare_frame(
     checks["duplicate_ids"] = int(frame[schema.id_column].duplicated(keep="first").sum())
     checks["inconsistent_total_charges"] = int((~billing_consistent(frame, tolerance)).sum())
 
-    failures = _schema_failures(frame, schema.pandera_schema(total_tolerance=tolerance))
+    failures = schema_failures(frame, schema.pandera_schema(total_tolerance=tolerance))
     combined = text_reasons + failures.reindex(raw.index).fillna("")
     reasons = combined.str.strip().str.rstrip(";")
     reasons = reasons[reasons != ""]
@@ -269,7 +270,7 @@ def prepare(
 
     ``processed.csv`` is only replaced when the quality gate passes.
     """
-    raw = read_raw(input_path)
+    raw = read_raw(input_path, "run `churnops generate` first or pass --input FILE")
     clean, rejected, checks = prepare_frame(raw, tolerance)
     reasons: dict[str, int] = {}
     for text in rejected["reason"]:

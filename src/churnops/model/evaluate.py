@@ -28,26 +28,29 @@ from churnops.settings import Settings
 class Evaluation:
     name: str
     metrics: dict[str, Any]
-    roc_png: Path
+    roc_png: Path | None  # None when the data holds one class: no ROC curve exists
     confusion_png: Path
+    rows_dropped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": self.name,
             "metrics": self.metrics,
-            "roc_png": str(self.roc_png),
+            "roc_png": str(self.roc_png) if self.roc_png else None,
             "confusion_png": str(self.confusion_png),
+            "rows_dropped_by_checks": self.rows_dropped,
         }
 
 
-def _labelled_csv(path: Path, tolerance: float) -> pd.DataFrame:
-    clean, _rejected, _checks = prepare_frame(read_raw(path), tolerance)
+def _labelled_csv(path: Path, tolerance: float) -> tuple[pd.DataFrame, int]:
+    """The rows of ``path`` that pass the quality checks, and how many did not."""
+    clean, rejected, _checks = prepare_frame(read_raw(path), tolerance)
     if clean.empty:
         raise BadInputError(
             f"{path} has no row that passes the quality checks; "
             f"run `churnops prepare --input {path}` to see why"
         )
-    return clean
+    return clean, len(rejected)
 
 
 def _holdout(registry: Registry, entry: ModelVersion) -> pd.DataFrame:
@@ -56,7 +59,12 @@ def _holdout(registry: Registry, entry: ModelVersion) -> pd.DataFrame:
         raise BadInputError(
             f"the hold-out of {entry.name} is missing ({path}); evaluate with --data FILE"
         )
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise BadInputError(
+            f"the hold-out of {entry.name} is unreadable ({path}); evaluate with --data FILE"
+        ) from exc
 
 
 def _plot_roc(y: np.ndarray, proba: np.ndarray, title: str, path: Path) -> None:
@@ -76,7 +84,9 @@ def _plot_confusion(matrix: list[list[int]], title: str, path: Path) -> None:
     ax.imshow(matrix, cmap="Blues")
     for i in range(2):
         for j in range(2):
-            ax.text(j, i, str(matrix[i][j]), ha="center", va="center")
+            dark = matrix[i][j] > max(max(row) for row in matrix) / 2
+            colour = "white" if dark else "black"
+            ax.text(j, i, str(matrix[i][j]), ha="center", va="center", color=colour)
     ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title=title)
     ax.set_xticklabels(["stay", "churn"])
     ax.set_yticklabels(["stay", "churn"])
@@ -99,7 +109,7 @@ def evaluate_versions(
         raise BadInputError(
             "no version is current; name the versions to evaluate, e.g. `churnops evaluate v1`"
         )
-    given = _labelled_csv(data, settings.total_charges_tolerance) if data else None
+    given, dropped = _labelled_csv(data, settings.total_charges_tolerance) if data else (None, 0)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     results = []
@@ -110,15 +120,16 @@ def evaluate_versions(
         y = frame[model.schema.label].to_numpy(dtype=int)
         proba = model.predict_frame(frame)
         metrics = classification_metrics(y, proba, entry.threshold)
-        roc_png = settings.reports_dir / f"eval_{entry.name}_{stamp}_roc.png"
+        roc_png = None
         confusion_png = settings.reports_dir / f"eval_{entry.name}_{stamp}_confusion.png"
         auc = metrics["roc_auc"]
         if auc is not None:
+            roc_png = settings.reports_dir / f"eval_{entry.name}_{stamp}_roc.png"
             _plot_roc(y, proba, f"{entry.name} ROC (AUC {auc:.3f})", roc_png)
         _plot_confusion(
             metrics["confusion_matrix"],
             f"{entry.name} at threshold {entry.threshold:.2f}",
             confusion_png,
         )
-        results.append(Evaluation(entry.name, metrics, roc_png, confusion_png))
+        results.append(Evaluation(entry.name, metrics, roc_png, confusion_png, dropped))
     return results

@@ -6,19 +6,26 @@ per split): an unconstrained forest memorises small tabular data and ranks worse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    ParameterGrid,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from churnops.data.prepare import read_raw
+from churnops.data.prepare import read_raw, schema_failures
 from churnops.errors import BadInputError
 from churnops.model.metrics import classification_metrics
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
@@ -72,7 +79,7 @@ def load_processed(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> pd.Dat
     """The prepared table, checked against the declared schema before anything is fitted."""
     if not path.exists():
         raise BadInputError(f"{path} does not exist; run `churnops prepare` first")
-    frame = read_raw(path)
+    frame = read_raw(path, "run `churnops prepare` first")
     missing = [c for c in [*schema.feature_names, schema.label] if c not in frame.columns]
     if missing:
         raise BadInputError(
@@ -85,14 +92,46 @@ def load_processed(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> pd.Dat
                 f"{path}: column {name} has non-numeric or empty values; re-run `churnops prepare`"
             )
         frame[name] = values
+    broken = schema_failures(frame, schema.pandera_schema())
+    if len(broken):
+        raise BadInputError(
+            f"{path}: {len(broken)} row(s) break the feature schema (row {broken.index[0] + 1}: "
+            f"{broken.iloc[0]}); re-run `churnops prepare` on the raw data"
+        )
     frame[schema.label] = frame[schema.label].astype(int)
     if frame[schema.label].nunique() < 2:
         raise BadInputError(f"{path}: the label has a single value; training needs both classes")
     return frame
 
 
+def _grid_search(
+    pipeline: Pipeline,
+    features: pd.DataFrame,
+    label: np.ndarray,
+    seed: int,
+    on_candidate: Callable[[int, int], None] | None,
+) -> tuple[dict[str, Any], float]:
+    """3-fold cross-validated ROC AUC of each candidate in ``TUNE_GRID``; the best and its score.
+
+    A plain loop rather than GridSearchCV so the caller can show progress per candidate."""
+    candidates = list(ParameterGrid(TUNE_GRID))
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    scores = []
+    for done, candidate in enumerate(candidates, start=1):
+        model = clone(pipeline).set_params(**candidate)
+        scores.append(cross_val_score(model, features, label, scoring="roc_auc", cv=folds).mean())
+        if on_candidate is not None:
+            on_candidate(done, len(candidates))
+    best = int(np.argmax(scores))
+    return candidates[best], float(scores[best])
+
+
 def train_model(
-    frame: pd.DataFrame, settings: Settings, tune: bool, schema: FeatureSchema = DEFAULT_SCHEMA
+    frame: pd.DataFrame,
+    settings: Settings,
+    tune: bool,
+    schema: FeatureSchema = DEFAULT_SCHEMA,
+    on_candidate: Callable[[int, int], None] | None = None,
 ) -> Trained:
     smallest = int(frame[schema.label].value_counts().reindex([0, 1], fill_value=0).min())
     if smallest < MIN_ROWS_PER_CLASS:
@@ -111,19 +150,11 @@ def train_model(
     pipeline = build_pipeline(schema, params, settings.seed)
     features, label = train[schema.feature_names], train[schema.label].to_numpy()
     if tune:
-        search = GridSearchCV(
-            pipeline,
-            TUNE_GRID,
-            scoring="roc_auc",
-            cv=StratifiedKFold(3, shuffle=True, random_state=settings.seed),
-            n_jobs=1,
-        )
-        search.fit(features, label)
-        pipeline = search.best_estimator_
-        params.update({k.removeprefix("model__"): v for k, v in search.best_params_.items()})
-        cv_result = {"best_cv_roc_auc": float(search.best_score_), "grid": TUNE_GRID}
-    else:
-        pipeline.fit(features, label)
+        best, score = _grid_search(pipeline, features, label, settings.seed, on_candidate)
+        pipeline.set_params(**best)
+        params.update({k.removeprefix("model__"): v for k, v in best.items()})
+        cv_result = {"best_cv_roc_auc": score, "grid": TUNE_GRID}
+    pipeline.fit(features, label)
     proba = pipeline.predict_proba(holdout[schema.feature_names])[:, 1]
     metrics = classification_metrics(
         holdout[schema.label].to_numpy(), proba, settings.decision_threshold

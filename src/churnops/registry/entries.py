@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypedDict
 
 from churnops.errors import BadInputError
+from churnops.schema import FeatureSchema
 
 Status = Literal["current", "archived", "rejected"]
 Action = Literal["register", "promote", "rollback", "reject"]
@@ -23,6 +25,22 @@ class TrainingData(BaseModel):
     rows: int
 
 
+class Metrics(TypedDict):
+    """The hold-out metrics every version has; further keys (ONNX parity, oracle AUC, CV) are
+    kept as they are. Checked on read, so a hand-edited value fails with a clear message."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float | None
+    confusion_matrix: list[list[int]]
+    threshold: float
+    rows: int
+
+
 class ModelVersion(BaseModel):
     version: int
     file: str
@@ -31,7 +49,7 @@ class ModelVersion(BaseModel):
     onnx_sha256: str
     created_at: str
     status: Status
-    metrics: dict[str, Any]
+    metrics: Metrics
     threshold: float
     hyperparameters: dict[str, Any]
     feature_schema: dict[str, Any]
@@ -40,6 +58,12 @@ class ModelVersion(BaseModel):
     git_commit: str | None = None
     seed: int
     gate: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("feature_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        FeatureSchema.model_validate(value)
+        return value
 
     @property
     def name(self) -> str:

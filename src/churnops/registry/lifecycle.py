@@ -114,7 +114,7 @@ def register(
         reason = (
             f"passed the gate (ROC AUC {metrics['roc_auc']:.4f} ≥ {settings.min_auc:.2f})"
             if failure is None
-            else (f"forced past the gate: {failure}" if force else f"rejected: {failure}")
+            else (f"forced past the gate: {failure}" if force else failure)
         )
         entry = ModelVersion(
             version=version,
@@ -139,7 +139,7 @@ def register(
                 "pandas": pd.__version__,
                 "numpy": np.__version__,
             },
-            git_commit=_git_commit(settings.home),
+            git_commit=_git_commit(settings.home) or _git_commit(Path(__file__).parent),
             seed=settings.seed,
             gate={
                 "min_auc": settings.min_auc,
@@ -157,7 +157,7 @@ def register(
             "register" if promoted else "reject",
             previous.version if previous else None,
             version,
-            reason if promoted else f"v{version} {reason}",
+            reason if promoted else f"v{version} rejected: {reason}",
         )
     return Registered(entry, promoted, reason, previous)
 
@@ -261,6 +261,7 @@ def switch(
         if entry.status == "rejected":
             entry.status = "archived"
             entry.gate["forced"] = True
+            reason = f"{reason} (forced past the promotion gate)"
         registry.commit(
             state,
             "rollback" if action == "rollback" else "promote",

@@ -68,8 +68,14 @@ class Registry:
     def history(self) -> list[HistoryEvent]:
         if not self.history_path.exists():
             return []
+        try:
+            lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise BadInputError(
+                f"{self.history_path} is not UTF-8 text; restore the file from a backup"
+            ) from exc
         events = []
-        for number, line in enumerate(self.history_path.read_text(encoding="utf-8").splitlines()):
+        for number, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
