@@ -48,7 +48,7 @@ def _versions_table(
 @registry_app.command("list")
 def list_versions(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every registered version; the current one is marked."""
-    state = Registry(settings_for(home)).read()
+    state = Registry(settings_for(home)).read_synced()
     if as_json:
         print_json([v.model_dump(mode="json", exclude={"feature_schema"}) for v in state.versions])
     elif not state.versions:
@@ -65,7 +65,7 @@ def show(
 ) -> None:
     """Everything recorded about one version."""
     registry = Registry(settings_for(home))
-    state = registry.read()
+    state = registry.read_synced()
     number = parse_version(version) if version else state.current_version
     if number is None:
         raise CheckFailedError("no version is current; name one, e.g. `churnops registry show v1`")
@@ -84,7 +84,9 @@ def show(
 @registry_app.command("history")
 def history(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The append-only audit log of every register / promote / rollback."""
-    events = Registry(settings_for(home)).history()
+    registry = Registry(settings_for(home))
+    registry.read_synced()
+    events = registry.history()
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])
         return

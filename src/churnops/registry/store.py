@@ -65,6 +65,19 @@ class Registry:
                 "restore it from a backup — nothing was changed"
             ) from exc
 
+    def read_synced(self) -> RegistryFile:
+        """``read()``, first finishing a write that a killed process left half-derived (the
+        pointer or history behind metadata.json), so what is shown is what the API serves."""
+        state = self.read()
+        current = state.current
+        behind = state.last_event is not None and (
+            not self.history() or self.history()[-1].seq < state.last_event.seq
+        )
+        if self.pointer() != (current.file if current else None) or behind:
+            with self.transaction() as state:
+                pass
+        return state
+
     def history(self) -> list[HistoryEvent]:
         if not self.history_path.exists():
             return []
