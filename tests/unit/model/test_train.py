@@ -166,8 +166,26 @@ def test_load_processed_reads_the_prepared_table(tmp_path: Path, frame: pd.DataF
         (lambda f: f.drop(columns=["tenure"]), "lacks column"),
         (lambda f: f.assign(tenure=f["tenure"].astype(str).where(f.index > 0, "x")), "tenure"),
         (lambda f: f.assign(churn=0), "single value"),
+        (
+            lambda f: f.assign(monthly_charges=f["monthly_charges"].where(f.index > 0, np.inf)),
+            "out of range",
+        ),
+        (lambda f: f.assign(churn=f["churn"].where(f.index > 0, 2)), "label not 0/1"),
+        (
+            lambda f: f.assign(contract_type=f["contract_type"].where(f.index > 0, "Lifetime")),
+            "unknown contract_type",
+        ),
+        (lambda f: f.assign(tenure=f["tenure"].where(f.index > 0, -3)), "tenure out of range"),
     ],
-    ids=["missing-column", "not-numeric", "one-label"],
+    ids=[
+        "missing-column",
+        "not-numeric",
+        "one-label",
+        "infinity",
+        "label-2",
+        "unknown-category",
+        "negative-tenure",
+    ],
 )
 def test_load_processed_refuses_unusable_tables(
     tmp_path: Path,

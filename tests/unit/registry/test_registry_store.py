@@ -129,3 +129,32 @@ def test_reading_needs_no_lock(trained_settings: Settings, registry: Registry) -
         other = Registry(trained_settings)
         assert other.read().current_version == 1
         assert other.pointer() is not None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text.replace('"f1": ', '"f1_removed": ', 1), "metrics.f1"),
+        (lambda text: text.replace('"numeric": [', '"numeric_gone": [', 1), "feature_schema"),
+    ],
+    ids=["metric-missing", "schema-broken"],
+)
+def test_hand_edited_metrics_or_schema_are_refused(
+    registry: Registry, edit: Callable[[str], str], message: str
+) -> None:
+    """A version whose metrics or feature schema were edited out of shape is refused on read,
+    with the field named, instead of failing later in a command."""
+    path = registry.metadata_path
+    path.write_text(edit(path.read_text("utf-8")), "utf-8")
+    with pytest.raises(BadInputError, match=message):
+        registry.read()
+
+
+def test_read_synced_finishes_a_half_derived_write(registry: Registry) -> None:
+    """If a writer died after committing metadata.json but before moving the pointer, the next
+    registry view moves it, so what is shown is what the API will serve."""
+    current = registry.read().current
+    assert current is not None
+    registry.pointer_path.write_text("churn_model_v0_20000101_000000.joblib\n", "utf-8")
+    assert registry.read_synced().current_version == current.version
+    assert registry.pointer() == current.file
