@@ -1,0 +1,52 @@
+"""The shipped Prometheus alert rules only use metrics the API really exposes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from fastapi.testclient import TestClient
+
+from churnops.atomic import atomic_write_json
+from churnops.serving.app import create_app
+from churnops.settings import Settings
+
+RULES = Path(__file__).parents[3] / "deploy" / "prometheus" / "alerts.yml"
+SEED_BODY = {
+    "tenure": 12,
+    "monthly_charges": 65.5,
+    "total_charges": 786.0,
+    "contract_type": "Month-to-month",
+    "payment_method": "Electronic check",
+}
+SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
+REPORT = {
+    "generated_at": "2025-06-01T12:00:00Z",
+    "drift_detected": True,
+    "drift_score": 0.4,
+    "features": {"monthly_charges": {"status": "drift", "drifted": True, "psi": 0.3}},
+}
+
+
+def exposed_families(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name = re.split(r"[{ ]", line, maxsplit=1)[0]
+            names.add(name)
+            names.update(name.removesuffix(suffix) for suffix in SUFFIXES)
+    return names
+
+
+def test_every_alert_rule_queries_an_exposed_metric(settings: Settings) -> None:
+    """Each metric name in deploy/prometheus/alerts.yml appears in /metrics (with a drift
+    report present), so a renamed metric cannot silently disable an alert."""
+    atomic_write_json(settings.reports_dir / "drift_latest.json", REPORT)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/predict", json=SEED_BODY).status_code == 200
+        exposed = exposed_families(client.get("/metrics").text)
+    rules = yaml.safe_load(RULES.read_text("utf-8"))["groups"][0]["rules"]
+    queried = {name for rule in rules for name in re.findall(r"churnops_[a-z_]+", rule["expr"])}
+    assert queried, "no rule queries a churnops metric"
+    assert sorted(queried - exposed) == []
