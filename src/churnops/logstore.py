@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnops.errors import BadInputError
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 
 TABLE = "inference_log"
@@ -94,6 +95,43 @@ def insert(
     return len(batch)
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + "?mode=ro"  # percent-encoded: any file name works
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> BadInputError:
+    return BadInputError(
+        f"{path} is not a readable inference log ({exc}); move it aside (the API starts a "
+        "new one on its next start) or check --home / CHURNOPS_HOME"
+    )
+
+
+def _stored(conn: sqlite3.Connection, path: Path) -> list[str]:
+    stored = [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
+    if not stored:
+        raise BadInputError(
+            f"{path} has no {TABLE} table, so it is not an inference log; move it aside (the "
+            "API creates a new one on its next start) or check --home / CHURNOPS_HOME"
+        )
+    return stored
+
+
+def stored_columns(path: Path) -> list[str]:
+    """The columns the log's table really has (a log written by an older schema may lack
+    features); [] when there is no log yet. Unreadable files raise ``BadInputError``."""
+    if not path.exists():
+        return []
+    try:
+        conn = _open_read_only(path)
+        try:
+            return _stored(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
+
+
 def read(
     path: Path,
     since: float | None = None,
@@ -103,7 +141,10 @@ def read(
     schema: FeatureSchema = DEFAULT_SCHEMA,
 ) -> pd.DataFrame:
     """Rows with ``since <= ts < until`` (epoch seconds) and/or the newest ``last`` ones, oldest
-    first; only ``fields`` if given. Built from ``fetchall`` (2-3x faster than ``read_sql``)."""
+    first; only ``fields`` if given. Built from ``fetchall`` (2-3x faster than ``read_sql``).
+
+    A file that is not a readable log (garbage, no table, a folder) or lacks a requested column
+    raises ``BadInputError`` naming the file and what to do."""
     names = list(fields or columns(schema))
     unknown = [name for name in names if name not in columns(schema)]
     if unknown:
@@ -123,9 +164,18 @@ def read(
     if last is not None:
         sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(last)})"
     sql += " ORDER BY id"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        rows = conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+        conn = _open_read_only(path)
+        try:
+            absent = [name for name in names if name not in _stored(conn, path)]
+            if absent:
+                raise BadInputError(
+                    f"{path} has no column {', '.join(absent)} (written by an older churnops?); "
+                    "read only the columns it has, or move it aside to start a new log"
+                )
+            rows = conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
     return pd.DataFrame.from_records(rows, columns=["id", *names]).drop(columns="id")

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1, description="Share of drifting features for overall drift"
     )
     drift_chunk: str = Field(default="auto", description="Chunks over time: auto, 1h, 1d or N rows")
+    drift_recent_chunks: int = Field(
+        default=2, ge=0, description="Overall drift when each of the last N chunks drifts (0: off)"
+    )
     drift_min_rows: int = Field(default=30, ge=1, description="Fewest rows for a verdict")
 
     # ---- paths, all under home -------------------------------------------------------------

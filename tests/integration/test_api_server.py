@@ -64,17 +64,17 @@ def test_swaps_under_load_and_logs_every_answer(two_versions: Settings) -> None:
         time.sleep(1.0)
         switch(two_versions, "promote", 2, "test: promote under load")
         promoted_at = time.monotonic()
-        time.sleep(2.5)
+        time.sleep(4.0)
         switch(two_versions, "rollback", None, "test: roll back under load")
         rolled_back_at = time.monotonic()
-        time.sleep(2.5)
+        time.sleep(4.0)
         done.set()
         result = load()
         assert server.stop()
     assert result.failures == []
     assert result.ok > 200
     assert {version for _, version, _ in result.answers} == {1, 2}
-    grace = two_versions.poll_interval + 1.3  # poll + verification + in-flight requests
+    grace = two_versions.poll_interval + 2.5  # poll + verification (slow on a busy machine)
     for moment, version, _ in result.answers:
         if promoted_at + grace < moment < rolled_back_at:
             assert version == 2
@@ -123,13 +123,13 @@ def test_two_workers_share_the_log_and_both_follow_a_rollback(two_versions: Sett
         time.sleep(1.0)
         switch(two_versions, "rollback", None, "test: roll back with two workers")
         rolled_back_at = time.monotonic()
-        time.sleep(2.5)
+        time.sleep(5.0)  # generous: under a loaded CI machine verifying a model takes time
         done.set()
         result = load()
         assert server.stop()
     assert result.failures == []
     worker = {rid: rid.split("-")[0] for _, _, rid in result.answers}
-    late = [(v, worker[rid]) for moment, v, rid in result.answers if moment > rolled_back_at + 1.5]
+    late = [(v, worker[rid]) for moment, v, rid in result.answers if moment > rolled_back_at + 3.0]
     assert {v for v, _ in late} == {1}
     assert len({w for _, w in late}) == 2  # both workers answered, both on v1
     assert logged_rows(two_versions) == result.ok + warm_up  # + the warm-up requests

@@ -92,11 +92,13 @@ def test_pipeline_serve_simulate_drift(
     api: str, trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Traffic like the training data is 'no drift' (exit 0); after a 10% price increase,
-    drift exits 1 naming monthly_charges, the HTML report shows it, and /metrics exposes it."""
+    drift over the whole log (no window option) and over the last 1,000 rows exits 1 naming
+    monthly_charges, the HTML report shows it, and /metrics exposes it."""
     home = str(trained_settings.home)
-    sent = run_cli(capsys, "simulate", "--url", api, "--rows", "1000", "--json")
+    calm_traffic = ("--rows", "3000", "--batch-size", "20", "--json")
+    sent = run_cli(capsys, "simulate", "--url", api, *calm_traffic)
     assert sent.code == 0, sent.err
-    wait_for_log_rows(trained_settings.inference_db, 1_000)
+    wait_for_log_rows(trained_settings.inference_db, 3_000)
     calm = run_cli(capsys, "drift", "--home", home)
     assert calm.code == 0, calm.out + calm.err
     assert "no drift" in calm.out
@@ -105,7 +107,13 @@ def test_pipeline_serve_simulate_drift(
         capsys, "simulate", "--url", api, "--rows", "1000", "--shift", "price-increase", "--json"
     )
     assert shifted.code == 0, shifted.err
-    wait_for_log_rows(trained_settings.inference_db, 2_000)
+    wait_for_log_rows(trained_settings.inference_db, 4_000)
+    whole = run_cli(capsys, "drift", "--home", home, "--json")  # 25% of the log shifted
+    assert whole.code == 1, whole.out + whole.err
+    report = json.loads(whole.out)
+    assert report["features"]["monthly_charges"]["status"] == "drift"
+    assert report["drift_began"] is not None and report["groups"][0]["recent_drift"] is True
+
     html = tmp_path / "drift.html"
     alarm = run_cli(capsys, "drift", "--home", home, "--last", "1000", "--html-out", str(html))
     assert alarm.code == 1, alarm.out + alarm.err

@@ -21,6 +21,7 @@ from churnops.cli.ui import (
     step,
 )
 from churnops.errors import BadInputError, CheckFailedError
+from churnops.monitoring.html_report import drift_timing
 from churnops.monitoring.shifts import SHIFTS
 
 if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a fast start
@@ -28,7 +29,13 @@ if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a
     from churnops.monitoring.simulate import SimulationResult
 from churnops.registry.entries import parse_version
 
-STYLE = {"ok": "green", "warning": "yellow", "drift": "bold red", None: "dim"}
+STYLE = {
+    "ok": "green",
+    "warning": "yellow",
+    "drift": "bold red",
+    "not compared": "dim",
+    None: "dim",
+}
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -77,10 +84,12 @@ def _show(run: DriftRun) -> None:
     report = run.report
     for group in report["groups"]:
         console.print(_group_table(group))
-        for name, why in group["skipped_features"].items():
-            console.print(f"[yellow]not compared[/] {name}: {why}")
+        for name, entry in group["features"].items():
+            if entry["status"] == "not compared":
+                why = "; ".join(entry.get("reasons") or ["no test could run"])
+                console.print(f"[yellow]not compared[/] {name}: {why}", highlight=False)
         if group.get("drift_began"):
-            console.print(f"drift began in the chunk starting {group['drift_began']}")
+            console.print(drift_timing(group), highlight=False)
     for note in report["notes"]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     verdict = "[bold red]DRIFT DETECTED[/]" if report["drift_detected"] else "[green]no drift[/]"
@@ -91,7 +100,13 @@ def _show(run: DriftRun) -> None:
     )
     console.print(f"[dim]{report['rule']}[/]", highlight=False)
     console.print(
-        f"report: {run.json_path}" + (f"  html: {run.html_path}" if run.html_path else "")
+        f"report: {run.json_path}"
+        + (f"  html: {run.html_path}" if run.html_path else "")
+        + (
+            ""
+            if run.latest_path
+            else "  (ad-hoc run: the API's drift gauges were left as they were)"
+        )
     )
 
 
@@ -186,6 +201,7 @@ def drift(
         payload = dict(run.report)
         payload["report_path"] = str(run.json_path)
         payload["html_path"] = str(run.html_path) if run.html_path else None
+        payload["latest_path"] = str(run.latest_path) if run.latest_path else None
         payload["alert"] = run.alert.as_dict() if run.alert else None
         print_json(payload)
     else:

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from churnops.errors import BadInputError
+
 TIMEOUT_S = 10.0
 
 
@@ -21,6 +23,7 @@ def summary(report: dict[str, Any], report_path: str | None) -> dict[str, Any]:
         "generated_at": report["generated_at"],
         "drift_detected": report["drift_detected"],
         "drift_score": report["drift_score"],
+        "drift_began": report.get("drift_began"),
         "drifting_features": drifting,
         "warning_features": warnings,
         "prediction_status": prediction.get("status"),
@@ -41,6 +44,20 @@ class AlertResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "status_code": self.status_code, "error": self.error}
+
+
+def check_webhook(url: str) -> None:
+    """Refuse a webhook URL that cannot be posted to before any work is done, rather than
+    finding out only when drift is detected."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise BadInputError(f"--alert-webhook {url!r} is not a URL ({exc})") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise BadInputError(
+            f"--alert-webhook {url!r} is not an http(s) URL with a host; give e.g. "
+            "http://127.0.0.1:9000/hook"
+        )
 
 
 def post_alert(url: str, payload: dict[str, Any], timeout: float = TIMEOUT_S) -> AlertResult:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churnops.data.prepare import ALIASES, spelling_key
 from churnops.schema import FeatureSchema
 
 Rows = slice | np.ndarray
@@ -53,31 +54,55 @@ class Columns:
         return {name: (count, self.rows) for name, count in counts.items()}
 
 
+def _canonical(labels: tuple[str, ...], allowed: tuple[str, ...]) -> list[str]:
+    """Each label in the schema's spelling, as ``prepare`` respells them (case, spaces and
+    punctuation ignored, known aliases); unknown values are kept as given."""
+    canonical = {spelling_key(c): c for c in allowed}
+    canonical.update({spelling_key(k): v for k, v in ALIASES.items() if v in allowed})
+    return [canonical.get(spelling_key(label), label) for label in labels]
+
+
+def _recode(codes: np.ndarray, labels: list[str]) -> Coded:
+    """Merge labels that became equal (``monthly`` and ``Month-to-month``)."""
+    merged, remap = np.unique(np.array(labels, dtype=object), return_inverse=True)
+    if len(merged) == len(labels):
+        return Coded(codes, tuple(labels))
+    lookup = np.append(remap, -1)  # code -1 (missing) indexes the last slot
+    return Coded(lookup[codes], tuple(str(v) for v in merged))
+
+
 def normalise(
-    frame: pd.DataFrame, schema: FeatureSchema, strip: bool = True
+    frame: pd.DataFrame, schema: FeatureSchema, clean_text: bool = True
 ) -> tuple[Columns, dict[str, int]]:
     """The schema's features that ``frame`` has: numbers as float64 (non-finite → NaN),
-    categories coded (blank → missing).
+    categories coded (missing → -1).
 
     Also returns, per numeric feature, how many present cells were not finite numbers (text,
-    inf). ``strip`` trims category text (files); the log's values are exact.
+    inf). ``clean_text`` is for files: cells are trimmed, blank cells are missing (not invalid
+    numbers), and categories are respelled as ``prepare`` does. The log's values are exact.
     """
     numeric: dict[str, np.ndarray] = {}
     invalid: dict[str, int] = {}
     for name in schema.numeric_names:
         if name in frame.columns:
             raw = frame[name]
+            if clean_text and not pd.api.types.is_numeric_dtype(raw.dtype):
+                text = raw.astype("string").str.strip()
+                raw = text.mask(text == "")
             values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64, na_value=np.nan)
             finite = np.isfinite(values)
             invalid[name] = int((~finite & ~pd.isna(raw).to_numpy()).sum())
             numeric[name] = np.where(finite, values, np.nan)
     categorical: dict[str, Coded] = {}
-    for name in schema.categorical_names:
-        if name in frame.columns:
-            text = frame[name].astype("string")
-            if strip:
+    for feature in schema.categorical:
+        if feature.name in frame.columns:
+            text = frame[feature.name].astype("string")
+            if clean_text:
                 text = text.str.strip()
                 text = text.mask(text == "")
-            codes, labels = pd.factorize(text)
-            categorical[name] = Coded(np.asarray(codes), tuple(str(v) for v in labels))
+            codes, uniques = pd.factorize(text)
+            labels = [str(v) for v in uniques]
+            if clean_text:
+                labels = _canonical(tuple(labels), feature.categories)
+            categorical[feature.name] = _recode(np.asarray(codes), labels)
     return Columns(numeric, categorical, len(frame)), invalid

@@ -14,7 +14,13 @@ import numpy as np
 
 from churnops.monitoring.columns import Coded, Columns
 from churnops.monitoring.reference import Reference
-from churnops.monitoring.rule import Status, Thresholds, Verdict, feature_verdict, overall
+from churnops.monitoring.rule import (
+    NOT_COMPARED,
+    Thresholds,
+    Verdict,
+    feature_verdict,
+    overall,
+)
 from churnops.monitoring.stats_tests import (
     CategoricalResult,
     MissingResult,
@@ -36,7 +42,7 @@ TOP_UNSEEN = 20
 
 @dataclass(frozen=True)
 class CategoricalReference:
-    categories: list[str]  # reference sample's categories, then schema ones it lacks
+    categories: list[str]  # the schema's categories in its order, then any others seen
     counts: np.ndarray
     seen: frozenset[str]  # seen anywhere in training (full-training counts included)
 
@@ -58,24 +64,37 @@ class PreparedReference:
         return [*self.numeric, *self.categorical]
 
 
+NO_REFERENCE_VALUES = "the reference has no value for it (all missing, or of another type)"
+
+
 def prepare_reference(
     reference: Reference, bins: int, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> PreparedReference:
+    """Sort, bin and count the reference once. A feature without any present reference value
+    cannot be tested and is set aside with the reason (it is reported as not compared)."""
+    skipped = dict(reference.skipped)
     numeric = {}
     for feature in schema.numeric:
         values = reference.columns.numeric.get(feature.name)
         if values is not None:
             present = values[~np.isnan(values)]
+            if present.size == 0:
+                skipped[feature.name] = NO_REFERENCE_VALUES
+                continue
             numeric[feature.name] = numeric_reference(present, bins, feature.max - feature.min)
     categorical = {}
     for cat in schema.categorical:
         coded = reference.columns.categorical.get(cat.name)
         if coded is not None:
-            names = list(coded.labels)
-            extra = [c for c in cat.categories if c not in names]
+            counts = coded.counts()
+            if counts.sum() == 0:
+                skipped[cat.name] = NO_REFERENCE_VALUES
+                continue
+            by_label = dict(zip(coded.labels, counts.tolist(), strict=True))
+            names = [*cat.categories, *(c for c in coded.labels if c not in cat.categories)]
             categorical[cat.name] = CategoricalReference(
-                categories=names + extra,
-                counts=np.concatenate((coded.counts(), np.zeros(len(extra), dtype=np.int64))),
+                categories=names,
+                counts=np.array([by_label.get(name, 0) for name in names], dtype=np.int64),
                 seen=frozenset(reference.seen.get(cat.name, coded.present())),
             )
     prediction = None
@@ -88,7 +107,7 @@ def prepare_reference(
         categorical=categorical,
         missing=dict(reference.missing),
         prediction=prediction,
-        skipped=dict(reference.skipped),
+        skipped=skipped,
         sample_rows=reference.columns.rows,
         training_rows=reference.training_rows,
     )
@@ -130,6 +149,7 @@ class _Feature:
     dist: NumericResult | CategoricalResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     verdict: Verdict | None = None
+    untested: str | None = None  # why the distribution could not be tested
 
     @property
     def dist_p(self) -> float | None:
@@ -149,6 +169,8 @@ def _numeric(
         else None
     )
     feature = _Feature("numeric", values.size, missing_result, compare_numeric(ref, present))
+    if feature.dist is None:
+        feature.untested = "no present value in the current data"
     feature.extra = {"spread": finite(ref.spread), "spread_source": ref.spread_source}
     if detail:
         feature.extra["histogram"] = _numeric_histogram(ref, present)
@@ -174,6 +196,8 @@ def _categorical(
     feature = _Feature(
         "categorical", rows, missing_result, compare_categorical(reference, current, unseen)
     )
+    if feature.dist is None:
+        feature.untested = "no present value in the current data"
     unseen_values = sorted(
         ((categories[i], int(current[i])) for i in np.nonzero(unseen & (current > 0))[0]),
         key=lambda item: -item[1],
@@ -198,6 +222,7 @@ def _entry(feature: _Feature, adjusted: dict[str, float], detail: bool) -> dict[
         "status": verdict.status,
         "drifted": verdict.drifted,
         "effect_ratio": round(verdict.effect_ratio, 6),
+        "significant_effect_ratio": round(verdict.significant_ratio, 6),
         "psi": finite(dist.psi) if dist else None,
         "p_value_adjusted": min(adjusted_values) if adjusted_values else None,
         "current_rows": feature.rows,
@@ -238,6 +263,23 @@ def _entry(feature: _Feature, adjusted: dict[str, float], detail: bool) -> dict[
         )
     entry.update(feature.extra)
     return entry
+
+
+def absent_entry(kind: str, why: str) -> dict[str, Any]:
+    """A feature one side does not have: not compared, with the reason."""
+    return {
+        "kind": kind,
+        "status": NOT_COMPARED,
+        "drifted": False,
+        "effect_ratio": 0.0,
+        "significant_effect_ratio": 0.0,
+        "psi": None,
+        "p_value_adjusted": None,
+        "current_rows": None,
+        "current_count": None,
+        "missing_rate_current": None,
+        "reasons": [why],
+    }
 
 
 @dataclass
@@ -293,9 +335,16 @@ def compare(
             adjusted[name].get("missing"),
             t,
         )
-        entries[name] = _entry(feature, adjusted[name], detail)
+        entry = _entry(feature, adjusted[name], detail)
+        if feature.untested and feature.verdict.status == "ok":
+            # at most a missing-rate test ran, and it found nothing: the values were never
+            # compared, which must not read as "ok"
+            entry.update(status=NOT_COMPARED, drifted=False)
+            if detail:
+                entry["reasons"] = [feature.untested, *feature.verdict.reasons]
+        entries[name] = entry
     prediction_entry = entries.pop(PREDICTION, None)
-    statuses: list[Status] = [e["status"] for e in entries.values()]
+    statuses: list[str] = [e["status"] for e in entries.values()]
     prediction_status = prediction_entry["status"] if prediction_entry else None
     detected, score = overall(statuses, prediction_status, t)
     rows = max((f.rows for n, f in results.items() if n != PREDICTION), default=0)

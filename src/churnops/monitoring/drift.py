@@ -2,13 +2,15 @@
 with its own version's reference, over the whole window and chunk by chunk.
 
 After a rollback the log holds rows answered by two versions; each is judged against the
-training statistics of the version that actually answered it.
+training statistics of the version that actually answered it. A group drifts when the whole
+window drifts or when its latest chunks do (see ``rule``): a drift that began recently is not
+hidden by a long calm history.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,9 +18,15 @@ import numpy as np
 from churnops import logstore
 from churnops.errors import BadInputError
 from churnops.monitoring.columns import Columns, normalise
-from churnops.monitoring.compare import PreparedReference, compare, prepare_reference
+from churnops.monitoring.compare import (
+    PREDICTION,
+    PreparedReference,
+    absent_entry,
+    compare,
+    prepare_reference,
+)
 from churnops.monitoring.reference import CurrentFile, Reference, version_reference
-from churnops.monitoring.rule import SEVERITY, Thresholds
+from churnops.monitoring.rule import NOT_COMPARED, SEVERITY, Thresholds, overall
 from churnops.monitoring.window import ChunkSpec, Window, chunk_bounds, iso
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
@@ -34,6 +42,7 @@ class Group:
     prediction: np.ndarray | None
     ts: np.ndarray | None
     model_version: int | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # features the current side lacks
 
     @property
     def rows(self) -> int:
@@ -56,20 +65,80 @@ def _chunk(
     return {**result.as_dict(), **entry}
 
 
+def _start(chunk: dict[str, Any]) -> str:
+    return str(chunk.get("start", f"row {chunk.get('first_row')}"))
+
+
+def _end(chunk: dict[str, Any]) -> str:
+    return str(chunk.get("end", f"row {chunk.get('last_row')}"))
+
+
+def latest_drift_run(timeline: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """(start of the latest run of consecutive drifting chunks, its end if later chunks are
+    calm again); unjudged chunks (too few rows) are passed over."""
+    judged = [c for c in timeline if c["drift_detected"] is not None]
+    last = max((i for i, c in enumerate(judged) if c["drift_detected"]), default=None)
+    if last is None:
+        return None, None
+    first = last
+    while first > 0 and judged[first - 1]["drift_detected"]:
+        first -= 1
+    return _start(judged[first]), None if last == len(judged) - 1 else _end(judged[last])
+
+
+def recent_chunks(timeline: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The last ``count`` judged chunks if each of them drifts, else nothing."""
+    judged = [c for c in timeline if c["drift_detected"] is not None]
+    latest = judged[-count:] if count > 0 and len(judged) >= count else []
+    return latest if latest and all(c["drift_detected"] for c in latest) else []
+
+
+def _mark_recent(
+    name: str, entry: dict[str, Any] | None, recent: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """A feature (or the prediction) drifting in each recent drifting chunk drifts."""
+    if entry is None or entry["status"] == NOT_COMPARED:
+        return entry
+    statuses = [
+        (c.get("prediction") if name == PREDICTION else c["features"].get(name)) or {}
+        for c in recent
+    ]
+    drifting = bool(recent) and all(s.get("status") == "drift" for s in statuses)
+    entry = {**entry, "recent_drift": drifting}
+    if drifting and entry["status"] != "drift":
+        entry.update(status="drift", drifted=True)
+        entry["reasons"] = [
+            f"drifts in each of the last {len(recent)} chunks (since {_start(recent[0])})",
+            *entry.get("reasons", []),
+        ]
+    return entry
+
+
 def judge_group(
     group: Group, t: Thresholds, chunks: ChunkSpec, bins: int, schema: FeatureSchema
 ) -> dict[str, Any]:
-    """The whole-window comparison with full detail, then one compact comparison per chunk."""
+    """The whole-window comparison with full detail, then one compact comparison per chunk;
+    the group drifts if the window does or if its latest chunks do."""
     prepared = prepare_reference(group.reference, bins, schema)
     result = compare(prepared, group.columns, group.prediction, t, True)
     timeline = [
         _chunk(prepared, group, start, stop, t)
         for start, stop in chunk_bounds(chunks, group.rows, group.ts, t.min_rows)
     ]
-    began = next(
-        (c.get("start", f"row {c.get('first_row')}") for c in timeline if c["drift_detected"]),
-        None,
-    )
+    recent = recent_chunks(timeline, t.recent_chunks)
+    skipped = {**prepared.skipped, **group.skipped}
+    features: dict[str, dict[str, Any]] = {}
+    for name in schema.feature_names:
+        kind = "numeric" if name in schema.numeric_names else "categorical"
+        entry = _mark_recent(name, result.features.get(name), recent)
+        if entry is None and name in skipped:
+            entry = absent_entry(kind, skipped[name])
+        if entry is not None:
+            features[name] = entry
+    prediction = _mark_recent(PREDICTION, result.prediction, recent)
+    statuses = [e["status"] for e in features.values()]
+    _, score = overall(statuses, prediction["status"] if prediction else None, t)
+    began, ended = latest_drift_run(timeline)
     return {
         "model_version": group.model_version,
         "reference": {
@@ -81,17 +150,31 @@ def judge_group(
             if prepared.prediction
             else 0,
         },
-        "skipped_features": {**group.reference.skipped},
-        **result.as_dict(),
+        "skipped_features": skipped,
+        "rows": result.rows,
+        "drift_detected": result.drift_detected or bool(recent),
+        "drift_score": score,
+        "window_drift": result.drift_detected,
+        "recent_drift": bool(recent),
+        "features": features,
+        "prediction": prediction,
         "first_ts": iso(float(group.ts[0])) if group.ts is not None else None,
         "last_ts": iso(float(group.ts[-1])) if group.ts is not None else None,
-        "drift_began": began if result.drift_detected else None,
+        "drift_began": began,
+        "drift_ended": ended,
         "chunks": timeline,
     }
 
 
+def compared_any_feature(group: dict[str, Any]) -> bool:
+    """A verdict on the inputs needs at least one compared feature (the prediction alone
+    says nothing about which inputs moved, and cannot vouch for them)."""
+    return any(e["status"] != NOT_COMPARED for e in group["features"].values())
+
+
 def _summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
-    """Top level: any group drifting is drift; per feature, the worst group's verdict."""
+    """Top level: any group drifting is drift; per feature, the worst group's verdict; the
+    earliest start of drift among drifting groups (else among any dated group)."""
     features: dict[str, dict[str, Any]] = {}
     for group in groups:
         for name, entry in group["features"].items():
@@ -100,9 +183,12 @@ def _summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
                 features[name] = {**entry, "model_version": group["model_version"]}
     predictions = [g["prediction"] for g in groups if g["prediction"] is not None]
     prediction = max(predictions, key=lambda p: SEVERITY[p["status"]], default=None)
+    dated = [g for g in groups if g["drift_began"] is not None]
+    began = [g["drift_began"] for g in ([g for g in dated if g["drift_detected"]] or dated)]
     return {
         "drift_detected": any(g["drift_detected"] for g in groups),
         "drift_score": max((g["drift_score"] for g in groups), default=0.0),
+        "drift_began": min(began, default=None),
         "features": features,
         "prediction": prediction,
     }
@@ -118,6 +204,7 @@ def build_report(
     schema: FeatureSchema = DEFAULT_SCHEMA,
 ) -> dict[str, Any]:
     judged = []
+    uncompared: list[str] = []
     for group in groups:
         if group.rows < t.min_rows:
             notes.append(
@@ -125,7 +212,18 @@ def build_report(
                 f"(at least {t.min_rows}); not judged"
             )
             continue
-        judged.append(judge_group(group, t, chunks, bins, schema))
+        result = judge_group(group, t, chunks, bins, schema)
+        if not compared_any_feature(result):
+            why = "; ".join(f"{n}: {w}" for n, w in result["skipped_features"].items())
+            uncompared.append(f"{group.reference.label} ({why or 'no values on either side'})")
+            notes.append(f"{group.reference.label}: no feature could be compared; not judged")
+            continue
+        judged.append(result)
+    if not judged and uncompared:
+        raise BadInputError(
+            f"nothing could be compared with the reference: {', '.join(uncompared)}; check that "
+            "the reference and the current data hold the schema's features with values"
+        )
     if not judged:
         rows = sum(g.rows for g in groups)
         raise BadInputError(
@@ -161,7 +259,13 @@ def log_groups(
             f"there is no inference log at {path}; serve the API and send it traffic "
             "(`churnops simulate`), or judge a file with --current FILE"
         )
-    fields = [*LOG_FIELDS, *schema.feature_names]
+    stored = logstore.stored_columns(path)
+    absent = {
+        name: f"not in the inference log {path} (written by an older schema?)"
+        for name in schema.feature_names
+        if name not in stored
+    }
+    fields = [*LOG_FIELDS, *(name for name in schema.feature_names if name not in absent)]
     frame = logstore.read(path, window.since, window.until, window.last_rows, fields, schema)
     if frame.empty:
         raise BadInputError(
@@ -170,7 +274,7 @@ def log_groups(
         )
     ts = frame["ts"].to_numpy(dtype=np.float64)
     order = np.argsort(ts, kind="stable") if np.any(np.diff(ts) < 0) else slice(None)
-    columns, _ = normalise(frame, schema, strip=False)
+    columns, _ = normalise(frame, schema, clean_text=False)
     columns = columns.take(order)
     ts = ts[order]
     served = frame["model_version"].to_numpy(dtype=np.int64)[order]
@@ -188,7 +292,9 @@ def log_groups(
         except BadInputError as exc:
             notes.append(f"v{number}: {len(rows)} row(s) not judged: {exc}")
             continue
-        groups.append(Group(ref, columns.take(rows), probability[rows], ts[rows], number))
+        groups.append(
+            Group(ref, columns.take(rows), probability[rows], ts[rows], number, dict(absent))
+        )
     if not groups:
         served_text = ", ".join(f"v{int(v)}" for v in np.unique(served))
         detail = "; ".join(notes) if notes else f"no rows were served by v{version}"
@@ -197,4 +303,6 @@ def log_groups(
 
 
 def file_group(current: CurrentFile, reference: Reference) -> Group:
-    return Group(reference, current.columns, current.prediction, None, reference.version)
+    return Group(
+        reference, current.columns, current.prediction, None, reference.version, current.skipped
+    )

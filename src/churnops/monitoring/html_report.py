@@ -1,7 +1,10 @@
 """The drift report as one self-contained HTML page: inline CSS and SVG, no script, no network.
 
 Per model version: the verdict table, each feature's reference and current distributions
-overlaid, and the drift-over-time chart (effect / floor per chunk) with a status grid.
+overlaid, and the drift-over-time chart with a status grid. The chart plots, per chunk, the
+largest effect of a *significant* test divided by its drift floor: on small chunks effect sizes
+are noisy (PSI on 50 rows is often above 0.2 by chance), and drawing them would make calm
+periods look alarming although the rule ignores them.
 """
 
 from __future__ import annotations
@@ -9,7 +12,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-STATUS_COLOURS = {"ok": "#2e7d32", "warning": "#ef8f00", "drift": "#c62828", None: "#9e9e9e"}
+STATUS_COLOURS = {
+    "ok": "#2e7d32",
+    "warning": "#ef8f00",
+    "drift": "#c62828",
+    "not compared": "#9e9e9e",
+    None: "#9e9e9e",
+}
 LINE_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#558b2f", "#37474f")
 REFERENCE_COLOUR = "#78909c"
 CSS = """
@@ -102,14 +111,19 @@ def _histogram_svg(entry: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _plotted(entry: dict[str, Any]) -> float:
+    """The effect drawn for a chunk: significant effects only (0 when nothing is significant)."""
+    return float(entry.get("significant_effect_ratio") or 0.0)
+
+
 def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
-    """Effect / floor per chunk and feature; at 1 the effect reaches its drift floor."""
+    """Significant effect / floor per chunk and feature; at 1 it reaches its drift floor."""
     judged = [c for c in chunks if c.get("features")]
     if len(judged) < 2:
         return '<p class="muted">one chunk only: nothing to draw over time</p>'
     width, height, left, bottom = 860, 240, 40, 40
     plot_w, plot_h = width - left - 130, height - bottom - 12
-    ratios = [min(e["effect_ratio"], 5.0) for c in judged for n in names if (e := _entry(c, n))]
+    ratios = [min(_plotted(e), 5.0) for c in judged for n in names if (e := _entry(c, n))]
     top = float(max([1.5, *ratios]))
     step = plot_w / max(len(chunks) - 1, 1)
 
@@ -130,11 +144,14 @@ def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
             entry = _entry(chunk, name)
             if entry is None:
                 continue
-            x, y = left + i * step, y_of(entry["effect_ratio"])
+            ratio = _plotted(entry)
+            x, y = left + i * step, y_of(ratio)
             points.append(f"{x:.1f},{y:.1f}")
             fill = STATUS_COLOURS.get(entry["status"], STATUS_COLOURS[None])
-            ratio = entry["effect_ratio"]
-            label = f"{name} · {_when(chunk)}: {entry['status']} (effect/floor {ratio:.2f})"
+            label = (
+                f"{name} · {_when(chunk)}: {entry['status']} (significant effect/floor "
+                f"{ratio:.2f}; any effect/floor {entry['effect_ratio']:.2f})"
+            )
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{fill}">'
                 f"<title>{escape(label)}</title></circle>"
@@ -157,7 +174,11 @@ def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
             f"{escape(str(label))}</text>"
         )
     parts.append(f'<text x="2" y="16">{top:.2g}×</text><text x="2" y="{axis_y}">0</text></svg>')
-    return "".join(parts)
+    caption = (
+        '<p class="muted">Per chunk: the largest effect of a significant test (after Holm '
+        "correction) divided by its drift floor; 0 when no test is significant.</p>"
+    )
+    return "".join(parts) + caption
 
 
 def _status_grid(chunks: list[dict[str, Any]], names: list[str]) -> str:
@@ -201,6 +222,19 @@ def _feature_rows(features: dict[str, dict[str, Any]]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def drift_timing(group: dict[str, Any]) -> str:
+    """When the latest run of drifting chunks began (and ended, if it did), in words."""
+    if group.get("drift_ended"):
+        return (
+            f"chunks from {group['drift_began']} to {group['drift_ended']} drifted; the later "
+            "ones do not"
+        )
+    text = f"drift began in the chunk starting {group['drift_began']}"
+    if group.get("recent_drift") and not group.get("window_drift"):
+        text += " (the latest chunks drift, the whole window does not yet)"
+    return text
+
+
 def _group(group: dict[str, Any]) -> str:
     ref = group["reference"]
     features = dict(group["features"])
@@ -208,15 +242,12 @@ def _group(group: dict[str, Any]) -> str:
         features["prediction"] = group["prediction"]
     verdict = "DRIFT" if group["drift_detected"] else "no drift"
     served = f"model v{group['model_version']}" if group["model_version"] else "current data"
-    began = (
-        f" — drift began in the chunk starting {group['drift_began']}"
-        if group.get("drift_began")
-        else ""
-    )
+    began = f" — {drift_timing(group)}" if group.get("drift_began") else ""
     cards = "".join(
         f'<div class="card"><b>{escape(name)}</b> {_badge(e["status"])}<br>'
         f"{_histogram_svg(e)}</div>"
         for name, e in features.items()
+        if e.get("histogram")
     )
     skipped = "".join(
         f"<li>{escape(n)}: {escape(why)}</li>" for n, why in group["skipped_features"].items()

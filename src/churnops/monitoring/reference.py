@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from churnops.data.prepare import read_raw
 from churnops.errors import BadInputError
@@ -49,6 +48,53 @@ def _prediction(frame: pd.DataFrame) -> np.ndarray | None:
     return None
 
 
+class CategoryStats(BaseModel):
+    """The part of a categorical feature's training statistics drift reads."""
+
+    model_config = ConfigDict(extra="ignore")
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class TrainStats(BaseModel):
+    """The part of ``train_stats.json`` drift reads; validated so that a hand-edited or
+    truncated file is a clear error, not an AttributeError deep in the monitor."""
+
+    model_config = ConfigDict(extra="ignore")
+    rows: int | None = Field(default=None, ge=0)
+    categorical: dict[str, CategoryStats] = Field(default_factory=dict)
+    missing_rates: dict[str, float] = Field(default_factory=dict)
+
+
+def _train_stats(path: Path) -> TrainStats:
+    if not path.exists():
+        return TrainStats()
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path} is not readable JSON ({exc}); retrain this version") from exc
+    try:
+        stats = TrainStats.model_validate(loaded)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        raise BadInputError(
+            f"{path} is not in the training-statistics format ({where}: {first['msg']}); "
+            "restore it or retrain this version"
+        ) from exc
+    bad = [name for name, rate in stats.missing_rates.items() if not 0 <= rate <= 1]
+    if bad:
+        raise BadInputError(
+            f"{path} has missing rates outside [0, 1] for {', '.join(bad)}; restore it or "
+            "retrain this version"
+        )
+    return stats
+
+
+def _require_rows(rows: int, where: str) -> None:
+    if rows == 0:
+        raise BadInputError(f"{where} has no rows, so there is nothing to compare with")
+
+
 def _missing_columns(frame: pd.DataFrame, schema: FeatureSchema, where: str) -> dict[str, str]:
     absent = [name for name in schema.feature_names if name not in frame.columns]
     if len(absent) == len(schema.feature_names):
@@ -63,6 +109,7 @@ def frame_reference(
     frame: pd.DataFrame, label: str, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> Reference:
     """Any table of customers as the reference; a ``prediction``/``probability`` column is used."""
+    _require_rows(len(frame), label)
     columns, _ = normalise(frame, schema)
     return Reference(
         label=label,
@@ -78,16 +125,6 @@ def frame_reference(
 
 def csv_reference(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> Reference:
     return frame_reference(read_raw(path), str(path), schema)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{path} is not readable JSON ({exc}); retrain this version") from exc
-    if not isinstance(loaded, dict):
-        raise BadInputError(f"{path} is not a training-statistics object; retrain this version")
-    return loaded
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -110,8 +147,15 @@ def version_reference(
             "pass --reference FILE"
         )
     raw = _read_parquet(sample_path)
+    _require_rows(len(raw), f"{entry.name}'s reference sample {sample_path}")
     columns, _ = normalise(raw, schema)
     skipped = _missing_columns(raw, schema, f"{entry.name}'s reference sample")
+    for name in schema.feature_names:  # a stored column of the wrong type is not comparable
+        if name in raw.columns and pd.api.types.is_numeric_dtype(raw[name].dtype) != (
+            name in schema.numeric_names
+        ):
+            expected = "numbers" if name in schema.numeric_names else "text"
+            skipped[name] = f"stored as {raw[name].dtype} in {sample_path}, not as {expected}"
     try:
         trained_schema = FeatureSchema.model_validate(entry.feature_schema)
         for name in schema.feature_names:
@@ -128,9 +172,8 @@ def version_reference(
     )
     holdout_path = folder / "holdout.parquet"
     prediction = _prediction(_read_parquet(holdout_path)) if holdout_path.exists() else None
-    stats_path = folder / "train_stats.json"
-    stats = _read_json(stats_path) if stats_path.exists() else {}
-    rows = stats.get("rows") if isinstance(stats.get("rows"), int) else None
+    stats = _train_stats(folder / "train_stats.json")
+    rows = stats.rows
     reference = Reference(
         label=entry.name,
         version=version,
@@ -140,14 +183,12 @@ def version_reference(
         training_rows=rows,
         skipped=skipped,
     )
-    categorical = stats.get("categorical", {})
     for name, coded in columns.categorical.items():
-        counts = categorical.get(name, {}).get("counts", {})
-        reference.seen[name] = coded.present() | set(counts)
-    rates = stats.get("missing_rates", {})
+        trained = stats.categorical.get(name)
+        reference.seen[name] = coded.present() | set(trained.counts if trained else ())
     for name in reference.missing:
-        rate = rates.get(name)
-        if rows and isinstance(rate, int | float):  # the full training set's rate
+        rate = stats.missing_rates.get(name)
+        if rows and rate is not None:  # the full training set's rate
             reference.missing[name] = (round(rate * rows), rows)
     return reference
 

@@ -1,5 +1,6 @@
-"""Writing drift reports: ``reports/drift_<timestamp>.json`` and ``reports/drift_latest.json``
-after every run (the API's ``/metrics`` reads the latest), and the HTML report on request."""
+"""Writing drift reports: ``reports/drift_<timestamp>.json`` after every run, plus
+``reports/drift_latest.json`` (the API's ``/metrics`` reads it) after production runs only,
+and the HTML report on request."""
 
 from __future__ import annotations
 
@@ -37,13 +38,16 @@ def _stamped(folder: Path, suffix: str) -> Path:
     return path
 
 
-def write_json(report: dict[str, Any], reports_dir: Path) -> Path:
-    """The timestamped report, then the latest copy; both replaced atomically."""
+def write_json(report: dict[str, Any], reports_dir: Path, latest: bool) -> tuple[Path, Path | None]:
+    """The timestamped report, then (if ``latest``) the latest copy; both written atomically.
+    Returns both paths (None when the latest copy was left alone)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = _stamped(reports_dir, ".json")
     atomic_write_json(path, report)
+    if not latest:
+        return path, None
     atomic_write_json(reports_dir / LATEST, report)
-    return path
+    return path, reports_dir / LATEST
 
 
 def write_html(report: dict[str, Any], path: Path | None, reports_dir: Path) -> Path:

@@ -12,8 +12,19 @@ alone fails on small samples (a hundred rows give noisy PSI), so each needs the 
 - ``warning`` = significant with PSI at the warning level or another effect at
   ``warning_fraction`` of its floor, or any value never seen in training (the model cannot
   have learned it);
-- overall drift = at least one feature and at least ``drift_share`` of the features drift, or
-  the prediction drifts; the drift score is the share of drifting features.
+- ``not compared`` = no test could run (no present value on one side, or the feature is absent
+  from one side): never counted as ``ok``, and left out of the drift score;
+- a comparison drifts when at least one feature and at least ``drift_share`` of the compared
+  features drift, or the prediction drifts; the drift score is the share of drifting features;
+- overall drift (per model version) = the whole window drifts, OR each of the last
+  ``recent_chunks`` (2) judged chunks drifts. The second arm catches a drift that began
+  recently: diluted by a long calm history, it may stay below the floors over the whole
+  window, but the latest chunks show it. A feature that drifts in each of those chunks is
+  reported as drifting. Requiring consecutive chunks keeps chance alarms rare: each chunk is
+  itself a Holm-corrected, effect-floored comparison (on calm data about 2% of 500-row chunks
+  drift by chance), so two chance alarms in a row at the very end of the window are rarer
+  still (measured on 100 calm seeds × 5,000 rows in ten chunks: no run and no feature
+  flagged; none at 1,000,000 rows; see the statistical tests).
 """
 
 from __future__ import annotations
@@ -26,7 +37,8 @@ from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, Nu
 from churnops.settings import Settings
 
 Status = Literal["ok", "warning", "drift"]
-SEVERITY: dict[str, int] = {"ok": 0, "warning": 1, "drift": 2}
+NOT_COMPARED = "not compared"
+SEVERITY: dict[str, int] = {NOT_COMPARED: -1, "ok": 0, "warning": 1, "drift": 2}
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class Thresholds:
     warning_fraction: float = 0.5
     drift_share: float = 0.2
     min_rows: int = 30
+    recent_chunks: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -55,6 +68,7 @@ class Thresholds:
             warning_fraction=settings.drift_warning_fraction,
             drift_share=settings.drift_share,
             min_rows=settings.drift_min_rows,
+            recent_chunks=settings.drift_recent_chunks,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,8 +83,11 @@ class Thresholds:
             f"{self.unseen_share:g} (categories), or a missing-rate change ≥ "
             f"{self.missing_rate_change:g}. Warning: significant with PSI ≥ {self.psi_warning:g} "
             f"or another effect ≥ {self.warning_fraction:g} × its floor, or any category never "
-            f"seen in training. Overall drift: ≥ 1 and ≥ {self.drift_share:.0%} of features "
-            f"drift, or the prediction drifts; drift score = share of drifting features."
+            f"seen in training. A feature no test could judge is 'not compared' (never ok). Drift: "
+            f"≥ 1 and ≥ {self.drift_share:.0%} of the compared features drift, or the "
+            f"prediction drifts; drift score = share of drifting features. Overall drift: the "
+            f"whole window drifts OR each of the last {self.recent_chunks} judged chunks drifts "
+            f"(a recent drift; features drifting in each of them are reported as drifting)."
         )
 
 
@@ -79,6 +96,7 @@ class Verdict:
     status: Status
     reasons: list[str]
     effect_ratio: float  # largest effect / its drift floor (≥ 1 means above a floor)
+    significant_ratio: float = 0.0  # the same, over the effects of significant tests only
 
     @property
     def drifted(self) -> bool:
@@ -121,12 +139,14 @@ def feature_verdict(
         effects_missing = []
     drift: list[str] = []
     warn: list[str] = []
+    significant: list[float] = []
     for effects_of, p_adjusted, test in (
         (effects, dist_p_adjusted, "distribution"),
         (effects_missing, missing_p_adjusted, "missing rate"),
     ):
         if p_adjusted is None or p_adjusted >= t.alpha:
             continue
+        significant += [value / floor for _, value, floor, _ in effects_of]
         for name, value, floor, warning in effects_of:
             text = f"{test} p_adj={p_adjusted:.2g}, {name} {value:.3g}"
             if value >= floor:
@@ -135,17 +155,22 @@ def feature_verdict(
                 warn.append(f"{text} ≥ warning {warning:g}")
     if isinstance(dist, CategoricalResult) and dist.unseen_share > 0:
         warn.append(f"{dist.unseen_share:.2%} of values never seen in training")
-    ratios = [value / floor for _, value, floor, _ in effects + effects_missing]
-    ratio = max(ratios, default=0.0)
-    ratio = ratio if math.isfinite(ratio) else 0.0
+    ratio = _largest([value / floor for _, value, floor, _ in effects + effects_missing])
+    significant_ratio = _largest(significant)
     if drift:
-        return Verdict("drift", drift, ratio)
-    return Verdict("warning" if warn else "ok", warn, ratio)
+        return Verdict("drift", drift, ratio, significant_ratio)
+    return Verdict("warning" if warn else "ok", warn, ratio, significant_ratio)
 
 
-def overall(statuses: list[Status], prediction: Status | None, t: Thresholds) -> tuple[bool, float]:
-    """(drift detected, drift score = share of drifting features)."""
-    drifting = sum(status == "drift" for status in statuses)
-    score = drifting / len(statuses) if statuses else 0.0
+def _largest(ratios: list[float]) -> float:
+    ratio = max(ratios, default=0.0)
+    return ratio if math.isfinite(ratio) else 0.0
+
+
+def overall(statuses: list[str], prediction: str | None, t: Thresholds) -> tuple[bool, float]:
+    """(drift detected, drift score = share of drifting features among the compared ones)."""
+    compared = [status for status in statuses if status != NOT_COMPARED]
+    drifting = sum(status == "drift" for status in compared)
+    score = drifting / len(compared) if compared else 0.0
     detected = (drifting >= 1 and score >= t.drift_share) or prediction == "drift"
     return detected, score

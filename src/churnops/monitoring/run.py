@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.errors import BadInputError
-from churnops.monitoring.alert import AlertResult, post_alert, summary
+from churnops.monitoring.alert import AlertResult, check_webhook, post_alert, summary
 from churnops.monitoring.drift import build_report, file_group, log_groups
 from churnops.monitoring.reference import (
     Reference,
@@ -43,6 +43,7 @@ class DriftRun:
     json_path: Path
     html_path: Path | None
     alert: AlertResult | None
+    latest_path: Path | None = None  # drift_latest.json, which the API's gauges read
 
 
 def _current_version(settings: Settings) -> int:
@@ -56,6 +57,13 @@ def _current_version(settings: Settings) -> int:
 
 
 def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
+    """Judge the inference log (or ``--current`` file) and write the reports.
+
+    Only a log run against the registry's own references updates ``drift_latest.json``: an
+    ad-hoc file or a hand-picked reference must not move the production API's gauges.
+    """
+    if options.alert_webhook is not None:
+        check_webhook(options.alert_webhook)
     schema = DEFAULT_SCHEMA
     thresholds = Thresholds.from_settings(settings)
     chunks = parse_chunk(settings.drift_chunk)
@@ -89,7 +97,8 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
     report = json_safe(
         build_report(groups, thresholds, chunks, settings.drift_psi_bins, source, notes, schema)
     )
-    json_path = write_json(report, settings.reports_dir)
+    production = options.current is None and options.reference is None
+    json_path, latest_path = write_json(report, settings.reports_dir, latest=production)
     html_path = (
         write_html(report, options.html_path, settings.reports_dir)
         if options.html or options.html_path
@@ -98,4 +107,4 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
     alert = None
     if options.alert_webhook and report["drift_detected"]:
         alert = post_alert(options.alert_webhook, summary(report, str(json_path)))
-    return DriftRun(report, json_path, html_path, alert)
+    return DriftRun(report, json_path, html_path, alert, latest_path)

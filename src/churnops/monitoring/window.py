@@ -121,8 +121,10 @@ def chunk_bounds(
 ) -> list[tuple[int, int]]:
     """[start, stop) row ranges of the chunks; rows are in time order.
 
-    ``auto`` cuts up to ten equal chunks of at least ``min_rows`` rows; time chunks start at
-    multiples of the chunk length (UTC) and empty periods are left out.
+    ``auto`` cuts up to ten chunks of at least ``min_rows`` rows, as equal as can be (sizes
+    differ by at most one row, like ``numpy.array_split``, so the last chunk is never a short
+    remainder left unjudged); time chunks start at multiples of the chunk length (UTC) and
+    empty periods are left out.
     """
     if spec.kind == "time":
         if ts is None:
@@ -133,7 +135,8 @@ def chunk_bounds(
         return list(zip(starts.tolist(), stops.tolist(), strict=True))
     if spec.kind == "rows":
         size = int(spec.size)
-    else:
-        count = max(1, min(int(spec.size), rows // max(min_rows, 1)))
-        size = -(-rows // count)
-    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
+        return [(start, min(start + size, rows)) for start in range(0, rows, size)]
+    count = max(1, min(int(spec.size), rows // max(min_rows, 1)))
+    base, extra = divmod(rows, count)
+    stops = np.cumsum([base + 1] * extra + [base] * (count - extra)).tolist()
+    return list(zip([0, *stops[:-1]], stops, strict=True))

@@ -12,9 +12,13 @@ import pandas as pd
 from churnops.data.generate import generate
 from churnops.monitoring.columns import normalise
 from churnops.monitoring.compare import Comparison, compare, prepare_reference
+from churnops.monitoring.drift import Group, judge_group
 from churnops.monitoring.reference import frame_reference
 from churnops.monitoring.rule import Thresholds
+from churnops.monitoring.window import ChunkSpec
 from churnops.schema import DEFAULT_SCHEMA
+
+AUTO = ChunkSpec("auto", 10)
 
 
 def judge_frames(
@@ -29,6 +33,20 @@ def judge_frames(
     columns, _ = normalise(current, DEFAULT_SCHEMA)
     rule = thresholds or Thresholds(**thresholds_kw)
     return compare(prepared, columns, prediction, rule, detail)
+
+
+def judge_over_time(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    ts: np.ndarray | None = None,
+    chunks: ChunkSpec = AUTO,
+    **thresholds_kw: Any,
+) -> dict[str, Any]:
+    """One model version's full judgement, as a log run makes it: the whole window, then
+    chunk by chunk, and the overall rule over both (rows in time order)."""
+    columns, _ = normalise(current, DEFAULT_SCHEMA)
+    group = Group(frame_reference(reference, "reference"), columns, None, ts, 1)
+    return judge_group(group, Thresholds(**thresholds_kw), chunks, 10, DEFAULT_SCHEMA)
 
 
 def customers(rows: int, seed: int) -> pd.DataFrame:

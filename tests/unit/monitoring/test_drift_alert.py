@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from drift_helpers import customers
 
+from churnops.errors import BadInputError
 from churnops.monitoring.alert import post_alert
 from churnops.monitoring.run import DriftOptions, run_drift
 from churnops.monitoring.shifts import apply_shift
@@ -55,13 +56,15 @@ def files(tmp_path: Path, shift: str | None) -> DriftOptions:
 
 
 def test_drift_posts_a_summary(tmp_path: Path, webhook: str) -> None:
-    """It POSTs the verdict, score, drifting features and the report path when drift is found."""
+    """It POSTs the verdict, score, when drift began, the drifting features and the report path
+    when drift is found."""
     options = files(tmp_path, "contract-shift")
     run = run_drift(load_settings(home=tmp_path), replace(options, alert_webhook=webhook))
     assert run.alert is not None and run.alert.sent and run.alert.status_code == 200
     [payload] = Receiver.received
     assert payload["drift_detected"] is True
     assert payload["drifting_features"] == ["contract_type"]
+    assert payload["drift_began"] == run.report["drift_began"] == "row 1"
     assert payload["report"] == str(run.json_path)
     assert "contract_type" in payload["text"]
 
@@ -83,3 +86,15 @@ def test_an_unreachable_or_failing_webhook_is_reported(webhook: str) -> None:
     Receiver.status = 500
     failing = post_alert(webhook, {"x": 1})
     assert not failing.sent and failing.status_code == 500
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/hook", "127.0.0.1:9000/hook", "http://", "hook", "http://[::1"]
+)
+def test_a_bad_webhook_url_is_refused_before_judging(tmp_path: Path, url: str) -> None:
+    """It refuses a webhook URL that is not http(s) with a host up front, even when there is
+    no drift to alert about."""
+    options = files(tmp_path, None)
+    with pytest.raises(BadInputError, match="--alert-webhook"):
+        run_drift(load_settings(home=tmp_path), replace(options, alert_webhook=url))
+    assert not (tmp_path / "reports").exists()

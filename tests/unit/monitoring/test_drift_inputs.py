@@ -11,6 +11,7 @@ from drift_helpers import customers, drifted, judge_frames
 
 from churnops.errors import BadInputError
 from churnops.monitoring.run import DriftOptions, run_drift
+from churnops.schema import DEFAULT_SCHEMA
 from churnops.settings import Settings, load_settings
 
 
@@ -79,7 +80,8 @@ def test_unseen_categories_are_reported_not_crashed_on() -> None:
 def test_reference_from_an_older_schema_compares_the_shared_features(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """It compares the features both sides have and names the ones the reference lacks."""
+    """It compares the features both sides have and reports the one the reference lacks as
+    not compared, with the reason."""
     old = customers(3_000, 1).drop(columns=["payment_method"])
     run = run_drift(
         settings,
@@ -90,13 +92,11 @@ def test_reference_from_an_older_schema_compares_the_shared_features(
     )
     group = run.report["groups"][0]
     assert "payment_method" in group["skipped_features"]
-    assert "payment_method" not in run.report["features"]
-    assert set(run.report["features"]) == {
-        "tenure",
-        "monthly_charges",
-        "total_charges",
-        "contract_type",
-    }
+    payment = run.report["features"]["payment_method"]
+    assert payment["status"] == "not compared" and payment["drifted"] is False
+    assert "not in" in payment["reasons"][0]
+    compared = {n for n, e in run.report["features"].items() if e["status"] != "not compared"}
+    assert compared == {"tenure", "monthly_charges", "total_charges", "contract_type"}
 
 
 def test_a_table_without_any_feature_is_refused(settings: Settings, tmp_path: Path) -> None:
@@ -143,3 +143,108 @@ def test_prediction_drift_from_a_file_column() -> None:
     result = judge_frames(reference, current, prediction=rng.beta(5, 2, 1_000))
     assert result.prediction is not None and result.prediction["status"] == "drift"
     assert result.drift_detected
+
+
+def test_blank_cells_are_missing_not_invalid_numbers(settings: Settings, tmp_path: Path) -> None:
+    """It counts blank (or space-only) cells in a scoring file as missing values, and only
+    real non-numbers (text, inf) as 'not finite numbers'."""
+    reference = write(customers(3_000, 1), tmp_path / "ref.csv")
+    current = customers(500, 2).astype({"monthly_charges": object, "tenure": object})
+    current.loc[:3, "monthly_charges"] = ["", "  ", None, "abc"]
+    current.loc[:1, "tenure"] = ["", " "]
+    run = run_drift(
+        settings,
+        DriftOptions(current=write(current, tmp_path / "cur.csv"), reference=reference),
+    )
+    notes = " ".join(run.report["notes"])
+    assert "monthly_charges: 1 value(s) were not finite numbers" in notes
+    assert "tenure" not in notes
+    assert run.report["features"]["monthly_charges"]["missing_rate_current"] == 4 / 500
+    assert run.report["features"]["tenure"]["missing_rate_current"] == 2 / 500
+
+
+def test_columns_missing_from_a_scoring_file_are_reported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """It reports the features a --current file lacks as not compared, naming the file."""
+    reference = write(customers(3_000, 1), tmp_path / "ref.csv")
+    current = write(customers(500, 2).drop(columns=["tenure"]), tmp_path / "cur.csv")
+    run = run_drift(settings, DriftOptions(current=current, reference=reference))
+    tenure = run.report["features"]["tenure"]
+    assert tenure["status"] == "not compared" and str(current) in tenure["reasons"][0]
+    assert "tenure" in run.report["groups"][0]["skipped_features"]
+
+
+def test_a_reference_column_without_numbers_is_not_compared(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """It reports a feature whose reference column holds no number as not compared (never
+    'ok'), and judges the others."""
+    old = customers(3_000, 1).astype({"monthly_charges": object})
+    old["monthly_charges"] = "n/a"
+    run = run_drift(
+        settings,
+        DriftOptions(
+            current=write(customers(500, 2), tmp_path / "cur.csv"),
+            reference=write(old, tmp_path / "ref.csv"),
+        ),
+    )
+    monthly = run.report["features"]["monthly_charges"]
+    assert monthly["status"] == "not compared" and "no value" in monthly["reasons"][0]
+    assert run.report["features"]["tenure"]["status"] == "ok"
+
+
+def test_nothing_comparable_is_refused(settings: Settings, tmp_path: Path) -> None:
+    """It refuses to give a verdict when no feature could be compared at all."""
+    empty = customers(3_000, 1).astype(object)
+    for name in ("tenure", "monthly_charges", "total_charges", "contract_type", "payment_method"):
+        empty[name] = "" if name != "tenure" else "?"
+    with pytest.raises(BadInputError, match="nothing could be compared"):
+        run_drift(
+            settings,
+            DriftOptions(
+                current=write(customers(500, 2), tmp_path / "cur.csv"),
+                reference=write(empty, tmp_path / "ref.csv"),
+            ),
+        )
+
+
+def test_a_feature_with_only_an_inconclusive_missing_rate_test_is_not_compared() -> None:
+    """It calls a feature 'not compared' when the current rows have no value for it and the
+    missing-rate test finds nothing (the reference was mostly missing too)."""
+    reference = customers(3_000, 1)
+    reference.loc[reference.index[:2_950], "total_charges"] = np.nan
+    current = customers(40, 2)
+    current["total_charges"] = np.nan
+    entry = judge_frames(reference, current).features["total_charges"]
+    assert entry["status"] == "not compared" and entry["drifted"] is False
+    assert "no present value in the current data" in entry["reasons"][0]
+
+
+def test_category_spellings_are_normalised_as_prepare_does() -> None:
+    """It reads 'month-to-month', ' ONE YEAR ', 'two year' and 'bank transfer' in a file as
+    the schema's categories (as prepare would), not as values never seen in training."""
+    current = customers(1_000, 2)
+    respell = {
+        "Month-to-month": "month-to-month",
+        "One year": " ONE YEAR ",
+        "Two year": "two year",
+    }
+    current["contract_type"] = current["contract_type"].map(respell)
+    current["payment_method"] = current["payment_method"].replace(
+        {"Bank transfer (automatic)": "bank transfer"}
+    )
+    result = judge_frames(customers(5_000, 1), current)
+    for name in ("contract_type", "payment_method"):
+        assert result.features[name]["unseen_values"] == {}, name
+        assert result.features[name]["status"] == "ok", name
+
+
+def test_histograms_follow_the_schema_category_order() -> None:
+    """It draws categories in the schema's order, whatever order the reference rows are in."""
+    reference = customers(3_000, 1).sort_values("contract_type", ascending=False)
+    current = customers(500, 2)
+    current.loc[:4, "contract_type"] = "Lifetime"
+    histogram = judge_frames(reference, current).features["contract_type"]["histogram"]
+    schema_order = list(DEFAULT_SCHEMA.categorical_feature("contract_type").categories)
+    assert histogram["categories"] == [*schema_order, "Lifetime"]

@@ -28,13 +28,13 @@ def price_run(tmp_path: Path) -> DriftRun:
     return run_drift(settings, DriftOptions(current=current, reference=reference, html=True))
 
 
-def test_every_run_writes_a_timestamped_and_a_latest_json(price_run: DriftRun) -> None:
-    """It writes reports/drift_<timestamp>.json and reports/drift_latest.json, same content,
-    with the fields the API's Prometheus gauges read."""
-    latest = price_run.json_path.parent / LATEST
+def test_every_run_writes_a_timestamped_json(price_run: DriftRun) -> None:
+    """It writes reports/drift_<timestamp>.json with the fields the API's Prometheus gauges
+    read; an ad-hoc file run leaves reports/drift_latest.json (the gauges' source) alone."""
     assert re.fullmatch(r"drift_\d{8}T\d{6}Z(-\d+)?\.json", price_run.json_path.name)
+    assert price_run.latest_path is None
+    assert not (price_run.json_path.parent / LATEST).exists()
     stamped = json.loads(price_run.json_path.read_text(encoding="utf-8"))
-    assert json.loads(latest.read_text(encoding="utf-8")) == stamped
     assert isinstance(stamped["generated_at"], str)
     assert stamped["drift_detected"] is True
     assert isinstance(stamped["drift_score"], float)
@@ -62,6 +62,7 @@ def test_html_report_is_one_offline_file(price_run: DriftRun) -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert 'src="' not in page and "<link" not in page
     assert page.count("<svg") == 1 + 5  # the timeline and one chart per feature
+    assert "significant test" in page  # the over-time chart says what it plots
     for name in ("monthly_charges", "total_charges", "payment_method", "Drift over time"):
         assert name in page
 
@@ -88,3 +89,23 @@ def test_the_timeline_shows_the_prediction_beside_the_features() -> None:
     prediction_row = grid.split("<td>prediction</td>")[1].split("</tr>")[0]
     assert STATUS_COLOURS["drift"] in prediction_row and STATUS_COLOURS[None] not in prediction_row
     assert "prediction · 2025-01-01T01:00:00Z: drift" in _timeline_svg(chunks, ["prediction"])
+
+
+def test_the_timeline_plots_only_significant_effects() -> None:
+    """It draws a calm chunk's large but non-significant effect at zero, below the drift floor
+    line, and a significant one at its ratio."""
+    chunks = [
+        {
+            "rows": 50,
+            "start": f"2025-01-01T0{i}:00:00Z",
+            "features": {
+                "tenure": {"status": status, "effect_ratio": 3.0, "significant_effect_ratio": sig}
+            },
+        }
+        for i, (status, sig) in enumerate((("ok", 0.0), ("drift", 3.0)))
+    ]
+    svg = _timeline_svg(chunks, ["tenure"])
+    floor_y = float(re.search(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray', svg).group(1))  # type: ignore[union-attr]
+    calm_y, drift_y = (float(y) for y in re.findall(r'<circle [^>]*cy="([\d.]+)"', svg))
+    assert calm_y > floor_y > drift_y  # SVG y grows downwards
+    assert "significant effect/floor 0.00; any effect/floor 3.00" in svg

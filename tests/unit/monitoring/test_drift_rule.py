@@ -78,8 +78,9 @@ def test_missing_rate_change_alone_can_drift() -> None:
     assert feature_verdict(numeric(), 1.0, small, 1e-2, RULE).status == "ok"
 
 
-def test_feature_with_no_test_is_ok() -> None:
-    """It gives 'ok' (not an error) to a feature with no present values on either side."""
+def test_feature_with_no_test_is_not_an_error() -> None:
+    """It raises nothing and finds no drift for a feature with no present values on either
+    side (the comparison then reports it as 'not compared', see test_drift_inputs)."""
     verdict = feature_verdict(None, None, MissingResult(1.0, 1.0, 0.0, 1.0), 1.0, RULE)
     assert verdict.status == "ok" and verdict.effect_ratio == 0.0
 
@@ -94,6 +95,19 @@ def test_overall_rule() -> None:
     strict = Thresholds(drift_share=0.5)
     assert overall(["drift", "drift", "ok", "ok", "ok"], None, strict) == (False, 0.4)
     assert overall([], None, RULE) == (False, 0.0)
+
+
+def test_features_not_compared_are_left_out_of_the_score() -> None:
+    """It computes the drift share over the compared features only: an untested feature is
+    neither ok nor drifting."""
+    assert overall(["drift", "not compared", "not compared", "ok"], None, RULE) == (True, 0.5)
+    assert overall(["not compared"] * 3, None, RULE) == (False, 0.0)
+
+
+def test_the_rule_text_states_the_recent_chunks_arm() -> None:
+    """It says in the report's rule text that the last chunks drifting is drift too."""
+    assert "each of the last 2 judged chunks drifts" in Thresholds().describe()
+    assert "not compared" in Thresholds().describe()
 
 
 def test_thresholds_come_from_settings_and_are_stated() -> None:

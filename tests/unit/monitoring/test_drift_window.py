@@ -80,3 +80,15 @@ def test_chunk_bounds_cover_every_row_once() -> None:
     assert chunk_bounds(ChunkSpec("auto", 10), 95, None, 30) == [(0, 32), (32, 64), (64, 95)]
     with pytest.raises(BadInputError, match="timestamps"):
         chunk_bounds(ChunkSpec("time", 60), 7, None, 1)
+
+
+def test_auto_chunks_are_equal_splits_so_the_last_one_is_judged() -> None:
+    """It splits auto chunks as evenly as numpy.array_split (sizes differ by at most one), so
+    no short remainder is left below the minimum and unjudged."""
+    bounds = chunk_bounds(ChunkSpec("auto", 10), 156, None, 30)
+    sizes = [stop - start for start, stop in bounds]
+    assert sizes == [len(part) for part in np.array_split(np.arange(156), 5)]
+    assert min(sizes) >= 30 and bounds[-1][1] == 156
+    for rows in (30, 59, 61, 299, 301, 1_000_001):
+        sizes = [b - a for a, b in chunk_bounds(ChunkSpec("auto", 10), rows, None, 30)]
+        assert sum(sizes) == rows and min(sizes) >= 30 and max(sizes) - min(sizes) <= 1
