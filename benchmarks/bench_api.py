@@ -42,16 +42,11 @@ import httpx
 from churnops import workflow
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
+from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_BODY = {
-    "tenure": 12,
-    "monthly_charges": 65.5,
-    "total_charges": 786.0,
-    "contract_type": "Month-to-month",
-    "payment_method": "Electronic check",
-}
+SEED_BODY = dict(SEED_EXAMPLE)
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{body}'

@@ -157,3 +157,13 @@ DEFAULT_SCHEMA = FeatureSchema(
         CategoricalFeature(name="payment_method", categories=PAYMENT_METHODS),
     ),
 )
+
+# The lab walkthrough's example customer (its curl body): the API's documented example,
+# and the body the tests and benchmarks send.
+SEED_EXAMPLE: dict[str, float | int | str] = {
+    "tenure": 12,
+    "monthly_charges": 65.5,
+    "total_charges": 786.0,
+    "contract_type": "Month-to-month",
+    "payment_method": "Electronic check",
+}

@@ -23,16 +23,11 @@ import httpx
 
 from churnops import workflow
 from churnops.registry.lifecycle import switch
+from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_BODY = {
-    "tenure": 12,
-    "monthly_charges": 65.5,
-    "total_charges": 786.0,
-    "contract_type": "Month-to-month",
-    "payment_method": "Electronic check",
-}
+SEED_BODY = dict(SEED_EXAMPLE)
 ADMIN_TOKEN = "integration-admin-token"
 
 

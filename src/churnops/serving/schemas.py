@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
-from churnops.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from churnops.schema import SEED_EXAMPLE, CategoricalFeature, FeatureSchema, NumericFeature
 
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
 
@@ -51,13 +51,7 @@ def _categorical_field(feature: CategoricalFeature) -> tuple[Any, Any]:
 
 def _example(schema: FeatureSchema) -> dict[str, Any]:
     """The seed README's example body when the schema is the default one, else mid-range values."""
-    seed_example: dict[str, Any] = {
-        "tenure": 12,
-        "monthly_charges": 65.5,
-        "total_charges": 786.0,
-        "contract_type": "Month-to-month",
-        "payment_method": "Electronic check",
-    }
+    seed_example: dict[str, Any] = dict(SEED_EXAMPLE)
     if set(seed_example) == set(schema.feature_names):
         return seed_example
     row: dict[str, Any] = {}

@@ -11,16 +11,11 @@ from fastapi.testclient import TestClient
 
 from churnops import workflow
 from churnops.registry.lifecycle import switch
+from churnops.schema import SEED_EXAMPLE
 from churnops.serving.app import create_app
 from churnops.settings import Settings, load_settings
 
-SEED_BODY = {
-    "tenure": 12,
-    "monthly_charges": 65.5,
-    "total_charges": 786.0,
-    "contract_type": "Month-to-month",
-    "payment_method": "Electronic check",
-}
+SEED_BODY = dict(SEED_EXAMPLE)
 ADMIN_TOKEN = "s3cret-admin-token"
 
 

@@ -9,17 +9,12 @@ import yaml
 from fastapi.testclient import TestClient
 
 from churnops.atomic import atomic_write_json
+from churnops.schema import SEED_EXAMPLE
 from churnops.serving.app import create_app
 from churnops.settings import Settings
 
 RULES = Path(__file__).parents[3] / "deploy" / "prometheus" / "alerts.yml"
-SEED_BODY = {
-    "tenure": 12,
-    "monthly_charges": 65.5,
-    "total_charges": 786.0,
-    "contract_type": "Month-to-month",
-    "payment_method": "Electronic check",
-}
+SEED_BODY = dict(SEED_EXAMPLE)
 SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 REPORT = {
     "generated_at": "2025-06-01T12:00:00Z",
