@@ -3,51 +3,27 @@ refuse damaged models, evaluate — and the registry's three views always tell t
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from churnops.cli import main
+from conftest import CliRun, RunCli
 
 V1_TREES = "60"  # the shared trained home's v1: the same data and trees give the same model
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Churnops = Callable[..., Run]
+Run = CliRun
+Churnops = RunCli
 
 
 @pytest.fixture
-def churnops(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], trained_home: Path
-) -> Churnops:
+def churnops(monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, trained_home: Path) -> Churnops:
     """Run ``churnops ARGS… --home <trained home>`` in-process: exit code, stdout, stderr."""
     monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", V1_TREES)
 
-    def run(*args: str | Path) -> Run:
-        capsys.readouterr()
-        argv = ["churnops", *map(str, args), "--home", str(trained_home)]
-        monkeypatch.setattr(sys, "argv", argv)
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
+    def run(*args: str | Path) -> CliRun:
+        return run_cli(*args, "--home", trained_home)
 
     return run
 

@@ -9,49 +9,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import CliRun, RunCli
 
-from churnops.cli import main
 from churnops.data.generate import generate
 
 HEADER = "customer_id,tenure,monthly_charges,total_charges,contract_type,payment_method,churn"
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Churnops = Callable[..., Run]
+Run = CliRun
+Churnops = RunCli
 
 
 @pytest.fixture
-def churnops(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Churnops:
-    """Run ``churnops ARGS…`` in-process and return its exit code, stdout and stderr."""
+def churnops(monkeypatch: pytest.MonkeyPatch, run_cli: RunCli) -> Churnops:
+    """``churnops ARGS…`` in-process, with small forests so training is quick."""
     monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", "20")
-
-    def run(*args: str | Path) -> Run:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["churnops", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+    return run_cli
 
 
 def assert_one_line_error(run: Run, code: int, *words: str) -> None:
