@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_support import RunCli, cli_runner
 
 from churnops import workflow
-from churnops.cli import main
 from churnops.settings import Settings, load_settings
 
 
@@ -45,33 +41,8 @@ def trained_settings(trained_home: Path) -> Settings:
     return make_settings(trained_home, rows=4_000, n_estimators=60)
 
 
-@dataclass
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-RunCli = Callable[..., CliRun]
-
-
 @pytest.fixture
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
     """Run ``churnops ARGS…`` in-process through the real entry point (``churnops.cli.main``,
     which maps errors to exit codes): exit code, stdout, stderr."""
-
-    def run(*args: str | Path) -> CliRun:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["churnops", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out, err = capsys.readouterr()
-        return CliRun(code, out, err)
-
-    return run
+    return cli_runner(monkeypatch, capsys)

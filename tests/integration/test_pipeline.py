@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliRun, RunCli
+from cli_support import CliRun, RunCli
 
 V1_TREES = "60"  # the shared trained home's v1: the same data and trees give the same model
 

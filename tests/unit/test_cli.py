@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CliRun, RunCli
+from cli_support import CliRun, RunCli
 
 from churnops.data.generate import generate
 
