@@ -43,17 +43,19 @@ SEVERITY: dict[str, int] = {NOT_COMPARED: -1, "ok": 0, "warning": 1, "drift": 2}
 
 @dataclass(frozen=True)
 class Thresholds:
-    alpha: float = 0.05
-    psi_floor: float = 0.2
-    psi_warning: float = 0.1
-    wasserstein_floor: float = 0.1
-    js_floor: float = 0.1
-    unseen_share: float = 0.01
-    missing_rate_change: float = 0.05
-    warning_fraction: float = 0.5
-    drift_share: float = 0.2
-    min_rows: int = 30
-    recent_chunks: int = 2
+    """The decision rule's thresholds; their defaults live in ``Settings`` (drift_*)."""
+
+    alpha: float
+    psi_floor: float
+    psi_warning: float
+    wasserstein_floor: float
+    js_floor: float
+    unseen_share: float
+    missing_rate_change: float
+    warning_fraction: float
+    drift_share: float
+    min_rows: int
+    recent_chunks: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:

@@ -70,8 +70,9 @@ class Registry:
         pointer or history behind metadata.json), so what is shown is what the API serves."""
         state = self.read()
         current = state.current
+        history = self.history()
         behind = state.last_event is not None and (
-            not self.history() or self.history()[-1].seq < state.last_event.seq
+            not history or history[-1].seq < state.last_event.seq
         )
         if self.pointer() != (current.file if current else None) or behind:
             with self.transaction() as state:

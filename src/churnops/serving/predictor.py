@@ -19,7 +19,7 @@ import anyio
 import numpy as np
 
 from churnops.errors import CheckFailedError, ChurnopsError
-from churnops.model.onnx_model import INPUT_NAME, OnnxModel
+from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import ModelVersion, utc_now
 from churnops.registry.lifecycle import verify
 from churnops.registry.store import Registry
@@ -37,7 +37,6 @@ class LoadedModel:
     entry: ModelVersion
     model: OnnxModel
     encoder: RowEncoder
-    output_name: str
     loaded_at: str
     loaded_at_epoch: float
 
@@ -55,8 +54,7 @@ class LoadedModel:
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Churn probabilities (float32 matrix in, one probability per row out)."""
-        output = self.model.session.run([self.output_name], {INPUT_NAME: matrix})[0]
-        return np.asarray(output[:, 1])
+        return self.model.predict_matrix(matrix)
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,6 @@ class Predictor:
             entry=entry,
             model=model,
             encoder=RowEncoder(self.schema),
-            output_name=model.session.get_outputs()[1].name,
             loaded_at=utc_now(),
             loaded_at_epoch=time.time(),
         )

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from churnops.monitoring.reference import frame_reference
 from churnops.monitoring.rule import Thresholds
 from churnops.monitoring.window import ChunkSpec
 from churnops.schema import DEFAULT_SCHEMA
+from churnops.settings import Settings
 
 AUTO = ChunkSpec("auto", 10)
 
@@ -31,7 +33,7 @@ def judge_frames(
 ) -> Comparison:
     prepared = prepare_reference(frame_reference(reference, "reference"), 10)
     columns, _ = normalise(current, DEFAULT_SCHEMA)
-    rule = thresholds or Thresholds(**thresholds_kw)
+    rule = thresholds or thresholds_with(**thresholds_kw)
     return compare(prepared, columns, prediction, rule, detail)
 
 
@@ -46,7 +48,7 @@ def judge_over_time(
     chunk by chunk, and the overall rule over both (rows in time order)."""
     columns, _ = normalise(current, DEFAULT_SCHEMA)
     group = Group(frame_reference(reference, "reference"), columns, None, ts, 1)
-    return judge_group(group, Thresholds(**thresholds_kw), chunks, 10, DEFAULT_SCHEMA)
+    return judge_group(group, thresholds_with(**thresholds_kw), chunks, 10, DEFAULT_SCHEMA)
 
 
 def customers(rows: int, seed: int) -> pd.DataFrame:
@@ -56,3 +58,8 @@ def customers(rows: int, seed: int) -> pd.DataFrame:
 
 def drifted(comparison: Comparison) -> set[str]:
     return {name for name, entry in comparison.features.items() if entry["drifted"]}
+
+
+def thresholds_with(**overrides: Any) -> Thresholds:
+    """The default thresholds (from Settings), with some changed."""
+    return dataclasses.replace(Thresholds.from_settings(Settings()), **overrides)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from drift_helpers import thresholds_with
 
 from churnops.monitoring.rule import Thresholds, feature_verdict, overall
 from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
 from churnops.settings import load_settings
 
-RULE = Thresholds()
+RULE = thresholds_with()
 
 
 def numeric(psi: float = 0.0, wasserstein_norm: float = 0.0) -> NumericResult:
@@ -92,7 +93,7 @@ def test_overall_rule() -> None:
     assert overall(["drift", "ok", "ok", "ok", "ok"], None, RULE) == (True, 0.2)
     assert overall(["warning"] * 5, "warning", RULE) == (False, 0.0)
     assert overall(["ok"] * 5, "drift", RULE) == (True, 0.0)
-    strict = Thresholds(drift_share=0.5)
+    strict = thresholds_with(drift_share=0.5)
     assert overall(["drift", "drift", "ok", "ok", "ok"], None, strict) == (False, 0.4)
     assert overall([], None, RULE) == (False, 0.0)
 
@@ -106,8 +107,8 @@ def test_features_not_compared_are_left_out_of_the_score() -> None:
 
 def test_the_rule_text_states_the_recent_chunks_arm() -> None:
     """It says in the report's rule text that the last chunks drifting is drift too."""
-    assert "each of the last 2 judged chunks drifts" in Thresholds().describe()
-    assert "not compared" in Thresholds().describe()
+    assert "each of the last 2 judged chunks drifts" in RULE.describe()
+    assert "not compared" in RULE.describe()
 
 
 def test_thresholds_come_from_settings_and_are_stated() -> None:
