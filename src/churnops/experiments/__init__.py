@@ -1,0 +1,1 @@
+"""Experiments between the champion and a challenger version (A/B and shadow)."""
