@@ -44,7 +44,7 @@ def outcome_labels(y: ArrayLike) -> np.ndarray:
         return labels
     valid = np.isin(labels, (0, 1))
     if not valid.all():
-        bad = labels[~valid][0].item()
+        bad = labels[~valid].tolist()[0]
         raise BadInputError(f"outcomes must be 0 (stayed) or 1 (churned), got {bad!r}")
     churned: np.ndarray = labels == 1
     return churned

@@ -2,8 +2,8 @@
 
 Reading a fixed-sample p-value every day and stopping at the first p < 0.05 declares a winner
 between two equal models far more often than 5 % of the time (about a quarter of experiments
-with 30 daily looks in the A/A simulations of ``tests/unit/statistics``). The verdict here comes from a confidence
-sequence instead: an interval that holds at every look at once.
+with 30 daily looks in the A/A simulations of ``tests/unit/statistics``). The verdict here
+comes from a confidence sequence instead: an interval that holds at every look at once.
 
 Method — the mixture sequential probability ratio test (mSPRT) of Johari, Koomen, Pekelis &
 Walsh, "Always valid inference: continuous monitoring of A/B tests", Operations Research
@@ -139,12 +139,22 @@ def verdict(
     d, variance = difference.difference, difference.variance
     r = rule.half_width(variance)
     detectable = r + float(ndtri(rule.power)) * math.sqrt(variance)
+    interval = f"always-valid {1 - rule.alpha:.0%} interval {d - r:+.4f} to {d + r:+.4f}"
     label: VerdictLabel = "no detectable difference"
-    reason = f"the difference could not be told from 0; it would have to reach ±{detectable:.4f}"
+    reason = (
+        f"AUC difference {d:+.4f} ({interval}); the smallest difference this sample could "
+        f"detect with {rule.power:.0%} power is ±{detectable:.4f}"
+    )
     if d - r > 0:
-        label, reason = "challenger better", f"the challenger's AUC is higher by {d:.4f}"
+        label, reason = (
+            "challenger better",
+            f"the challenger's AUC is higher by {d:.4f} ({interval})",
+        )
     elif d + r < 0:
-        label, reason = "challenger worse", f"the challenger's AUC is lower by {-d:.4f}"
+        label, reason = (
+            "challenger worse",
+            f"the challenger's AUC is lower by {-d:.4f} ({interval})",
+        )
     return Verdict(
         label, reason, rule.describe(), d, d - r, d + r, rule.p_value(d, variance), detectable
     )

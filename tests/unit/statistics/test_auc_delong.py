@@ -143,7 +143,14 @@ def test_too_few_of_a_class_gives_a_status_not_a_number() -> None:
     ("y", "scores", "kwargs", "message"),
     [
         ([0, 1, 2], [0.1, 0.2, 0.3], {}, "outcomes must be 0 (stayed) or 1 (churned), got 2"),
-        (["yes", "no"], [0.1, 0.2], {}, "outcomes must be 0 (stayed) or 1 (churned)"),
+        (["yes", "no"], [0.1, 0.2], {}, "outcomes must be 0 (stayed) or 1 (churned), got 'yes'"),
+        ([0, None, 1], [0.1, 0.2, 0.3], {}, "outcomes must be 0 (stayed) or 1 (churned), got None"),
+        (
+            [0, np.nan, 1],
+            [0.1, 0.2, 0.3],
+            {},
+            "outcomes must be 0 (stayed) or 1 (churned), got nan",
+        ),
         ([[0, 1]], [0.1, 0.2], {}, "one-dimensional"),
         ([0, 1, 0], [0.1, 0.2], {}, "one number per outcome (3)"),
         ([0, 1, 0], [0.1, np.nan, 0.3], {}, "missing or infinite"),
