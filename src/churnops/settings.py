@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from churnops.errors import BadInputError
 
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit integers
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHURNOPS_", extra="ignore")
@@ -22,7 +24,9 @@ class Settings(BaseSettings):
 
     # generate
     rows: int = Field(default=10_000, ge=1, description="Rows of synthetic customers")
-    seed: int = Field(default=42, description="Seed for data generation, split and model")
+    seed: int = Field(
+        default=42, ge=0, le=MAX_SEED, description="Seed for data generation, split and model"
+    )
 
     # prepare
     max_reject_rate: float = Field(default=0.05, ge=0, le=1, description="Quality gate")

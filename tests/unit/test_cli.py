@@ -7,13 +7,17 @@ handling, without a new interpreter per call); the help check runs a real proces
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from cli_support import CliRun, RunCli
 
+from churnops import logstore
+from churnops.atomic import sha256_file
 from churnops.data.generate import generate
 
 HEADER = "customer_id,tenure,monthly_charges,total_charges,contract_type,payment_method,churn"
@@ -294,3 +298,115 @@ def test_refusing_a_rejected_version_suggests_a_command_that_exists(
     assert_one_line_error(refused, 1, "--force")
     if "promote" not in refused.err:
         assert churnops("rollback", "--to", "v2", "--force", "--home", trained_home).code == 0
+
+
+# ---- hostile arguments and tampered registries: one line, never a traceback (issue 7) --------
+def _registry_bytes(home: Path) -> dict[str, bytes]:
+    folder = home / "registry"
+    names = ("metadata.json", "current_model.txt", "history.jsonl", "train_stats.json")
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+@pytest.fixture
+def logged_home(trained_home: Path) -> Path:
+    """The trained home with an empty, healthy inference log, as the API creates it."""
+    logstore.connect(trained_home / "logs" / "inference.sqlite").close()
+    return trained_home
+
+
+HOSTILE = [
+    (["rollback", "--to", "v²"], ["'v²' is not a model version"]),
+    (["promote", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", "v٣"], ["'v٣' is not a model version"]),
+    (["promote", "v１"], ["'v１' is not a model version"]),
+    (["evaluate", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", ""], ["'' is not a model version"]),
+    (["rollback", "--to", "v99999999999999999999"], ["versions go from v1 to v2147483647"]),
+    (["generate", "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
+    (["train", "--seed", "4294967296"], ["--seed", "less than or equal to 4294967295"]),
+    (["generate", "--rows", "100000000000"], ["100,000,000,000 rows needs about", "GiB"]),
+    (["drift", "--version", "v²"], ["'v²' is not a model version"]),
+    (["drift", "--version", ""], ["'' is not a model version"]),
+    (["drift", "--since", "nan"], ["--since 'nan'"]),
+    (["drift", "--until", "1e400"], ["--until '1e400'"]),
+    (["drift", "--since", "5ſ"], ["--since '5ſ'"]),
+    (["drift", "--since", ""], ["--since ''"]),
+    (["drift", "--since", "99999999999999999999d"], ["longer than the calendar"]),
+    (["drift", "--since", "0001-01-01T00:00+05:00"], ["outside the years 1-9999"]),
+    (["drift", "--last", "99999999999999999999999"], ["--last", "too large"]),
+    (["drift", "--last", "²"], ["--last '²'"]),
+    (["drift", "--chunk", "²"], ["--chunk '²'"]),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), HOSTILE, ids=[" ".join(a) for a, _ in HOSTILE])
+def test_hostile_arguments_get_one_line(
+    churnops: Churnops, logged_home: Path, args: list[str], words: list[str]
+) -> None:
+    """Versions in non-ASCII digits or beyond the last number, times that are not finite or
+    outside the calendar, huge row counts, seeds numpy cannot take and more rows than memory
+    holds are bad input: exit 2, one line naming the problem, nothing changed, and a healthy
+    inference log is never called unreadable."""
+    before = _registry_bytes(logged_home)
+    run = churnops(*args, "--home", logged_home)
+    assert_one_line_error(run, 2, *words)
+    assert "move it aside" not in run.err
+    assert _registry_bytes(logged_home) == before
+
+
+def test_an_empty_rollback_target_is_refused(churnops: Churnops, trained_home: Path) -> None:
+    """`rollback --to ''` is bad input, not a silent rollback to the previous version."""
+    assert churnops("train", "--home", trained_home).code == 0
+    before = _registry_bytes(trained_home)
+    assert_one_line_error(churnops("rollback", "--to", "", "--home", trained_home), 2, "''")
+    assert _registry_bytes(trained_home) == before
+
+
+def test_rollback_to_a_file_outside_models_changes_nothing(
+    churnops: Churnops, trained_home: Path
+) -> None:
+    """v1's file set to ../…/etc/passwd with a matching SHA-256 makes `rollback --to v1` fail
+    with one line; the pointer and the rest of the registry keep their bytes."""
+    assert churnops("train", "--home", trained_home).code == 0
+    metadata = trained_home / "registry" / "metadata.json"
+    raw = json.loads(metadata.read_text("utf-8"))
+    raw["versions"][0]["file"] = "../" * 40 + "etc/passwd"
+    raw["versions"][0]["sha256"] = sha256_file(Path("/etc/passwd"))
+    metadata.write_text(json.dumps(raw), encoding="utf-8")
+    before = _registry_bytes(trained_home)
+    run = churnops("rollback", "--to", "v1", "--home", trained_home)
+    assert_one_line_error(run, 2, "versions.0.file", "inside models/")
+    assert _registry_bytes(trained_home) == before
+
+
+def test_a_file_named_like_a_huge_version_does_not_set_the_next_one(
+    churnops: Churnops, trained_home: Path
+) -> None:
+    """models/churn_model_v9223372036854775807_….onnx does not make train register
+    v9223372036854775808: numbers come from the registry."""
+    stray = trained_home / "models" / "churn_model_v9223372036854775807_20240101_000000.onnx"
+    stray.write_bytes(b"stray")
+    run = churnops("train", "--home", trained_home, "--json")
+    assert run.code == 0, run.err
+    assert run.json()["version"] == 2
+
+
+def test_train_lists_the_leftovers_it_removed(churnops: Churnops, trained_home: Path) -> None:
+    """A killed training's artifacts, untouched for over an hour, are removed by the next train
+    and listed in its --json output and its terminal summary."""
+    models = trained_home / "models"
+    names = ["churn_model_v7_20240101_000000.joblib", "churn_model_v7_20240101_000000.onnx"]
+    for name in names:
+        (models / name).write_bytes(b"orphan")
+        os.utime(models / name, (time.time() - 7200, time.time() - 7200))
+    run = churnops("train", "--home", trained_home, "--json")
+    assert run.code == 0, run.err
+    assert run.json()["removed"] == [f"models/{name}" for name in names]
+    assert not any((models / name).exists() for name in names)
+    (models / names[0]).write_bytes(b"orphan")
+    os.utime(models / names[0], (time.time() - 7200, time.time() - 7200))
+    shown = churnops("train", "--home", trained_home)
+    assert shown.code == 0, shown.err
+    assert "removed 1 leftover(s) of interrupted trainings" in shown.out
+    assert f"models/{names[0]}" in shown.out

@@ -190,7 +190,7 @@ def drift(
         last=last,
         current=current,
         reference=reference,
-        version=parse_version(version) if version else None,
+        version=None if version is None else parse_version(version),
         html=html,
         html_path=html_out,
         alert_webhook=alert_webhook,

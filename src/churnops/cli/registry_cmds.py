@@ -66,7 +66,7 @@ def show(
     """Everything recorded about one version."""
     registry = Registry(settings_for(home))
     state = registry.read_synced()
-    number = parse_version(version) if version else state.current_version
+    number = state.current_version if version is None else parse_version(version)
     if number is None:
         raise CheckFailedError("no version is current; name one, e.g. `churnops registry show v1`")
     entry = registry.require(state, number)
@@ -141,7 +141,7 @@ def rollback(
     if list_only:
         _candidates(Registry(settings), as_json)
         return
-    target = parse_version(to) if to else None
+    target = None if to is None else parse_version(to)
     previous, entry = switch(settings, "rollback", target, reason or "manual rollback")
     _switched("rolled back to", previous, entry, as_json)
 

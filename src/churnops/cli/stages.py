@@ -81,6 +81,12 @@ def _train_summary(result: TrainResult) -> None:
     console.print(
         f"[{colour}]{reg.entry.name} {reg.entry.status}[/]: {reg.reason}  ({reg.entry.file})"
     )
+    if reg.removed:
+        console.print(
+            f"removed {len(reg.removed)} leftover(s) of interrupted trainings, untouched for "
+            f"over an hour: {', '.join(reg.removed)}",
+            highlight=False,
+        )
 
 
 def _train_json(result: TrainResult) -> dict[str, object]:
@@ -92,6 +98,7 @@ def _train_json(result: TrainResult) -> dict[str, object]:
         "file": result.registered.entry.file,
         "metrics": result.registered.entry.metrics,
         "oracle_roc_auc": result.oracle_auc,
+        "removed": result.registered.removed,
     }
 
 

@@ -15,6 +15,7 @@ Dirt, each at a documented share of rows, so ``prepare`` has real work (see ``DI
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,13 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from churnops.atomic import atomic_write
+from churnops.errors import BadInputError
 from churnops.schema import CONTRACT_TYPES, PAYMENT_METHODS
 
 TARGET_CHURN_RATE = 0.25
+BYTES_PER_ROW = 600
+"""Memory ``generate`` and ``write_csv`` take per row at their peak: the peak-RSS slope that
+``benchmarks/bench_generate_memory.py`` measures is 420–540 bytes, rounded up."""
 PAYMENT_SHARES = (0.34, 0.23, 0.22, 0.21)
 
 # share of rows touched by each kind of dirt
@@ -159,7 +164,42 @@ def _dirty(rng: np.random.Generator, frame: pd.DataFrame) -> pa.Table:
     return pa.concat_tables([table, duplicates])
 
 
+def available_memory() -> int | None:
+    """Bytes this process can still get: the kernel's MemAvailable, capped by the cgroup v2
+    limit of a container; None where it cannot be read (not Linux)."""
+    try:
+        meminfo = Path("/proc/meminfo").read_text(encoding="ascii")
+    except OSError:
+        return None
+    match = re.search(r"^MemAvailable:\s+([0-9]+) kB$", meminfo, re.MULTILINE)
+    if match is None:
+        return None
+    available = int(match.group(1)) * 1024
+    cgroup = Path("/sys/fs/cgroup")
+    try:
+        limit = (cgroup / "memory.max").read_text(encoding="ascii").strip()
+        used = (cgroup / "memory.current").read_text(encoding="ascii").strip()
+    except OSError:
+        return available
+    if limit.isdecimal() and used.isdecimal():
+        available = min(available, max(int(limit) - int(used), 0))
+    return available
+
+
+def check_memory(rows: int) -> None:
+    """Refuse, before allocating anything, a row count this machine has no memory for."""
+    needed = rows * BYTES_PER_ROW
+    available = available_memory()
+    if available is not None and needed > available:
+        raise BadInputError(
+            f"generating {rows:,} rows needs about {needed / 2**30:,.1f} GiB of memory and "
+            f"{available / 2**30:,.1f} GiB is available; ask for at most "
+            f"{available // BYTES_PER_ROW:,} rows"
+        )
+
+
 def generate(rows: int, seed: int, dirt: bool = True) -> Generated:
+    check_memory(rows)
     rng = np.random.default_rng(seed)
     frame = _features(rng, rows)
     logit = churn_logit_without_intercept(frame)

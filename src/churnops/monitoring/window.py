@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,31 +13,37 @@ import numpy as np
 from churnops.errors import BadInputError
 
 UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"  # ASCII digits only: float() would also take "nan", "1e400", "١"
+DURATION_RE = re.compile(rf"\s*({NUMBER})\s*([smhdw])\s*", re.IGNORECASE | re.ASCII)
+EPOCH_RE = re.compile(rf"\s*[+-]?{NUMBER}\s*", re.ASCII)
+COUNT_RE = re.compile(r"\s*[0-9]+\s*", re.ASCII)
+EARLIEST = -62_135_596_800.0  # 0001-01-01T00:00:00Z: the calendar's range in epoch seconds
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+MAX_ROWS = 2**63 - 1  # SQLite's largest integer
 AUTO_CHUNKS = 10
 
 
 def duration_seconds(text: str) -> float | None:
     """``90s``, ``30m``, ``24h``, ``7d``, ``2w`` as seconds; None if ``text`` is not a duration."""
-    match = DURATION_RE.match(text)
+    match = DURATION_RE.fullmatch(text)
     if match is None:
         return None
     seconds = float(match.group(1)) * UNITS[match.group(2).lower()]
     if seconds <= 0:
         raise BadInputError(f"the duration {text!r} must be longer than zero")
+    if seconds > LATEST - EARLIEST:
+        raise BadInputError(f"the duration {text!r} is longer than the calendar (years 1-9999)")
     return seconds
 
 
 def parse_time(text: str, now: float, option: str) -> float:
     """An ISO 8601 date-time (UTC when no zone is given), epoch seconds or a duration ago,
-    as epoch seconds."""
+    as epoch seconds within the years 1-9999."""
     ago = duration_seconds(text)
     if ago is not None:
-        return now - ago
-    try:
-        return float(text)
-    except ValueError:
-        pass
+        return _in_calendar(now - ago, option, text)
+    if EPOCH_RE.fullmatch(text):
+        return _in_calendar(float(text), option, text)
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
@@ -46,7 +53,25 @@ def parse_time(text: str, now: float, option: str) -> float:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _in_calendar(moment.timestamp(), option, text)
+
+
+def _in_calendar(epoch: float, option: str, text: str) -> float:
+    if not (math.isfinite(epoch) and EARLIEST <= epoch <= LATEST):
+        raise BadInputError(f"{option} {text!r} is outside the years 1-9999")
+    return epoch
+
+
+def row_count(text: str, option: str) -> int | None:
+    """A positive whole number of rows (ASCII digits) as an int; None if ``text`` is not one."""
+    if COUNT_RE.fullmatch(text) is None:
+        return None
+    digits = text.strip().lstrip("0")
+    if not digits:
+        return None
+    if len(digits) > len(str(MAX_ROWS)) or int(digits) > MAX_ROWS:
+        raise BadInputError(f"{option} {text.strip()} is too large: at most {MAX_ROWS:,} rows")
+    return int(digits)
 
 
 @dataclass(frozen=True)
@@ -68,21 +93,21 @@ class Window:
 
 def parse_window(since: str | None, until: str | None, last: str | None, now: float) -> Window:
     """``--last`` is a duration (``24h``: since now − 24 h) or a row count (``5000``)."""
-    start = parse_time(since, now, "--since") if since else None
-    end = parse_time(until, now, "--until") if until else None
+    start = None if since is None else parse_time(since, now, "--since")
+    end = None if until is None else parse_time(until, now, "--until")
     rows = None
-    if last:
+    if last is not None:
         span = duration_seconds(last)
         if span is not None:
             if start is not None:
                 raise BadInputError("give either --since or a --last duration, not both")
-            start = now - span
-        elif last.strip().isdigit() and int(last) > 0:
-            rows = int(last)
+            start = _in_calendar(now - span, "--last", last)
         else:
-            raise BadInputError(
-                f"--last {last!r} is neither a duration (24h) nor a row count (5000)"
-            )
+            rows = row_count(last, "--last")
+            if rows is None:
+                raise BadInputError(
+                    f"--last {last!r} is neither a duration (24h) nor a row count (5000)"
+                )
     if start is not None and end is not None and start >= end:
         raise BadInputError(f"the window is empty: {iso(start)} is not before {iso(end)}")
     return Window(start, end, rows)
@@ -111,8 +136,9 @@ def parse_chunk(text: str) -> ChunkSpec:
     seconds = duration_seconds(text)
     if seconds is not None:
         return ChunkSpec("time", seconds)
-    if text.strip().isdigit() and int(text) > 0:
-        return ChunkSpec("rows", int(text))
+    rows = row_count(text, "--chunk")
+    if rows is not None:
+        return ChunkSpec("rows", rows)
     raise BadInputError(f"--chunk {text!r} is not auto, a duration (1h, 1d) or a row count (5000)")
 
 

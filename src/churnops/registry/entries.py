@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict
@@ -13,6 +14,16 @@ from churnops.schema import FeatureSchema
 
 Status = Literal["current", "archived", "rejected"]
 Action = Literal["register", "promote", "rollback", "reject"]
+
+FORMAT = 2
+"""Format 2 added ``last_version``; a format 1 file reads as if it held its highest version."""
+
+MAX_VERSION = 2**31 - 1
+"""The highest version number: a 32-bit signed integer, so SQLite, numpy, Prometheus' float64
+gauges and JSON readers in JavaScript all hold every version exactly."""
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+VERSION_RE = re.compile(r"v?([0-9]+)", re.IGNORECASE | re.ASCII)
 
 
 def utc_now() -> str:
@@ -42,7 +53,7 @@ class Metrics(TypedDict):
 
 
 class ModelVersion(BaseModel):
-    version: int
+    version: VersionNumber
     file: str
     sha256: str
     onnx_file: str
@@ -59,6 +70,14 @@ class ModelVersion(BaseModel):
     seed: int
     gate: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("file", "onnx_file")
+    @classmethod
+    def _inside_models(cls, name: str) -> str:
+        """Artifacts live in models/: a bare file name, never a path that leads elsewhere."""
+        if name in ("", ".", "..") or any(char in name for char in "/\\\0"):
+            raise ValueError(f"{name!r} is not a file name inside models/")
+        return name
+
     @field_validator("feature_schema")
     @classmethod
     def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -74,17 +93,22 @@ class HistoryEvent(BaseModel):
     seq: int
     time: str
     action: Action
-    from_version: int | None
-    to_version: int | None
+    from_version: VersionNumber | None
+    to_version: VersionNumber | None
     reason: str
     user: str
 
 
 class RegistryFile(BaseModel):
-    """The whole of ``registry/metadata.json``: its atomic rename is the registry's commit point."""
+    """The whole of ``registry/metadata.json``: its atomic rename is the registry's commit point.
 
-    format: int = 1
-    current_version: int | None = None
+    ``last_version`` is the highest version number ever handed out, registered or not (a
+    training killed before its commit still used its number), so no number is given twice.
+    """
+
+    format: int = FORMAT
+    current_version: VersionNumber | None = None
+    last_version: int = Field(default=0, ge=0, le=MAX_VERSION)
     versions: list[ModelVersion] = Field(default_factory=list)
     last_event: HistoryEvent | None = None
 
@@ -95,6 +119,7 @@ class RegistryFile(BaseModel):
             raise ValueError("a version number appears twice")
         if self.current_version is not None and self.current_version not in numbers:
             raise ValueError(f"current_version {self.current_version} is not a registered version")
+        self.last_version = max([self.last_version, *numbers])
         return self
 
     def get(self, version: int) -> ModelVersion | None:
@@ -106,7 +131,13 @@ class RegistryFile(BaseModel):
 
 
 def parse_version(text: str) -> int:
-    digits = text.strip().lower().removeprefix("v")
-    if not digits.isdigit():
-        raise BadInputError(f"'{text}' is not a model version; write it like v3 or 3")
+    """``v3`` or ``3`` (ASCII digits only) as a version number, from 1 to ``MAX_VERSION``."""
+    match = VERSION_RE.fullmatch(text.strip())
+    if match is None:
+        raise BadInputError(f"{text!r} is not a model version; write it like v3 or 3")
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_VERSION)) or not 1 <= int(digits) <= MAX_VERSION:
+        raise BadInputError(
+            f"there is no model version {text.strip()}; versions go from v1 to v{MAX_VERSION}"
+        )
     return int(digits)

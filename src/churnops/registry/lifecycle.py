@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ from churnops.registry.entries import (
     TrainingData,
     utc_now,
 )
+from churnops.registry.orphans import remove_orphans
 from churnops.registry.stats import train_stats
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, artifact_stem
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
@@ -40,6 +42,7 @@ class Registered:
     promoted: bool
     reason: str
     previous: ModelVersion | None
+    removed: list[str] = field(default_factory=list)  # leftovers of killed trainings, from home
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -100,9 +103,9 @@ def register(
     registry = Registry(settings)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with registry.transaction() as state:
-        version = registry.next_version(state)
-        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-        stem = f"churn_model_v{version}_{stamp}"
+        removed = remove_orphans(registry, state, time.time())
+        version = registry.reserve_version(state)
+        stem = artifact_stem(version, datetime.now(UTC))
         joblib_path = settings.models_dir / f"{stem}.joblib"
         onnx_path = settings.models_dir / f"{stem}.onnx"
         atomic_write(joblib_path, lambda tmp: joblib.dump(trained.pipeline, tmp))
@@ -159,7 +162,8 @@ def register(
             version,
             reason if promoted else f"v{version} rejected: {reason}",
         )
-    return Registered(entry, promoted, reason, previous)
+    home_relative = [str(path.relative_to(settings.home)) for path in removed]
+    return Registered(entry, promoted, reason, previous, home_relative)
 
 
 def _write_version_files(

@@ -14,18 +14,32 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock
 from pydantic import ValidationError
 
 from churnops.atomic import append_line, atomic_write_json, atomic_write_text
-from churnops.errors import BadInputError
-from churnops.registry.entries import Action, HistoryEvent, ModelVersion, RegistryFile, utc_now
+from churnops.errors import BadInputError, CheckFailedError
+from churnops.registry.entries import (
+    FORMAT,
+    MAX_VERSION,
+    Action,
+    HistoryEvent,
+    ModelVersion,
+    RegistryFile,
+    utc_now,
+)
 from churnops.settings import Settings
 
-ARTIFACT_RE = re.compile(r"^churn_model_v(\d+)_\d{8}_\d{6}\.(?:joblib|onnx)$")
 LOCK_TIMEOUT_S = 120.0
+ARTIFACT_RE = re.compile(r"churn_model_v[0-9]+_[0-9]{8}_[0-9]{6}\.(?:joblib|onnx)")
+
+
+def artifact_stem(version: int, when: datetime) -> str:
+    """The file name, less its suffix, of a version's artifacts: matched by ``ARTIFACT_RE``."""
+    return f"churn_model_v{version}_{when:%Y%m%d_%H%M%S}"
 
 
 def _user() -> str:
@@ -115,10 +129,24 @@ class Registry:
         return entry
 
     def artifact_path(self, entry: ModelVersion) -> Path:
-        return self.models_dir / entry.file
+        return self._in_models(entry, entry.file)
 
     def onnx_path(self, entry: ModelVersion) -> Path:
-        return self.models_dir / entry.onnx_file
+        return self._in_models(entry, entry.onnx_file)
+
+    def _in_models(self, entry: ModelVersion, name: str) -> Path:
+        """``models/name``, refused when a symlink leads it outside models/ (the entry itself
+        only ever holds a bare file name)."""
+        path = self.models_dir / name
+        try:
+            inside = path.resolve().is_relative_to(self.models_dir.resolve())
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise CheckFailedError(f"{entry.name} refused: models/{name} ({exc})") from exc
+        if not inside:
+            raise CheckFailedError(
+                f"{entry.name} refused: models/{name} is a link that leads outside models/"
+            )
+        return path
 
     def version_dir(self, version: int) -> Path:
         return self.dir / "versions" / f"v{version}"
@@ -129,30 +157,23 @@ class Registry:
         """Hold the lock; yield the current state (repaired if a writer died half-way)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self._remove_stale_temporaries()
             state = self.read()
             self._sync_derived(state)
             yield state
 
-    def _remove_stale_temporaries(self) -> None:
-        """Every write into these folders holds the lock, so a temp file seen now was left by a
-        process that died mid-write."""
-        for folder in (self.dir, self.models_dir, *self.dir.glob("versions/v*")):
-            for leftover in folder.glob(".*.tmp"):
-                leftover.unlink(missing_ok=True)
-
-    def next_version(self, state: RegistryFile) -> int:
-        """One more than any version ever seen in metadata, models/ or versions/: never reused."""
-        seen = [v.version for v in state.versions]
-        if self.models_dir.exists():
-            for path in self.models_dir.iterdir():
-                match = ARTIFACT_RE.match(path.name)
-                if match:
-                    seen.append(int(match.group(1)))
-        versions_root = self.dir / "versions"
-        if versions_root.exists():
-            seen += [int(p.name[1:]) for p in versions_root.iterdir() if p.name[1:].isdigit()]
-        return max(seen, default=0) + 1
+    def reserve_version(self, state: RegistryFile) -> int:
+        """The next version number, recorded in metadata.json before any file of it is written,
+        so a training killed before its commit never has its number handed out again.
+        Numbers come from the registry only, never from file names; call inside
+        ``transaction``."""
+        if state.last_version >= MAX_VERSION:
+            raise CheckFailedError(
+                f"every version number up to v{MAX_VERSION} has been used; start a new "
+                "registry (another --home) for more versions — nothing was changed"
+            )
+        state.last_version += 1
+        self._write(state)
+        return state.last_version
 
     def commit(
         self,
@@ -177,9 +198,13 @@ class Registry:
             if entry.status != "rejected":
                 entry.status = "current" if entry.version == state.current_version else "archived"
         state.last_event = event
-        atomic_write_json(self.metadata_path, state.model_dump(mode="json"))
+        self._write(state)
         self._sync_derived(state)
         return event
+
+    def _write(self, state: RegistryFile) -> None:
+        state.format = FORMAT
+        atomic_write_json(self.metadata_path, state.model_dump(mode="json"))
 
     def _sync_derived(self, state: RegistryFile) -> None:
         """Make pointer, stats copy and history agree with metadata.json."""

@@ -215,20 +215,6 @@ def test_the_allowed_drop_is_configurable(add_version: AddVersion, weak: Trained
     assert add_version(weak, min_auc=0.0, max_auc_drop=1.0).promoted
 
 
-# ---- version numbers ------------------------------------------------------------------------
-def test_version_numbers_are_never_reused(
-    add_version: AddVersion, trained_settings: Settings, registry: Registry
-) -> None:
-    """Rejected versions, orphan artifacts in models/ and orphan version folders all consume
-    their number."""
-    assert add_version(min_auc=0.99).entry.version == 2
-    (trained_settings.models_dir / "churn_model_v7_20240101_000000.onnx").write_bytes(b"orphan")
-    assert add_version().entry.version == 8
-    registry.version_dir(11).mkdir(parents=True)
-    assert add_version().entry.version == 12
-    assert [v.version for v in registry.read().versions] == [1, 2, 8, 12]
-
-
 # ---- verification ---------------------------------------------------------------------------
 def _flip_a_byte(path_bytes: bytes) -> bytes:
     middle = len(path_bytes) // 2
