@@ -167,14 +167,14 @@ def test_damaged_artifacts_are_refused(
     assert words in candidate["check"]
 
 
-def test_orphan_artifacts_do_not_get_their_number_reused(
+def test_stray_artifacts_do_not_set_the_version_number(
     churnops: Churnops, trained_home: Path
 ) -> None:
-    """A stray churn_model_v5_….joblib in models/ (e.g. from a crashed run) pushes the next
-    version to v6."""
+    """A stray churn_model_v5_….joblib in models/ (e.g. from a crashed run) does not move the
+    numbering: version numbers come from the registry alone."""
     (trained_home / "models" / "churn_model_v5_20240101_120000.joblib").write_bytes(b"orphan")
-    assert churnops("train", "--json").json()["version"] == 6
-    assert [v for v, _ in story(churnops, trained_home)[1]] == [1, 6]
+    assert churnops("train", "--json").json()["version"] == 2
+    assert [v for v, _ in story(churnops, trained_home)[1]] == [1, 2]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from churnops import workflow
 from churnops.atomic import sha256_file
 from churnops.registry.lifecycle import verify
+from churnops.registry.orphans import MIN_AGE_S
 from churnops.registry.store import Registry
 from churnops.settings import Settings, load_settings
 
@@ -85,6 +88,9 @@ def check_consistent(settings: Settings, repaired: bool) -> None:
         assert sha256_file(registry.onnx_path(entry)) == entry.onnx_sha256, entry.name
         for name in ("train_stats.json", "reference.parquet", "holdout.parquet"):
             assert (registry.version_dir(entry.version) / name).is_file(), (entry.name, name)
+    # every number a killed registration wrote files for is at or below the high-water mark,
+    # so it is never handed out again
+    assert max(numbers_on_disk(registry)) <= state.last_version
     history = registry.history()  # every line parses
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
     assert state.last_event is not None and state.current is not None
@@ -96,6 +102,39 @@ def check_consistent(settings: Settings, repaired: bool) -> None:
         current_stats = registry.version_dir(state.current.version) / "train_stats.json"
         assert registry.stats_path.read_bytes() == current_stats.read_bytes()
         verify(registry, state.current)
+
+
+def numbers_on_disk(registry: Registry) -> list[int]:
+    """Version numbers in artifact names in models/ and in folder names under versions/."""
+    names = [p.name for p in registry.models_dir.iterdir()]
+    names += [p.name for p in (registry.dir / "versions").iterdir()]
+    found = (re.fullmatch(r"(?:churn_model_)?v([0-9]+)(?:_.*)?", name) for name in names)
+    return [int(match.group(1)) for match in found if match]
+
+
+def leftovers(registry: Registry) -> set[str]:
+    """Home-relative paths no registered version owns: artifacts, version folders, temps."""
+    state = registry.read()
+    owned = {name for v in state.versions for name in (v.file, v.onnx_file)}
+    owned |= {f"v{v.version}" for v in state.versions}
+    home = registry.models_dir.parent
+    found = set()
+    for folder in (registry.models_dir, registry.dir / "versions", registry.dir):
+        for path in folder.iterdir():
+            temporary = path.name.startswith(".") and path.name.endswith(".tmp")
+            ours = path.name.startswith("churn_model_v") or folder.name == "versions"
+            if temporary or (ours and path.name not in owned):
+                found.add(str(path.relative_to(home)))
+    for entry in state.versions:
+        folder = registry.version_dir(entry.version)
+        found |= {str(p.relative_to(home)) for p in folder.glob(".*.tmp")}
+    return found
+
+
+def age_everything(home: Path, seconds: float) -> None:
+    when = time.time() - seconds
+    for path in [*(home / "models").rglob("*"), *(home / "registry").rglob("*")]:
+        os.utime(path, (when, when), follow_symlinks=False)
 
 
 @pytest.fixture
@@ -146,6 +185,26 @@ def test_killed_registrations_leave_a_consistent_registry(
     before = len(Registry(trained_settings).read().versions)
     crash_rounds(driver, trained_settings, seed=1)
     assert len(Registry(trained_settings).read().versions) > before
+
+
+@pytest.mark.parametrize("driver", ["register"], indirect=True)
+def test_the_next_train_removes_what_killed_registrations_left(
+    driver: subprocess.Popen[str], trained_settings: Settings
+) -> None:
+    """After SIGKILLed registrations, the next train (once the leftovers are an hour old)
+    removes exactly the files and folders no registered version owns, lists them, and every
+    registered version still verifies."""
+    crash_rounds(driver, trained_settings, seed=3)
+    registry = Registry(trained_settings)
+    expected = leftovers(registry)
+    age_everything(trained_settings.home, MIN_AGE_S + 60)
+    fast = trained_settings.model_copy(update={"n_estimators": 5, "min_auc": 0.0})
+    result = workflow.train_step(fast)
+    assert set(result.registered.removed) == expected
+    assert leftovers(registry) == set()
+    check_consistent(trained_settings, repaired=True)
+    for entry in registry.read().versions:
+        verify(registry, entry)
 
 
 @pytest.mark.parametrize("driver", ["switch"], indirect=True)

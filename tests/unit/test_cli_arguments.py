@@ -1,0 +1,144 @@
+"""Fuzzing the parsers of version, time, row-count and chunk arguments, and the commands that
+take them: any text gives a value in range or one line of bad input, never a traceback."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from cli_support import RunCli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnops import logstore
+from churnops.errors import BadInputError
+from churnops.monitoring.window import (
+    EARLIEST,
+    LATEST,
+    MAX_ROWS,
+    iso,
+    parse_chunk,
+    parse_time,
+    parse_window,
+)
+from churnops.registry.entries import MAX_VERSION, parse_version
+
+NOW = 1_750_000_000.0
+NUMBERS = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=0, max_value=10**400).map(str),
+    st.floats().map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=4),  # ٣, １, ²
+)
+ARGUMENTS = st.one_of(
+    st.text(max_size=30),
+    NUMBERS,
+    st.tuples(st.sampled_from(["", "v", "V", " v"]), NUMBERS).map("".join),
+    st.tuples(NUMBERS, st.sampled_from([*"smhdwSMHDWſK", " h", "x"])).map("".join),
+    st.tuples(
+        st.datetimes().map(lambda moment: moment.isoformat()),
+        st.sampled_from(["", "Z", "+05:00", "-14:00", "+23:59"]),
+    ).map("".join),
+)
+QUICK = settings(max_examples=300, deadline=None)
+
+
+def one_line_refusal(error: BadInputError) -> None:
+    assert "\n" not in str(error) and str(error)
+
+
+@QUICK
+@given(ARGUMENTS)
+def test_parse_version(text: str) -> None:
+    """A version is ASCII digits (optionally after v) from 1 to MAX_VERSION, or refused."""
+    try:
+        number = parse_version(text)
+    except BadInputError as error:
+        one_line_refusal(error)
+        return
+    assert 1 <= number <= MAX_VERSION
+    assert text.strip().lower().removeprefix("v").isascii()
+
+
+@QUICK
+@given(ARGUMENTS)
+def test_parse_time(text: str) -> None:
+    """A time is a finite moment within the years 1-9999 that can be printed, or refused."""
+    try:
+        moment = parse_time(text, NOW, "--since")
+    except BadInputError as error:
+        one_line_refusal(error)
+        return
+    assert math.isfinite(moment) and EARLIEST <= moment <= LATEST
+    assert iso(moment)
+
+
+@QUICK
+@given(st.one_of(st.none(), ARGUMENTS), st.one_of(st.none(), ARGUMENTS), ARGUMENTS)
+def test_parse_window(since: str | None, until: str | None, last: str) -> None:
+    """Any --since/--until/--last gives a window that can be described, or one refusal."""
+    try:
+        window = parse_window(since, until, last, NOW)
+    except BadInputError as error:
+        one_line_refusal(error)
+        return
+    assert window.describe()
+    assert window.last_rows is None or 1 <= window.last_rows <= MAX_ROWS
+
+
+@QUICK
+@given(ARGUMENTS)
+def test_parse_chunk(text: str) -> None:
+    """A chunk is auto, a positive finite duration or a row count up to MAX_ROWS."""
+    try:
+        spec = parse_chunk(text)
+    except BadInputError as error:
+        one_line_refusal(error)
+        return
+    assert math.isfinite(spec.size) and spec.size > 0
+    assert spec.describe()
+
+
+# ---- the commands, in-process through the real entry point ----------------------------------
+COMMANDS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def assert_handled(run_cli: RunCli, *args: str | Path) -> None:
+    """Exit 0, 1 or 2; a failure is one 'error:' line (or typer's usage message); never a
+    traceback, never a healthy inference log called unreadable."""
+    run = run_cli(*args)
+    assert run.code in (0, 1, 2), run
+    assert "Traceback" not in run.err + run.out
+    assert "move it aside" not in run.err
+    if run.code and "Usage:" not in run.err:
+        lines = [line for line in run.err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), run.err
+
+
+@COMMANDS
+@given(ARGUMENTS, st.sampled_from(["show", "promote", "rollback"]))
+def test_version_arguments(run_cli: RunCli, trained_home: Path, text: str, command: str) -> None:
+    """registry show, promote and rollback --to handle any version text."""
+    args = {
+        "show": ["registry", "show", "--home", trained_home, "--", text],
+        "promote": ["promote", "--home", trained_home, "--", text],
+        "rollback": ["rollback", "--home", trained_home, f"--to={text}"],
+    }[command]
+    assert_handled(run_cli, *args)
+
+
+@pytest.fixture
+def logged_home(trained_home: Path) -> Path:
+    logstore.connect(trained_home / "logs" / "inference.sqlite").close()
+    return trained_home
+
+
+@COMMANDS
+@given(ARGUMENTS, st.sampled_from(["--since", "--until", "--last", "--chunk", "--version"]))
+def test_drift_arguments(run_cli: RunCli, logged_home: Path, text: str, option: str) -> None:
+    """drift handles any window, chunk or version text against a healthy (empty) log."""
+    assert_handled(run_cli, "drift", "--home", logged_home, "--json", f"{option}={text}")
