@@ -40,3 +40,21 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         return CliRun(code, out, err)
 
     return run
+
+
+def registry_bytes(home: Path) -> dict[str, bytes]:
+    """The registry files a refused command must leave byte for byte."""
+    folder = home / "registry"
+    names = ("metadata.json", "current_model.txt", "history.jsonl", "train_stats.json")
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def assert_one_line_error(run: CliRun, code: int, *words: str) -> None:
+    """Exit ``code`` with a single 'error: …' line on stderr naming ``words``, no traceback."""
+    assert run.code == code, (run.code, run.out, run.err)
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in run.err + run.out
+    for word in words:
+        assert word in lines[0]

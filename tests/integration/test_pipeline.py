@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import CliRun, RunCli
+from cli_support import CliRun, RunCli, registry_bytes
 
 V1_TREES = "60"  # the shared trained home's v1: the same data and trees give the same model
 
@@ -42,12 +42,6 @@ def story(churnops: Churnops, home: Path) -> tuple[int | None, list[tuple[int, s
     assert last_move["to_version"] == current_version
     assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
     return current_version, [(v["version"], v["status"]) for v in versions], history
-
-
-def registry_bytes(home: Path) -> dict[str, bytes]:
-    folder = home / "registry"
-    names = ("metadata.json", "current_model.txt", "history.jsonl", "train_stats.json")
-    return {name: (folder / name).read_bytes() for name in names}
 
 
 def test_train_twice_roll_back_promote(churnops: Churnops, trained_home: Path) -> None:

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import CliRun, RunCli
+from cli_support import CliRun, RunCli, assert_one_line_error, registry_bytes
 
-from churnops import logstore
 from churnops.atomic import sha256_file
 from churnops.data.generate import generate
 
@@ -32,17 +31,6 @@ def churnops(monkeypatch: pytest.MonkeyPatch, run_cli: RunCli) -> Churnops:
     """``churnops ARGS…`` in-process, with small forests so training is quick."""
     monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", "20")
     return run_cli
-
-
-def assert_one_line_error(run: Run, code: int, *words: str) -> None:
-    """Exit ``code`` with a single 'error: …' line on stderr naming ``words``, no traceback."""
-    assert run.code == code, (run.code, run.out, run.err)
-    lines = [line for line in run.err.splitlines() if line.strip()]
-    assert len(lines) == 1, run.err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in run.err + run.out
-    for word in words:
-        assert word in lines[0]
 
 
 def test_help_in_a_real_process() -> None:
@@ -301,66 +289,12 @@ def test_refusing_a_rejected_version_suggests_a_command_that_exists(
 
 
 # ---- hostile arguments and tampered registries: one line, never a traceback (issue 7) --------
-def _registry_bytes(home: Path) -> dict[str, bytes]:
-    folder = home / "registry"
-    names = ("metadata.json", "current_model.txt", "history.jsonl", "train_stats.json")
-    return {name: (folder / name).read_bytes() for name in names}
-
-
-@pytest.fixture
-def logged_home(trained_home: Path) -> Path:
-    """The trained home with an empty, healthy inference log, as the API creates it."""
-    logstore.connect(trained_home / "logs" / "inference.sqlite").close()
-    return trained_home
-
-
-HOSTILE = [
-    (["rollback", "--to", "v²"], ["'v²' is not a model version"]),
-    (["promote", "v²"], ["'v²' is not a model version"]),
-    (["registry", "show", "v²"], ["'v²' is not a model version"]),
-    (["registry", "show", "v٣"], ["'v٣' is not a model version"]),
-    (["promote", "v１"], ["'v１' is not a model version"]),
-    (["evaluate", "v²"], ["'v²' is not a model version"]),
-    (["registry", "show", ""], ["'' is not a model version"]),
-    (["rollback", "--to", "v99999999999999999999"], ["versions go from v1 to v2147483647"]),
-    (["generate", "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
-    (["train", "--seed", "4294967296"], ["--seed", "less than or equal to 4294967295"]),
-    (["generate", "--rows", "100000000000"], ["100,000,000,000 rows needs about", "GiB"]),
-    (["drift", "--version", "v²"], ["'v²' is not a model version"]),
-    (["drift", "--version", ""], ["'' is not a model version"]),
-    (["drift", "--since", "nan"], ["--since 'nan'"]),
-    (["drift", "--until", "1e400"], ["--until '1e400'"]),
-    (["drift", "--since", "5ſ"], ["--since '5ſ'"]),
-    (["drift", "--since", ""], ["--since ''"]),
-    (["drift", "--since", "99999999999999999999d"], ["longer than the calendar"]),
-    (["drift", "--since", "0001-01-01T00:00+05:00"], ["outside the years 1-9999"]),
-    (["drift", "--last", "99999999999999999999999"], ["--last", "too large"]),
-    (["drift", "--last", "²"], ["--last '²'"]),
-    (["drift", "--chunk", "²"], ["--chunk '²'"]),
-]
-
-
-@pytest.mark.parametrize(("args", "words"), HOSTILE, ids=[" ".join(a) for a, _ in HOSTILE])
-def test_hostile_arguments_get_one_line(
-    churnops: Churnops, logged_home: Path, args: list[str], words: list[str]
-) -> None:
-    """Versions in non-ASCII digits or beyond the last number, times that are not finite or
-    outside the calendar, huge row counts, seeds numpy cannot take and more rows than memory
-    holds are bad input: exit 2, one line naming the problem, nothing changed, and a healthy
-    inference log is never called unreadable."""
-    before = _registry_bytes(logged_home)
-    run = churnops(*args, "--home", logged_home)
-    assert_one_line_error(run, 2, *words)
-    assert "move it aside" not in run.err
-    assert _registry_bytes(logged_home) == before
-
-
 def test_an_empty_rollback_target_is_refused(churnops: Churnops, trained_home: Path) -> None:
     """`rollback --to ''` is bad input, not a silent rollback to the previous version."""
     assert churnops("train", "--home", trained_home).code == 0
-    before = _registry_bytes(trained_home)
+    before = registry_bytes(trained_home)
     assert_one_line_error(churnops("rollback", "--to", "", "--home", trained_home), 2, "''")
-    assert _registry_bytes(trained_home) == before
+    assert registry_bytes(trained_home) == before
 
 
 def test_rollback_to_a_file_outside_models_changes_nothing(
@@ -374,10 +308,10 @@ def test_rollback_to_a_file_outside_models_changes_nothing(
     raw["versions"][0]["file"] = "../" * 40 + "etc/passwd"
     raw["versions"][0]["sha256"] = sha256_file(Path("/etc/passwd"))
     metadata.write_text(json.dumps(raw), encoding="utf-8")
-    before = _registry_bytes(trained_home)
+    before = registry_bytes(trained_home)
     run = churnops("rollback", "--to", "v1", "--home", trained_home)
     assert_one_line_error(run, 2, "versions.0.file", "inside models/")
-    assert _registry_bytes(trained_home) == before
+    assert registry_bytes(trained_home) == before
 
 
 def test_a_file_named_like_a_huge_version_does_not_set_the_next_one(

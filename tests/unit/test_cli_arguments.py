@@ -1,5 +1,6 @@
-"""Fuzzing the parsers of version, time, row-count and chunk arguments, and the commands that
-take them: any text gives a value in range or one line of bad input, never a traceback."""
+"""Hostile arguments: versions, times, row counts, chunks, seeds and sizes that once gave
+tracebacks, then fuzzing of their parsers and of the commands taking them. Any text gives a
+value in range or one line of bad input (exit 2), never a traceback."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from cli_support import RunCli
+from cli_support import RunCli, assert_one_line_error, registry_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ NUMBERS = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False).map(str),
     st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=4),  # ٣, １, ²
 )
+# text a user might type where a version, a time, a count or a chunk is expected
 ARGUMENTS = st.one_of(
     st.text(max_size=30),
     NUMBERS,
@@ -43,6 +45,69 @@ ARGUMENTS = st.one_of(
     ).map("".join),
 )
 QUICK = settings(max_examples=300, deadline=None)
+
+
+@pytest.fixture
+def logged_home(trained_home: Path) -> Path:
+    """The trained home with an empty, healthy inference log, as the API creates it."""
+    logstore.connect(trained_home / "logs" / "inference.sqlite").close()
+    return trained_home
+
+
+HOSTILE = [
+    (["rollback", "--to", "v²"], ["'v²' is not a model version"]),
+    (["promote", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", "v٣"], ["'v٣' is not a model version"]),
+    (["promote", "v１"], ["'v１' is not a model version"]),
+    (["evaluate", "v²"], ["'v²' is not a model version"]),
+    (["registry", "show", ""], ["'' is not a model version"]),
+    (["rollback", "--to", "v99999999999999999999"], ["versions go from v1 to v2147483647"]),
+    (["generate", "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
+    (["train", "--seed", "4294967296"], ["--seed", "less than or equal to 4294967295"]),
+    (["generate", "--rows", "100000000000"], ["100,000,000,000 rows needs about", "GiB"]),
+    (["drift", "--version", "v²"], ["'v²' is not a model version"]),
+    (["drift", "--version", ""], ["'' is not a model version"]),
+    (["drift", "--since", "nan"], ["--since 'nan'"]),
+    (["drift", "--until", "1e400"], ["--until '1e400'"]),
+    (["drift", "--since", "5ſ"], ["--since '5ſ'"]),
+    (["drift", "--since", ""], ["--since ''"]),
+    (["drift", "--since", "99999999999999999999d"], ["longer than the calendar"]),
+    (["drift", "--since", "0001-01-01T00:00+05:00"], ["outside the years 1-9999"]),
+    (["drift", "--last", "99999999999999999999999"], ["--last", "too large"]),
+    (["drift", "--last", "²"], ["--last '²'"]),
+    (["drift", "--chunk", "²"], ["--chunk '²'"]),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), HOSTILE, ids=[" ".join(a) for a, _ in HOSTILE])
+def test_hostile_arguments_get_one_line(
+    run_cli: RunCli, logged_home: Path, args: list[str], words: list[str]
+) -> None:
+    """Versions in non-ASCII digits or beyond the last number, times that are not finite or
+    outside the calendar, huge row counts, seeds numpy cannot take and more rows than memory
+    holds are bad input: exit 2, one line naming the problem, nothing changed, and a healthy
+    inference log is never called unreadable."""
+    before = registry_bytes(logged_home)
+    run = run_cli(*args, "--home", logged_home)
+    assert_one_line_error(run, 2, *words)
+    assert "move it aside" not in run.err
+    assert registry_bytes(logged_home) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(["--seed", "-1"], ["seed -1"]), (["--rows", "100000000000"], ["GiB"])],
+    ids=["seed", "rows"],
+)
+def test_simulate_checks_the_generator_arguments(
+    run_cli: RunCli, tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    """simulate draws its customers from the generator, which refuses a seed numpy cannot take
+    and more rows than memory holds, in one line."""
+    run = run_cli("simulate", *args, "--out", tmp_path / "rows.csv")
+    assert_one_line_error(run, 2, *words)
+    assert not (tmp_path / "rows.csv").exists()
 
 
 def one_line_refusal(error: BadInputError) -> None:
@@ -101,7 +166,7 @@ def test_parse_chunk(text: str) -> None:
     assert spec.describe()
 
 
-# ---- the commands, in-process through the real entry point ----------------------------------
+# ---- the commands taking them, in-process through the real entry point -----------------------
 COMMANDS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -123,18 +188,13 @@ def assert_handled(run_cli: RunCli, *args: str | Path) -> None:
 @given(ARGUMENTS, st.sampled_from(["show", "promote", "rollback"]))
 def test_version_arguments(run_cli: RunCli, trained_home: Path, text: str, command: str) -> None:
     """registry show, promote and rollback --to handle any version text."""
+    home = str(trained_home)
     args = {
-        "show": ["registry", "show", "--home", trained_home, "--", text],
-        "promote": ["promote", "--home", trained_home, "--", text],
-        "rollback": ["rollback", "--home", trained_home, f"--to={text}"],
+        "show": ["registry", "show", "--home", home, "--", text],
+        "promote": ["promote", "--home", home, "--", text],
+        "rollback": ["rollback", "--home", home, f"--to={text}"],
     }[command]
     assert_handled(run_cli, *args)
-
-
-@pytest.fixture
-def logged_home(trained_home: Path) -> Path:
-    logstore.connect(trained_home / "logs" / "inference.sqlite").close()
-    return trained_home
 
 
 @COMMANDS

@@ -31,6 +31,7 @@ from sklearn.metrics import roc_auc_score
 from churnops.atomic import atomic_write
 from churnops.errors import BadInputError
 from churnops.schema import CONTRACT_TYPES, PAYMENT_METHODS
+from churnops.settings import MAX_SEED
 
 TARGET_CHURN_RATE = 0.25
 BYTES_PER_ROW = 600
@@ -199,6 +200,8 @@ def check_memory(rows: int) -> None:
 
 
 def generate(rows: int, seed: int, dirt: bool = True) -> Generated:
+    if not 0 <= seed <= MAX_SEED:
+        raise BadInputError(f"the seed {seed} is not a whole number from 0 to {MAX_SEED}")
     check_memory(rows)
     rng = np.random.default_rng(seed)
     frame = _features(rng, rows)
