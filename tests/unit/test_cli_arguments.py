@@ -69,7 +69,7 @@ HOSTILE = [
     (["drift", "--version", "v²"], ["'v²' is not a model version"]),
     (["drift", "--version", ""], ["'' is not a model version"]),
     (["drift", "--since", "nan"], ["--since 'nan'"]),
-    (["drift", "--until", "1e400"], ["--until '1e400'"]),
+    (["drift", "--until", "1e400"], ["--until '1e400' is outside the years 1-9999"]),
     (["drift", "--since", "5ſ"], ["--since '5ſ'"]),
     (["drift", "--since", ""], ["--since ''"]),
     (["drift", "--since", "99999999999999999999d"], ["longer than the calendar"]),

@@ -15,7 +15,7 @@ from churnops.errors import BadInputError
 UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"  # ASCII digits only: float() would also take "nan", "1e400", "١"
 DURATION_RE = re.compile(rf"\s*({NUMBER})\s*([smhdw])\s*", re.IGNORECASE | re.ASCII)
-EPOCH_RE = re.compile(rf"\s*[+-]?{NUMBER}\s*", re.ASCII)
+EPOCH_RE = re.compile(rf"\s*[+-]?{NUMBER}(?:e[+-]?[0-9]+)?\s*", re.IGNORECASE | re.ASCII)
 COUNT_RE = re.compile(r"\s*[0-9]+\s*", re.ASCII)
 EARLIEST = -62_135_596_800.0  # 0001-01-01T00:00:00Z: the calendar's range in epoch seconds
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z

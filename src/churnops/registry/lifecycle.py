@@ -42,7 +42,7 @@ class Registered:
     promoted: bool
     reason: str
     previous: ModelVersion | None
-    removed: list[str] = field(default_factory=list)  # leftovers of killed trainings, from home
+    removed: list[str] = field(default_factory=list)  # killed trainings' leftovers, home-relative
 
 
 def _git_commit(folder: Path) -> str | None:

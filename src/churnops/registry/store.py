@@ -140,8 +140,10 @@ class Registry:
         path = self.models_dir / name
         try:
             inside = path.resolve().is_relative_to(self.models_dir.resolve())
-        except (OSError, RuntimeError) as exc:  # a symlink loop
-            raise CheckFailedError(f"{entry.name} refused: models/{name} ({exc})") from exc
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop (Python < 3.13)
+            raise CheckFailedError(
+                f"{entry.name} refused: models/{name} is a link that cannot be followed"
+            ) from exc
         if not inside:
             raise CheckFailedError(
                 f"{entry.name} refused: models/{name} is a link that leads outside models/"
