@@ -12,6 +12,7 @@ After a deliberate change of the format, rewrite the examples and review their d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -24,6 +25,7 @@ import pandas as pd
 import pytest
 
 from churnops import logstore
+from churnops.monitoring.results import DriftReport
 from churnops.monitoring.run import DriftOptions, run_drift
 from churnops.schema import CONTRACT_TYPES, PAYMENT_METHODS
 from churnops.settings import Settings, load_settings
@@ -150,6 +152,14 @@ def test_the_json_report_matches_its_stored_example(scenario: str, tmp_path: Pat
     """It writes exactly the stored example's bytes (the timestamp aside)."""
     expected = (EXAMPLES / f"{scenario}.json").read_text(encoding="utf-8")
     assert report_text(scenario, tmp_path) == expected
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_a_stored_report_reads_back_into_the_same_report(scenario: str) -> None:
+    """It reads a written report back (as the API's gauges do) without losing a key."""
+    stored = (EXAMPLES / f"{scenario}.json").read_text(encoding="utf-8")
+    report = DriftReport.from_json(stored)
+    assert json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n" == stored
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,10 +21,10 @@ from churnops.cli.ui import (
     step,
 )
 from churnops.errors import BadInputError, CheckFailedError
-from churnops.monitoring.html_report import drift_timing
 from churnops.monitoring.shifts import SHIFTS
 
 if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a fast start
+    from churnops.monitoring.results import GroupResult
     from churnops.monitoring.run import DriftRun
     from churnops.monitoring.simulate import SimulationResult
 from churnops.registry.entries import parse_version
@@ -38,67 +38,54 @@ STYLE = {
 }
 
 
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
 
 
-def _chunk_status(chunk: dict[str, Any], name: str) -> str | None:
-    entry = chunk.get("prediction") if name == "prediction" else chunk.get("features", {}).get(name)
-    return entry["status"] if isinstance(entry, dict) else None
+def _group_table(group: GroupResult) -> Table:
+    from churnops.monitoring.results import TABLE
 
-
-def _group_table(group: dict[str, Any]) -> Table:
-    served = f"model v{group['model_version']}" if group["model_version"] else "current file"
+    served = f"model v{group.model_version}" if group.model_version else "current file"
     title = (
-        f"{served}: {group['rows']:,} rows vs reference {group['reference']['label']} "
-        f"({group['reference']['sample_rows']:,}-row sample)"
+        f"{served}: {group.rows:,} rows vs reference {group.reference.label} "
+        f"({group.reference.sample_rows:,}-row sample)"
     )
     table = Table(title=title)
-    headers = ("feature", "status", "PSI", "KS D | χ²", "p Holm", "W/σ | JS", "unseen", "Δ miss")
-    for column in headers:
-        table.add_column(column, justify="left" if column in headers[:2] else "right")
+    table.add_column("feature")
+    table.add_column("status")
+    for shown in TABLE:
+        table.add_column(shown.label, justify="right")
     table.add_column("chunks")
-    rows = dict(group["features"])
-    if group.get("prediction"):
-        rows["prediction"] = group["prediction"]
-    for name, e in rows.items():
-        numeric = e["kind"] == "numeric"
-        marks = "".join(f"[{STYLE[_chunk_status(c, name)]}]■[/]" for c in group["chunks"])
-        table.add_row(
-            name,
-            f"[{STYLE[e['status']]}]{e['status']}[/]",
-            _fmt(e["psi"]),
-            _fmt(e.get("ks_statistic") if numeric else e.get("chi2_statistic")),
-            _fmt(e["p_value_adjusted"], 2),
-            _fmt(e.get("wasserstein_norm") if numeric else e.get("js_distance")),
-            _fmt(e.get("unseen_share")),
-            _fmt(e.get("missing_rate_change")),
-            marks,
+    for name, e in group.verdicts().items():
+        marks = "".join(
+            f"[{STYLE[v.status if (v := c.verdict(name)) else None]}]■[/]" for c in group.chunks
         )
+        values = [_fmt(shown.value(e), 2) for shown in TABLE]
+        table.add_row(name, f"[{STYLE[e.status]}]{e.status}[/]", *values, marks)
     return table
 
 
 def _show(run: DriftRun) -> None:
+    from churnops.monitoring.html_report import drift_timing
+
     report = run.report
-    for group in report["groups"]:
+    for group in report.groups:
         console.print(_group_table(group))
-        for name, entry in group["features"].items():
-            if entry["status"] == "not compared":
-                why = "; ".join(entry.get("reasons") or ["no test could run"])
+        for name, entry in group.features.items():
+            if not entry.compared:
+                why = "; ".join(entry.reasons or ["no test could run"])
                 console.print(f"[yellow]not compared[/] {name}: {why}", highlight=False)
-        if group.get("drift_began"):
+        if group.drift_began:
             console.print(drift_timing(group), highlight=False)
-    for note in report["notes"]:
+    for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
-    verdict = "[bold red]DRIFT DETECTED[/]" if report["drift_detected"] else "[green]no drift[/]"
-    drifting = [n for n, e in report["features"].items() if e["status"] == "drift"]
+    verdict = "[bold red]DRIFT DETECTED[/]" if report.drift_detected else "[green]no drift[/]"
+    drifting = report.with_status("drift")
     console.print(
-        f"{verdict} — drift score {report['drift_score']:.2f}"
+        f"{verdict} — drift score {report.drift_score:.2f}"
         + (f"; drifting: {', '.join(drifting)}" if drifting else "")
     )
-    console.print(f"[dim]{report['rule']}[/]", highlight=False)
+    console.print(f"[dim]{report.rule}[/]", highlight=False)
     console.print(
         f"report: {run.json_path}"
         + (f"  html: {run.html_path}" if run.html_path else "")
@@ -198,7 +185,7 @@ def drift(
     with progress(not as_json) as bar, step(bar, "comparing with the reference"):
         run = run_drift(settings, options)
     if as_json:
-        payload = dict(run.report)
+        payload = run.report.to_json()
         payload["report_path"] = str(run.json_path)
         payload["html_path"] = str(run.html_path) if run.html_path else None
         payload["latest_path"] = str(run.latest_path) if run.latest_path else None
@@ -211,7 +198,7 @@ def drift(
             err_console.print(f"alert sent to {alert_webhook}")
         else:
             err_console.print(f"[bold red]alert not delivered:[/] {run.alert.error}")
-    if run.report["drift_detected"]:
+    if run.report.drift_detected:
         raise typer.Exit(1)
 
 

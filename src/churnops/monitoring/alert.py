@@ -9,28 +9,27 @@ from typing import Any
 import httpx
 
 from churnops.errors import BadInputError
+from churnops.monitoring.results import DriftReport
 
 TIMEOUT_S = 10.0
 
 
-def summary(report: dict[str, Any], report_path: str | None) -> dict[str, Any]:
+def summary(report: DriftReport, report_path: str | None) -> dict[str, Any]:
     """What a receiver needs to act: verdict, score, which features drift and where to look."""
-    drifting = [n for n, e in report["features"].items() if e["status"] == "drift"]
-    warnings = [n for n, e in report["features"].items() if e["status"] == "warning"]
-    prediction = report.get("prediction") or {}
+    drifting = report.with_status("drift")
     return {
         "event": "churnops.drift",
-        "generated_at": report["generated_at"],
-        "drift_detected": report["drift_detected"],
-        "drift_score": report["drift_score"],
-        "drift_began": report.get("drift_began"),
+        "generated_at": report.generated_at,
+        "drift_detected": report.drift_detected,
+        "drift_score": report.drift_score,
+        "drift_began": report.drift_began,
         "drifting_features": drifting,
-        "warning_features": warnings,
-        "prediction_status": prediction.get("status"),
-        "model_versions": [g["model_version"] for g in report["groups"]],
+        "warning_features": report.with_status("warning"),
+        "prediction_status": report.prediction.status if report.prediction else None,
+        "model_versions": [g.model_version for g in report.groups],
         "report": report_path,
         "text": (
-            f"churnops: drift detected (score {report['drift_score']:.2f}) on "
+            f"churnops: drift detected (score {report.drift_score:.2f}) on "
             f"{', '.join(drifting) or 'the prediction'}"
         ),
     }

@@ -1,21 +1,28 @@
 """One comparison: a batch of current rows against a prepared reference, feature by feature.
 
 The reference is prepared once (sorted values, PSI edges, category counts) and reused for the
-whole window and every chunk of it. The result is JSON-ready: every number is finite or None.
+whole window and every chunk of it. Each feature's verdict is a typed ``FeatureResult``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from churnops.monitoring.columns import Coded, Columns
 from churnops.monitoring.reference import Reference
+from churnops.monitoring.results import (
+    CategoricalHistogram,
+    FeatureResult,
+    Kind,
+    NumericHistogram,
+    ReferenceScale,
+)
 from churnops.monitoring.rule import (
     NOT_COMPARED,
+    Judgement,
     Thresholds,
     Verdict,
     feature_verdict,
@@ -23,9 +30,11 @@ from churnops.monitoring.rule import (
 )
 from churnops.monitoring.stats_tests import (
     CategoricalResult,
+    CategoricalStats,
     MissingResult,
     NumericReference,
     NumericResult,
+    NumericStats,
     bin_counts,
     compare_categorical,
     compare_missing,
@@ -113,12 +122,7 @@ def prepare_reference(
     )
 
 
-def finite(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: such values become null."""
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _numeric_histogram(ref: NumericReference, current: np.ndarray) -> dict[str, Any]:
+def _numeric_histogram(ref: NumericReference, current: np.ndarray) -> NumericHistogram:
     ends = [ref.sorted_values[[0, -1]]] if ref.sorted_values.size else []
     if current.size:
         ends.append(np.quantile(current, [0.005, 0.995]))
@@ -127,11 +131,11 @@ def _numeric_histogram(ref: NumericReference, current: np.ndarray) -> dict[str, 
     edges = np.linspace(lo, hi, DISPLAY_BINS + 1)
     ref_counts = bin_counts(ref.sorted_values, edges[1:-1])
     cur_counts = bin_counts(current, edges[1:-1])
-    return {
-        "edges": [round(float(e), 6) for e in edges],
-        "reference": _shares(ref_counts),
-        "current": _shares(cur_counts),
-    }
+    return NumericHistogram(
+        edges=[round(float(e), 6) for e in edges],
+        reference=_shares(ref_counts),
+        current=_shares(cur_counts),
+    )
 
 
 def _shares(counts: np.ndarray) -> list[float]:
@@ -143,19 +147,19 @@ def _shares(counts: np.ndarray) -> list[float]:
 class _Feature:
     """A feature's results before the rule: the rule needs all p-values of the comparison."""
 
-    kind: str
+    kind: Kind
     rows: int
     missing: MissingResult | None
     dist: NumericResult | CategoricalResult | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    scale: ReferenceScale | None = None
+    unseen_values: dict[str, int] | None = None
+    histogram: NumericHistogram | CategoricalHistogram | None = None
     verdict: Verdict | None = None
     untested: str | None = None  # why the distribution could not be tested
 
     @property
     def dist_p(self) -> float | None:
-        if isinstance(self.dist, NumericResult):
-            return self.dist.ks_p_value
-        return self.dist.chi2_p_value if self.dist is not None else None
+        return self.dist.p_value if self.dist is not None else None
 
 
 def _numeric(
@@ -171,9 +175,9 @@ def _numeric(
     feature = _Feature("numeric", values.size, missing_result, compare_numeric(ref, present))
     if feature.dist is None:
         feature.untested = "no present value in the current data"
-    feature.extra = {"spread": finite(ref.spread), "spread_source": ref.spread_source}
+    feature.scale = ReferenceScale(spread=ref.spread, spread_source=ref.spread_source)
     if detail:
-        feature.extra["histogram"] = _numeric_histogram(ref, present)
+        feature.histogram = _numeric_histogram(ref, present)
     return feature
 
 
@@ -202,102 +206,90 @@ def _categorical(
         ((categories[i], int(current[i])) for i in np.nonzero(unseen & (current > 0))[0]),
         key=lambda item: -item[1],
     )
-    feature.extra = {"unseen_values": dict(unseen_values[:TOP_UNSEEN])}
+    feature.unseen_values = dict(unseen_values[:TOP_UNSEEN])
     if detail:
-        feature.extra["histogram"] = {
-            "categories": categories,
-            "reference": _shares(reference),
-            "current": _shares(current),
-        }
+        feature.histogram = CategoricalHistogram(
+            categories=categories, reference=_shares(reference), current=_shares(current)
+        )
     return feature
 
 
-def _entry(feature: _Feature, adjusted: dict[str, float], detail: bool) -> dict[str, Any]:
+def _statistics(feature: _Feature, adjusted: dict[str, float]) -> dict[str, Any]:
+    """The statistics blocks of a detailed verdict, with the Holm-adjusted p-values; a
+    feature's blocks are reported (as nulls) whether or not its test could run."""
+    dist, missing, p_dist = feature.dist, feature.missing, adjusted.get("dist")
+    blocks: dict[str, Any] = {}
+    if feature.kind == "numeric":
+        numeric = dist.stats if isinstance(dist, NumericResult) else NumericStats.untested()
+        blocks["numeric"] = numeric.model_copy(update={"ks_p_value_adjusted": p_dist})
+    else:
+        cat = dist.stats if isinstance(dist, CategoricalResult) else CategoricalStats.untested()
+        blocks["categorical"] = cat.model_copy(update={"chi2_p_value_adjusted": p_dist})
+    if missing is not None:
+        update = {"missing_p_value_adjusted": adjusted.get("missing")}
+        blocks["missing"] = missing.stats.model_copy(update=update)
+    return blocks
+
+
+def _entry(feature: _Feature, adjusted: dict[str, float], detail: bool) -> FeatureResult:
     verdict = feature.verdict
     assert verdict is not None
     dist, missing = feature.dist, feature.missing
+    status: Judgement = verdict.status
+    reasons = verdict.reasons
+    if feature.untested and status == "ok":
+        # at most a missing-rate test ran, and it found nothing: the values were never
+        # compared, which must not read as "ok"
+        status, reasons = NOT_COMPARED, [feature.untested, *verdict.reasons]
     adjusted_values = [p for p in adjusted.values() if p is not None]
-    entry: dict[str, Any] = {
+    head: dict[str, Any] = {
         "kind": feature.kind,
-        "status": verdict.status,
-        "drifted": verdict.drifted,
+        "status": status,
+        "drifted": status == "drift",
         "effect_ratio": round(verdict.effect_ratio, 6),
         "significant_effect_ratio": round(verdict.significant_ratio, 6),
-        "psi": finite(dist.psi) if dist else None,
+        "psi": dist.psi if dist else None,
         "p_value_adjusted": min(adjusted_values) if adjusted_values else None,
         "current_rows": feature.rows,
         "current_count": dist.current_count if dist else None,
         "missing_rate_current": missing.current_rate if missing else None,
     }
     if not detail:
-        return entry
-    entry["reasons"] = verdict.reasons
-    entry["reference_count"] = dist.reference_count if dist else None
-    num = dist if isinstance(dist, NumericResult) else None
-    cat = dist if isinstance(dist, CategoricalResult) else None
-    if feature.kind == "numeric":  # the same keys whether or not a test could run
-        entry.update(
-            ks_statistic=num.ks_statistic if num else None,
-            ks_p_value=num.ks_p_value if num else None,
-            ks_p_value_adjusted=adjusted.get("dist"),
-            wasserstein=finite(num.wasserstein) if num else None,
-            wasserstein_norm=finite(num.wasserstein_norm) if num else None,
-            reference_mean=finite(num.reference_mean) if num else None,
-            current_mean=finite(num.current_mean) if num else None,
-        )
-    else:
-        entry.update(
-            chi2_statistic=finite(cat.chi2_statistic) if cat else None,
-            chi2_dof=cat.chi2_dof if cat else None,
-            chi2_p_value=cat.chi2_p_value if cat else None,
-            chi2_p_value_adjusted=adjusted.get("dist"),
-            js_distance=finite(cat.js_distance) if cat else None,
-            unseen_share=cat.unseen_share if cat else None,
-        )
-    if missing is not None:
-        entry.update(
-            missing_rate_reference=missing.reference_rate,
-            missing_rate_change=missing.change,
-            missing_p_value=missing.p_value,
-            missing_p_value_adjusted=adjusted.get("missing"),
-        )
-    entry.update(feature.extra)
-    return entry
+        return FeatureResult(**head)
+    return FeatureResult(
+        **head,
+        reasons=reasons,
+        **_statistics(feature, adjusted),
+        reference_scale=feature.scale,
+        unseen_values=feature.unseen_values,
+        histogram=feature.histogram,
+    )
 
 
-def absent_entry(kind: str, why: str) -> dict[str, Any]:
+def absent_entry(kind: Kind, why: str) -> FeatureResult:
     """A feature one side does not have: not compared, with the reason."""
-    return {
-        "kind": kind,
-        "status": NOT_COMPARED,
-        "drifted": False,
-        "effect_ratio": 0.0,
-        "significant_effect_ratio": 0.0,
-        "psi": None,
-        "p_value_adjusted": None,
-        "current_rows": None,
-        "current_count": None,
-        "missing_rate_current": None,
-        "reasons": [why],
-    }
+    return FeatureResult(
+        kind=kind,
+        status=NOT_COMPARED,
+        drifted=False,
+        effect_ratio=0.0,
+        significant_effect_ratio=0.0,
+        psi=None,
+        p_value_adjusted=None,
+        current_rows=None,
+        current_count=None,
+        missing_rate_current=None,
+        reasons=[why],
+    )
 
 
 @dataclass
 class Comparison:
     rows: int
-    features: dict[str, dict[str, Any]]
-    prediction: dict[str, Any] | None
+    features: dict[str, FeatureResult]
+    prediction: FeatureResult | None
     drift_detected: bool
     drift_score: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "drift_detected": self.drift_detected,
-            "drift_score": self.drift_score,
-            "features": self.features,
-            "prediction": self.prediction,
-        }
 
 
 def compare(
@@ -335,17 +327,10 @@ def compare(
             adjusted[name].get("missing"),
             t,
         )
-        entry = _entry(feature, adjusted[name], detail)
-        if feature.untested and feature.verdict.status == "ok":
-            # at most a missing-rate test ran, and it found nothing: the values were never
-            # compared, which must not read as "ok"
-            entry.update(status=NOT_COMPARED, drifted=False)
-            if detail:
-                entry["reasons"] = [feature.untested, *feature.verdict.reasons]
-        entries[name] = entry
+        entries[name] = _entry(feature, adjusted[name], detail)
     prediction_entry = entries.pop(PREDICTION, None)
-    statuses: list[str] = [e["status"] for e in entries.values()]
-    prediction_status = prediction_entry["status"] if prediction_entry else None
+    statuses: list[str] = [e.status for e in entries.values()]
+    prediction_status = prediction_entry.status if prediction_entry else None
     detected, score = overall(statuses, prediction_status, t)
     rows = max((f.rows for n, f in results.items() if n != PREDICTION), default=0)
     return Comparison(rows, entries, prediction_entry, detected, score)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -26,7 +25,21 @@ from churnops.monitoring.compare import (
     prepare_reference,
 )
 from churnops.monitoring.reference import CurrentFile, Reference, version_reference
-from churnops.monitoring.rule import NOT_COMPARED, SEVERITY, Thresholds, overall
+from churnops.monitoring.results import (
+    Bounds,
+    Chunk,
+    DriftReport,
+    FeatureResult,
+    GroupResult,
+    JudgedChunk,
+    Kind,
+    ReferenceInfo,
+    ReportThresholds,
+    Source,
+    SummaryFeature,
+    UnjudgedChunk,
+)
+from churnops.monitoring.rule import SEVERITY, Thresholds, overall
 from churnops.monitoring.window import ChunkSpec, Window, chunk_bounds, iso
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
@@ -51,72 +64,69 @@ class Group:
 
 def _chunk(
     prepared: PreparedReference, group: Group, start: int, stop: int, t: Thresholds
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {"rows": stop - start}
+) -> Chunk:
     if group.ts is not None:
-        entry.update(start=iso(float(group.ts[start])), end=iso(float(group.ts[stop - 1])))
+        bounds = Bounds(start=iso(float(group.ts[start])), end=iso(float(group.ts[stop - 1])))
     else:
-        entry.update(first_row=start + 1, last_row=stop)
+        bounds = Bounds(first_row=start + 1, last_row=stop)
     if stop - start < t.min_rows:
-        entry.update(drift_detected=None, drift_score=None, note=f"fewer than {t.min_rows} rows")
-        return entry
+        return UnjudgedChunk(rows=stop - start, bounds=bounds, note=f"fewer than {t.min_rows} rows")
     prediction = group.prediction[start:stop] if group.prediction is not None else None
     result = compare(prepared, group.columns.take(slice(start, stop)), prediction, t, False)
-    return {**result.as_dict(), **entry}
+    return JudgedChunk(
+        rows=stop - start,
+        drift_detected=result.drift_detected,
+        drift_score=result.drift_score,
+        features=result.features,
+        prediction=result.prediction,
+        bounds=bounds,
+    )
 
 
-def _start(chunk: dict[str, Any]) -> str:
-    return str(chunk.get("start", f"row {chunk.get('first_row')}"))
-
-
-def _end(chunk: dict[str, Any]) -> str:
-    return str(chunk.get("end", f"row {chunk.get('last_row')}"))
-
-
-def latest_drift_run(timeline: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+def latest_drift_run(timeline: list[Chunk]) -> tuple[str | None, str | None]:
     """(start of the latest run of consecutive drifting chunks, its end if later chunks are
     calm again); unjudged chunks (too few rows) are passed over."""
-    judged = [c for c in timeline if c["drift_detected"] is not None]
-    last = max((i for i, c in enumerate(judged) if c["drift_detected"]), default=None)
+    judged = [c for c in timeline if isinstance(c, JudgedChunk)]
+    last = max((i for i, c in enumerate(judged) if c.drift_detected), default=None)
     if last is None:
         return None, None
     first = last
-    while first > 0 and judged[first - 1]["drift_detected"]:
+    while first > 0 and judged[first - 1].drift_detected:
         first -= 1
-    return _start(judged[first]), None if last == len(judged) - 1 else _end(judged[last])
+    ended = None if last == len(judged) - 1 else judged[last].bounds.ends
+    return judged[first].bounds.begins, ended
 
 
-def recent_chunks(timeline: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def recent_chunks(timeline: list[Chunk], count: int) -> list[JudgedChunk]:
     """The last ``count`` judged chunks if each of them drifts, else nothing."""
-    judged = [c for c in timeline if c["drift_detected"] is not None]
+    judged = [c for c in timeline if isinstance(c, JudgedChunk)]
     latest = judged[-count:] if count > 0 and len(judged) >= count else []
-    return latest if latest and all(c["drift_detected"] for c in latest) else []
+    return latest if latest and all(c.drift_detected for c in latest) else []
 
 
 def _mark_recent(
-    name: str, entry: dict[str, Any] | None, recent: list[dict[str, Any]]
-) -> dict[str, Any] | None:
+    name: str, entry: FeatureResult | None, recent: list[JudgedChunk]
+) -> FeatureResult | None:
     """A feature (or the prediction) drifting in each recent drifting chunk drifts."""
-    if entry is None or entry["status"] == NOT_COMPARED:
+    if entry is None or not entry.compared:
         return entry
-    statuses = [
-        (c.get("prediction") if name == PREDICTION else c["features"].get(name)) or {}
-        for c in recent
-    ]
-    drifting = bool(recent) and all(s.get("status") == "drift" for s in statuses)
-    entry = {**entry, "recent_drift": drifting}
-    if drifting and entry["status"] != "drift":
-        entry.update(status="drift", drifted=True)
-        entry["reasons"] = [
-            f"drifts in each of the last {len(recent)} chunks (since {_start(recent[0])})",
-            *entry.get("reasons", []),
-        ]
-    return entry
+    verdicts = [c.verdict(name) for c in recent]
+    drifting = bool(recent) and all(v is not None and v.status == "drift" for v in verdicts)
+    if not drifting or entry.status == "drift":
+        return entry.model_copy(update={"recent_drift": drifting})
+    since = f"drifts in each of the last {len(recent)} chunks (since {recent[0].bounds.begins})"
+    update = {
+        "status": "drift",
+        "drifted": True,
+        "reasons": [since, *(entry.reasons or [])],
+        "recent_drift": True,
+    }
+    return entry.model_copy(update=update)
 
 
 def judge_group(
     group: Group, t: Thresholds, chunks: ChunkSpec, bins: int, schema: FeatureSchema
-) -> dict[str, Any]:
+) -> GroupResult:
     """The whole-window comparison with full detail, then one compact comparison per chunk;
     the group drifts if the window does or if its latest chunks do."""
     prepared = prepare_reference(group.reference, bins, schema)
@@ -127,71 +137,62 @@ def judge_group(
     ]
     recent = recent_chunks(timeline, t.recent_chunks)
     skipped = {**prepared.skipped, **group.skipped}
-    features: dict[str, dict[str, Any]] = {}
+    features: dict[str, FeatureResult] = {}
     for name in schema.feature_names:
-        kind = "numeric" if name in schema.numeric_names else "categorical"
+        kind: Kind = "numeric" if name in schema.numeric_names else "categorical"
         entry = _mark_recent(name, result.features.get(name), recent)
         if entry is None and name in skipped:
             entry = absent_entry(kind, skipped[name])
         if entry is not None:
             features[name] = entry
     prediction = _mark_recent(PREDICTION, result.prediction, recent)
-    statuses = [e["status"] for e in features.values()]
-    _, score = overall(statuses, prediction["status"] if prediction else None, t)
+    statuses = [e.status for e in features.values()]
+    _, score = overall(statuses, prediction.status if prediction else None, t)
     began, ended = latest_drift_run(timeline)
-    return {
-        "model_version": group.model_version,
-        "reference": {
-            "label": prepared.label,
-            "version": prepared.version,
-            "sample_rows": prepared.sample_rows,
-            "training_rows": prepared.training_rows,
-            "prediction_rows": int(prepared.prediction.sorted_values.size)
-            if prepared.prediction
-            else 0,
-        },
-        "skipped_features": skipped,
-        "rows": result.rows,
-        "drift_detected": result.drift_detected or bool(recent),
-        "drift_score": score,
-        "window_drift": result.drift_detected,
-        "recent_drift": bool(recent),
-        "features": features,
-        "prediction": prediction,
-        "first_ts": iso(float(group.ts[0])) if group.ts is not None else None,
-        "last_ts": iso(float(group.ts[-1])) if group.ts is not None else None,
-        "drift_began": began,
-        "drift_ended": ended,
-        "chunks": timeline,
-    }
+    return GroupResult(
+        model_version=group.model_version,
+        reference=ReferenceInfo(
+            label=prepared.label,
+            version=prepared.version,
+            sample_rows=prepared.sample_rows,
+            training_rows=prepared.training_rows,
+            prediction_rows=prepared.prediction.sorted_values.size if prepared.prediction else 0,
+        ),
+        skipped_features=skipped,
+        rows=result.rows,
+        drift_detected=result.drift_detected or bool(recent),
+        drift_score=score,
+        window_drift=result.drift_detected,
+        recent_drift=bool(recent),
+        features=features,
+        prediction=prediction,
+        first_ts=iso(float(group.ts[0])) if group.ts is not None else None,
+        last_ts=iso(float(group.ts[-1])) if group.ts is not None else None,
+        drift_began=began,
+        drift_ended=ended,
+        chunks=timeline,
+    )
 
 
-def compared_any_feature(group: dict[str, Any]) -> bool:
+def compared_any_feature(group: GroupResult) -> bool:
     """A verdict on the inputs needs at least one compared feature (the prediction alone
     says nothing about which inputs moved, and cannot vouch for them)."""
-    return any(e["status"] != NOT_COMPARED for e in group["features"].values())
+    return any(e.compared for e in group.features.values())
 
 
-def _summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
-    """Top level: any group drifting is drift; per feature, the worst group's verdict; the
-    earliest start of drift among drifting groups (else among any dated group)."""
-    features: dict[str, dict[str, Any]] = {}
+def _worst(entries: list[FeatureResult]) -> FeatureResult | None:
+    return max(entries, key=lambda e: SEVERITY[e.status], default=None)
+
+
+def _summary_features(groups: list[GroupResult]) -> dict[str, SummaryFeature]:
+    """Per feature, the worst group's verdict (the first group's among equals)."""
+    features: dict[str, SummaryFeature] = {}
     for group in groups:
-        for name, entry in group["features"].items():
+        for name, entry in group.features.items():
             best = features.get(name)
-            if best is None or SEVERITY[entry["status"]] > SEVERITY[best["status"]]:
-                features[name] = {**entry, "model_version": group["model_version"]}
-    predictions = [g["prediction"] for g in groups if g["prediction"] is not None]
-    prediction = max(predictions, key=lambda p: SEVERITY[p["status"]], default=None)
-    dated = [g for g in groups if g["drift_began"] is not None]
-    began = [g["drift_began"] for g in ([g for g in dated if g["drift_detected"]] or dated)]
-    return {
-        "drift_detected": any(g["drift_detected"] for g in groups),
-        "drift_score": max((g["drift_score"] for g in groups), default=0.0),
-        "drift_began": min(began, default=None),
-        "features": features,
-        "prediction": prediction,
-    }
+            if best is None or SEVERITY[entry.status] > SEVERITY[best.status]:
+                features[name] = SummaryFeature(**dict(entry), model_version=group.model_version)
+    return features
 
 
 def build_report(
@@ -199,10 +200,13 @@ def build_report(
     t: Thresholds,
     chunks: ChunkSpec,
     bins: int,
-    source: dict[str, Any],
+    source: Source,
     notes: list[str],
     schema: FeatureSchema = DEFAULT_SCHEMA,
-) -> dict[str, Any]:
+) -> DriftReport:
+    """Judge each group, then the summary: any group drifting is drift; per feature, the worst
+    group's verdict; the earliest start of drift among drifting groups (else among any dated
+    group)."""
     judged = []
     uncompared: list[str] = []
     for group in groups:
@@ -214,7 +218,7 @@ def build_report(
             continue
         result = judge_group(group, t, chunks, bins, schema)
         if not compared_any_feature(result):
-            why = "; ".join(f"{n}: {w}" for n, w in result["skipped_features"].items())
+            why = "; ".join(f"{n}: {w}" for n, w in result.skipped_features.items())
             uncompared.append(f"{group.reference.label} ({why or 'no values on either side'})")
             notes.append(f"{group.reference.label}: no feature could be compared; not judged")
             continue
@@ -227,18 +231,24 @@ def build_report(
     if not judged:
         rows = sum(g.rows for g in groups)
         raise BadInputError(
-            f"only {rows} row(s) to judge in {source.get('window', 'the input')}; a drift verdict "
+            f"only {rows} row(s) to judge in {source.window or 'the input'}; a drift verdict "
             f"needs at least {t.min_rows} rows per model version — widen the window"
         )
-    return {
-        "generated_at": iso(time.time()),
-        **_summary(judged),
-        "rule": t.describe(),
-        "thresholds": {**t.as_dict(), "psi_bins": bins, "chunks": chunks.describe()},
-        "source": source,
-        "groups": judged,
-        "notes": notes,
-    }
+    dated = [g for g in judged if g.drift_began is not None]
+    began = [g.drift_began for g in ([g for g in dated if g.drift_detected] or dated)]
+    return DriftReport(
+        generated_at=iso(time.time()),
+        drift_detected=any(g.drift_detected for g in judged),
+        drift_score=max(g.drift_score for g in judged),
+        drift_began=min((b for b in began if b is not None), default=None),
+        features=_summary_features(judged),
+        prediction=_worst([g.prediction for g in judged if g.prediction is not None]),
+        rule=t.describe(),
+        thresholds=ReportThresholds(**dict(t), psi_bins=bins, chunks=chunks.describe()),
+        source=source,
+        groups=judged,
+        notes=notes,
+    )
 
 
 LOG_FIELDS = ("ts", "model_version", "probability")

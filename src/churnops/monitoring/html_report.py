@@ -10,9 +10,18 @@ periods look alarming although the rule ignores them.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
-STATUS_COLOURS = {
+from churnops.monitoring.results import (
+    Chunk,
+    DriftReport,
+    FeatureResult,
+    GroupResult,
+    JudgedChunk,
+    NumericHistogram,
+    UnjudgedChunk,
+)
+
+STATUS_COLOURS: dict[str | None, str] = {
     "ok": "#2e7d32",
     "warning": "#ef8f00",
     "drift": "#c62828",
@@ -33,19 +42,11 @@ svg text{font-size:10px;fill:#424242}
 """
 
 
-def _when(chunk: dict[str, Any]) -> str:
-    if "start" in chunk:
-        return str(chunk["start"])
-    return f"rows {chunk.get('first_row')}–{chunk.get('last_row')}"
-
-
-def _entry(chunk: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """A feature's (or the prediction's) verdict in one chunk, if the chunk was judged."""
-    if name == "prediction":
-        found = chunk.get("prediction")
-    else:
-        found = (chunk.get("features") or {}).get(name)
-    return found if isinstance(found, dict) else None
+def _when(chunk: Chunk) -> str:
+    bounds = chunk.bounds
+    if bounds.start is not None:
+        return bounds.start
+    return f"rows {bounds.first_row}–{bounds.last_row}"
 
 
 def _badge(status: str | None, text: str | None = None) -> str:
@@ -53,7 +54,7 @@ def _badge(status: str | None, text: str | None = None) -> str:
     return f'<span class="badge" style="background:{colour}">{escape(text or str(status))}</span>'
 
 
-def _num(value: Any, digits: int = 3) -> str:
+def _num(value: float | int | None, digits: int = 3) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -61,18 +62,18 @@ def _num(value: Any, digits: int = 3) -> str:
     return escape(str(value))
 
 
-def _histogram_svg(entry: dict[str, Any]) -> str:
+def _histogram_svg(entry: FeatureResult) -> str:
     """Reference (grey) and current (status colour) shares overlaid on the same bins."""
-    hist = entry.get("histogram")
+    hist = entry.histogram
     if not hist:
         return '<p class="muted">no values to plot</p>'
     width, height, left, bottom = 420, 170, 34, 34
-    reference, current = hist["reference"], hist["current"]
+    reference, current = hist.reference, hist.current
     bins = len(current)
     top = max([*reference, *current, 1e-9])
     plot_w, plot_h = width - left - 8, height - bottom - 10
-    colour = STATUS_COLOURS.get(entry["status"], STATUS_COLOURS[None])
-    categorical = "categories" in hist
+    colour = STATUS_COLOURS.get(entry.status, STATUS_COLOURS[None])
+    categorical = not isinstance(hist, NumericHistogram)
     step = plot_w / bins
     parts = [f'<svg width="{width}" height="{height}" role="img">']
     for i, (ref_share, cur_share) in enumerate(zip(reference, current, strict=True)):
@@ -92,13 +93,13 @@ def _histogram_svg(entry: dict[str, Any]) -> str:
     axis_y = 10 + plot_h
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{width - 8}" y2="{axis_y}" stroke="#999"/>')
     parts.append(f'<text x="2" y="18">{top:.0%}</text>')
-    if categorical:
-        for i, name in enumerate(hist["categories"]):
+    if not isinstance(hist, NumericHistogram):
+        for i, name in enumerate(hist.categories):
             label = escape(name if len(name) <= 14 else name[:13] + "…")
             x = left + i * step + step / 2
             parts.append(f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle">{label}</text>')
     else:
-        edges = hist["edges"]
+        edges = hist.edges
         for x, value, anchor in ((left, edges[0], "start"), (width - 8, edges[-1], "end")):
             parts.append(f'<text x="{x}" y="{axis_y + 14}" text-anchor="{anchor}">{value:g}</text>')
     legend_y = height - 4
@@ -111,19 +112,19 @@ def _histogram_svg(entry: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _plotted(entry: dict[str, Any]) -> float:
+def _plotted(entry: FeatureResult) -> float:
     """The effect drawn for a chunk: significant effects only (0 when nothing is significant)."""
-    return float(entry.get("significant_effect_ratio") or 0.0)
+    return entry.significant_effect_ratio
 
 
-def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
+def _timeline_svg(chunks: list[Chunk], names: list[str]) -> str:
     """Significant effect / floor per chunk and feature; at 1 it reaches its drift floor."""
-    judged = [c for c in chunks if c.get("features")]
+    judged = [c for c in chunks if isinstance(c, JudgedChunk) and c.features]
     if len(judged) < 2:
         return '<p class="muted">one chunk only: nothing to draw over time</p>'
     width, height, left, bottom = 860, 240, 40, 40
     plot_w, plot_h = width - left - 130, height - bottom - 12
-    ratios = [min(_plotted(e), 5.0) for c in judged for n in names if (e := _entry(c, n))]
+    ratios = [min(_plotted(e), 5.0) for c in judged for n in names if (e := c.verdict(n))]
     top = float(max([1.5, *ratios]))
     step = plot_w / max(len(chunks) - 1, 1)
 
@@ -141,16 +142,16 @@ def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
         colour = LINE_COLOURS[index % len(LINE_COLOURS)]
         points = []
         for i, chunk in enumerate(chunks):
-            entry = _entry(chunk, name)
+            entry = chunk.verdict(name)
             if entry is None:
                 continue
             ratio = _plotted(entry)
             x, y = left + i * step, y_of(ratio)
             points.append(f"{x:.1f},{y:.1f}")
-            fill = STATUS_COLOURS.get(entry["status"], STATUS_COLOURS[None])
+            fill = STATUS_COLOURS.get(entry.status, STATUS_COLOURS[None])
             label = (
-                f"{name} · {_when(chunk)}: {entry['status']} (significant effect/floor "
-                f"{ratio:.2f}; any effect/floor {entry['effect_ratio']:.2f})"
+                f"{name} · {_when(chunk)}: {entry.status} (significant effect/floor "
+                f"{ratio:.2f}; any effect/floor {entry.effect_ratio:.2f})"
             )
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{fill}">'
@@ -181,38 +182,44 @@ def _timeline_svg(chunks: list[dict[str, Any]], names: list[str]) -> str:
     return "".join(parts) + caption
 
 
-def _status_grid(chunks: list[dict[str, Any]], names: list[str]) -> str:
+def _status_grid(chunks: list[Chunk], names: list[str]) -> str:
     head = "".join(f"<th>{i + 1}</th>" for i in range(len(chunks)))
     rows = []
     for name in names:
         cells = []
         for chunk in chunks:
-            entry = _entry(chunk, name)
-            status = entry["status"] if entry else None
+            entry = chunk.verdict(name)
+            status = entry.status if entry else None
+            note = chunk.note if isinstance(chunk, UnjudgedChunk) else "not judged"
+            title = f"{_when(chunk)}: {status or note}, {chunk.rows} rows"
             colour = STATUS_COLOURS.get(status, STATUS_COLOURS[None])
-            title = (
-                f"{_when(chunk)}: {status or chunk.get('note', 'not judged')}, {chunk['rows']} rows"
-            )
             cells.append(f'<td title="{escape(title)}" style="background:{colour}"></td>')
         rows.append(f"<tr><td>{escape(name)}</td>{''.join(cells)}</tr>")
     return f"<table><tr><th>chunk</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _feature_rows(features: dict[str, dict[str, Any]]) -> str:
+def _feature_rows(features: dict[str, FeatureResult]) -> str:
     rows = []
     for name, e in features.items():
-        if e["kind"] == "numeric":
-            test = f"KS {_num(e.get('ks_statistic'))}"
-            effect = f"W/std {_num(e.get('wasserstein_norm'))}"
+        stats = e.stats
+        if e.numeric is not None:
+            test = f"KS {_num(e.numeric.ks_statistic)}"
+            effect = f"W/std {_num(e.numeric.wasserstein_norm)}"
+        elif e.categorical is not None:
+            test = f"χ² {_num(e.categorical.chi2_statistic)}"
+            effect = f"JS {_num(e.categorical.js_distance)}"
         else:
-            test = f"χ² {_num(e.get('chi2_statistic'))}"
-            effect = f"JS {_num(e.get('js_distance'))}"
+            test = f"{'KS' if e.kind == 'numeric' else 'χ²'} –"
+            effect = f"{'W/std' if e.kind == 'numeric' else 'JS'} –"
+        unseen = e.categorical.unseen_share if e.categorical else None
+        missing = e.missing.missing_rate_change if e.missing else None
+        reference_count = stats.reference_count if stats else None
         rows.append(
-            f"<tr><td>{escape(name)}</td><td>{_badge(e['status'])}</td><td>{_num(e['psi'])}</td>"
-            f"<td>{test}</td><td>{_num(e['p_value_adjusted'], 2)}</td><td>{effect}</td>"
-            f"<td>{_num(e.get('unseen_share'))}</td><td>{_num(e.get('missing_rate_change'))}</td>"
-            f"<td>{_num(e.get('reference_count'))} / {_num(e.get('current_count'))}</td>"
-            f"<td style='text-align:left'>{escape('; '.join(e.get('reasons', [])))}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td>{_badge(e.status)}</td><td>{_num(e.psi)}</td>"
+            f"<td>{test}</td><td>{_num(e.p_value_adjusted, 2)}</td><td>{effect}</td>"
+            f"<td>{_num(unseen)}</td><td>{_num(missing)}</td>"
+            f"<td>{_num(reference_count)} / {_num(e.current_count)}</td>"
+            f"<td style='text-align:left'>{escape('; '.join(e.reasons or []))}</td></tr>"
         )
     head = (
         "<tr><th>feature</th><th>status</th><th>PSI</th><th>test</th><th>p (Holm)</th>"
@@ -222,66 +229,62 @@ def _feature_rows(features: dict[str, dict[str, Any]]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def drift_timing(group: dict[str, Any]) -> str:
+def drift_timing(group: GroupResult) -> str:
     """When the latest run of drifting chunks began (and ended, if it did), in words."""
-    if group.get("drift_ended"):
+    if group.drift_ended:
         return (
-            f"chunks from {group['drift_began']} to {group['drift_ended']} drifted; the later "
-            "ones do not"
+            f"chunks from {group.drift_began} to {group.drift_ended} drifted; the later ones do not"
         )
-    text = f"drift began in the chunk starting {group['drift_began']}"
-    if group.get("recent_drift") and not group.get("window_drift"):
+    text = f"drift began in the chunk starting {group.drift_began}"
+    if group.recent_drift and not group.window_drift:
         text += " (the latest chunks drift, the whole window does not yet)"
     return text
 
 
-def _group(group: dict[str, Any]) -> str:
-    ref = group["reference"]
-    features = dict(group["features"])
-    if group.get("prediction"):
-        features["prediction"] = group["prediction"]
-    verdict = "DRIFT" if group["drift_detected"] else "no drift"
-    served = f"model v{group['model_version']}" if group["model_version"] else "current data"
-    began = f" — {drift_timing(group)}" if group.get("drift_began") else ""
+def _group(group: GroupResult) -> str:
+    ref = group.reference
+    features = group.verdicts()
+    verdict = "DRIFT" if group.drift_detected else "no drift"
+    served = f"model v{group.model_version}" if group.model_version else "current data"
+    began = f" — {drift_timing(group)}" if group.drift_began else ""
     cards = "".join(
-        f'<div class="card"><b>{escape(name)}</b> {_badge(e["status"])}<br>'
-        f"{_histogram_svg(e)}</div>"
+        f'<div class="card"><b>{escape(name)}</b> {_badge(e.status)}<br>{_histogram_svg(e)}</div>'
         for name, e in features.items()
-        if e.get("histogram")
+        if e.histogram
     )
     skipped = "".join(
-        f"<li>{escape(n)}: {escape(why)}</li>" for n, why in group["skipped_features"].items()
+        f"<li>{escape(n)}: {escape(why)}</li>" for n, why in group.skipped_features.items()
     )
     names = list(features)
     return (
-        f"<h2>{escape(served)}: {group['rows']:,} rows vs reference {escape(str(ref['label']))} "
-        f"{_badge('drift' if group['drift_detected'] else 'ok', verdict)}</h2>"
-        f'<p class="muted">drift score {group["drift_score"]:.2f}; reference sample '
-        f"{ref['sample_rows']:,} rows (training {ref['training_rows'] or '?'} rows)"
+        f"<h2>{escape(served)}: {group.rows:,} rows vs reference {escape(ref.label)} "
+        f"{_badge('drift' if group.drift_detected else 'ok', verdict)}</h2>"
+        f'<p class="muted">drift score {group.drift_score:.2f}; reference sample '
+        f"{ref.sample_rows:,} rows (training {ref.training_rows or '?'} rows)"
         f"{escape(began)}</p>"
         f"{_feature_rows(features)}"
         + (f"<p>Not compared:</p><ul>{skipped}</ul>" if skipped else "")
         + f'<h3>Reference vs current</h3><div class="grid">{cards}</div>'
-        f"<h3>Drift over time ({len(group['chunks'])} chunks)</h3>"
-        f"{_timeline_svg(group['chunks'], names)}{_status_grid(group['chunks'], names)}"
+        f"<h3>Drift over time ({len(group.chunks)} chunks)</h3>"
+        f"{_timeline_svg(group.chunks, names)}{_status_grid(group.chunks, names)}"
     )
 
 
-def render_html(report: dict[str, Any]) -> str:
-    verdict = "Drift detected" if report["drift_detected"] else "No drift"
-    source = report.get("source", {})
-    where = f"{source.get('kind', '')}: {source.get('window', source.get('path', ''))}"
-    notes = "".join(f"<li>{escape(n)}</li>" for n in report.get("notes", []))
+def render_html(report: DriftReport) -> str:
+    verdict = "Drift detected" if report.drift_detected else "No drift"
+    source = report.source
+    where = f"{source.kind}: {source.window or source.path}"
+    notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>churnops drift report {escape(report['generated_at'])}</title>"
+        f"<title>churnops drift report {escape(report.generated_at)}</title>"
         f"<style>{CSS}</style></head><body>"
-        f"<h1>Drift report {_badge('drift' if report['drift_detected'] else 'ok', verdict)}</h1>"
-        f'<p class="muted">generated {escape(report["generated_at"])} · '
+        f"<h1>Drift report {_badge('drift' if report.drift_detected else 'ok', verdict)}</h1>"
+        f'<p class="muted">generated {escape(report.generated_at)} · '
         f"{escape(where)}"
-        f" · drift score {report['drift_score']:.2f}</p>"
-        f'<p class="rule">{escape(report["rule"])}</p>'
-        + "".join(_group(g) for g in report["groups"])
+        f" · drift score {report.drift_score:.2f}</p>"
+        f'<p class="rule">{escape(report.rule)}</p>'
+        + "".join(_group(g) for g in report.groups)
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + "</body></html>\n"
     )

@@ -30,20 +30,25 @@ alone fails on small samples (a hundred rows give noisy PSI), so each needs the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
 from churnops.settings import Settings
 
 Status = Literal["ok", "warning", "drift"]
-NOT_COMPARED = "not compared"
+NOT_COMPARED: Final = "not compared"
+Judgement = Literal[Status, "not compared"]  # a feature's status in a report
 SEVERITY: dict[str, int] = {NOT_COMPARED: -1, "ok": 0, "warning": 1, "drift": 2}
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(BaseModel):
     """The decision rule's thresholds; their defaults live in ``Settings`` (drift_*)."""
+
+    model_config = ConfigDict(frozen=True)
 
     alpha: float
     psi_floor: float
@@ -72,9 +77,6 @@ class Thresholds:
             min_rows=settings.drift_min_rows,
             recent_chunks=settings.drift_recent_chunks,
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def describe(self) -> str:
         return (
@@ -112,15 +114,17 @@ def _effects(
     if dist is None:
         return []
     fraction = t.warning_fraction
-    effects = [("PSI", dist.psi, t.psi_floor, t.psi_warning)]
+    effects: list[tuple[str, float | None, float, float]] = [
+        ("PSI", dist.psi, t.psi_floor, t.psi_warning)
+    ]
     if isinstance(dist, NumericResult):
         floor = t.wasserstein_floor
-        effects.append(("Wasserstein/std", dist.wasserstein_norm, floor, floor * fraction))
+        effects.append(("Wasserstein/std", dist.stats.wasserstein_norm, floor, floor * fraction))
     else:
-        effects.append(("JS distance", dist.js_distance, t.js_floor, t.js_floor * fraction))
-        floor = t.unseen_share
-        effects.append(("unseen share", dist.unseen_share, floor, floor * fraction))
-    return effects
+        js, unseen = dist.stats.js_distance, dist.stats.unseen_share
+        effects.append(("JS distance", js, t.js_floor, t.js_floor * fraction))
+        effects.append(("unseen share", unseen, t.unseen_share, t.unseen_share * fraction))
+    return [(name, value, floor, warn) for name, value, floor, warn in effects if value is not None]
 
 
 def feature_verdict(
@@ -132,13 +136,11 @@ def feature_verdict(
 ) -> Verdict:
     """Apply the rule to one feature's results and its Holm-adjusted p-values."""
     effects = _effects(dist, t)
-    if missing is not None:
+    change = missing.stats.missing_rate_change if missing is not None else None
+    effects_missing = []
+    if change is not None:
         floor = t.missing_rate_change
-        effects_missing = [
-            ("missing-rate change", abs(missing.change), floor, floor * t.warning_fraction)
-        ]
-    else:
-        effects_missing = []
+        effects_missing = [("missing-rate change", abs(change), floor, floor * t.warning_fraction)]
     drift: list[str] = []
     warn: list[str] = []
     significant: list[float] = []
@@ -155,8 +157,9 @@ def feature_verdict(
                 drift.append(f"{text} ≥ {floor:g}")
             elif value >= warning:
                 warn.append(f"{text} ≥ warning {warning:g}")
-    if isinstance(dist, CategoricalResult) and dist.unseen_share > 0:
-        warn.append(f"{dist.unseen_share:.2%} of values never seen in training")
+    unseen = dist.stats.unseen_share if isinstance(dist, CategoricalResult) else None
+    if unseen:
+        warn.append(f"{unseen:.2%} of values never seen in training")
     ratio = _largest([value / floor for _, value, floor, _ in effects + effects_missing])
     significant_ratio = _largest(significant)
     if drift:
@@ -169,7 +172,7 @@ def _largest(ratios: list[float]) -> float:
     return ratio if math.isfinite(ratio) else 0.0
 
 
-def overall(statuses: list[str], prediction: str | None, t: Thresholds) -> tuple[bool, float]:
+def overall(statuses: Sequence[str], prediction: str | None, t: Thresholds) -> tuple[bool, float]:
     """(drift detected, drift score = share of drifting features among the compared ones)."""
     compared = [status for status in statuses if status != NOT_COMPARED]
     drifting = sum(status == "drift" for status in compared)

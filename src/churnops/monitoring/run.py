@@ -1,11 +1,10 @@
-"""The drift stage as one plain function: inputs → report dict, files written, alert posted."""
+"""The drift stage as one plain function: inputs → typed report, files written, alert posted."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from churnops.errors import BadInputError
 from churnops.monitoring.alert import AlertResult, check_webhook, post_alert, summary
@@ -16,7 +15,8 @@ from churnops.monitoring.reference import (
     current_csv,
     version_reference,
 )
-from churnops.monitoring.report import json_safe, write_html, write_json
+from churnops.monitoring.report import write_html, write_json
+from churnops.monitoring.results import DriftReport, Source
 from churnops.monitoring.rule import Thresholds
 from churnops.monitoring.window import parse_chunk, parse_window
 from churnops.registry.store import Registry
@@ -39,7 +39,7 @@ class DriftOptions:
 
 @dataclass
 class DriftRun:
-    report: dict[str, Any]
+    report: DriftReport
     json_path: Path
     html_path: Path | None
     alert: AlertResult | None
@@ -82,20 +82,20 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
             if count:
                 notes.append(f"{name}: {count} value(s) were not finite numbers; counted missing")
         groups = [file_group(current, reference)]
-        source: dict[str, Any] = {"kind": "file", "path": str(options.current)}
+        source = Source(kind="file", path=str(options.current))
     else:
         window = parse_window(options.since, options.until, options.last, time.time())
         groups = log_groups(settings, window, options.version, reference, notes, schema)
-        source = {
-            "kind": "inference log",
-            "path": str(settings.inference_db),
-            "window": window.describe(),
-            "rows": sum(g.rows for g in groups),
-        }
+        source = Source(
+            kind="inference log",
+            path=str(settings.inference_db),
+            window=window.describe(),
+            rows=sum(g.rows for g in groups),
+        )
     if reference is not None and reference.version is None:
-        source["reference"] = reference.label
-    report = json_safe(
-        build_report(groups, thresholds, chunks, settings.drift_psi_bins, source, notes, schema)
+        source = source.model_copy(update={"reference": reference.label})
+    report = build_report(
+        groups, thresholds, chunks, settings.drift_psi_bins, source, notes, schema
     )
     production = options.current is None and options.reference is None
     json_path, latest_path = write_json(report, settings.reports_dir, latest=production)
@@ -105,6 +105,6 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
         else None
     )
     alert = None
-    if options.alert_webhook and report["drift_detected"]:
+    if options.alert_webhook and report.drift_detected:
         alert = post_alert(options.alert_webhook, summary(report, str(json_path)))
     return DriftRun(report, json_path, html_path, alert, latest_path)

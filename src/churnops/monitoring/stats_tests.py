@@ -17,13 +17,26 @@ no test ever sees a NaN, and an empty side gives ``None`` results instead of a d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Annotated, Self
 
 import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2, kstwo, norm
 
 PSI_PSEUDO_COUNT = 0.5
+
+
+def _finite_or_none(value: object) -> object:
+    """JSON has no NaN or infinity: a statistic that is not a finite number is reported null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+Finite = Annotated[float | None, BeforeValidator(_finite_or_none)]
 
 
 @dataclass(frozen=True)
@@ -37,37 +50,78 @@ class NumericReference:
     bin_counts: np.ndarray
 
 
+# The statistics a report shows, per test, in report order. A statistic added to one of these
+# models (and computed below) appears in the JSON and HTML reports with no other change; its
+# ``title`` is its label there. PSI and the current count are reported beside the verdict.
+
+
+class Statistics(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def untested(cls) -> Self:
+        """Every statistic null: the test could not run (the keys are reported anyway)."""
+        return cls.model_validate(dict.fromkeys(cls.model_fields))
+
+
+class NumericStats(Statistics):
+    reference_count: int | None = Field(title="reference n")
+    ks_statistic: Finite = Field(title="KS D")
+    ks_p_value: Finite = Field(title="KS p")
+    ks_p_value_adjusted: Finite = Field(title="KS p (Holm)")
+    wasserstein: Finite = Field(title="Wasserstein")
+    wasserstein_norm: Finite = Field(title="Wasserstein / reference std")
+    reference_mean: Finite = Field(title="reference mean")
+    current_mean: Finite = Field(title="current mean")
+
+
+class CategoricalStats(Statistics):
+    reference_count: int | None = Field(title="reference n")
+    chi2_statistic: Finite = Field(title="χ²")
+    chi2_dof: int | None = Field(title="χ² degrees of freedom")
+    chi2_p_value: Finite = Field(title="χ² p")
+    chi2_p_value_adjusted: Finite = Field(title="χ² p (Holm)")
+    js_distance: Finite = Field(title="Jensen–Shannon distance")
+    unseen_share: Finite = Field(title="share never seen in training")
+
+
+class MissingStats(Statistics):
+    missing_rate_reference: Finite = Field(title="reference missing rate")
+    missing_rate_change: Finite = Field(title="missing-rate change")
+    missing_p_value: Finite = Field(title="missing-rate p")
+    missing_p_value_adjusted: Finite = Field(title="missing-rate p (Holm)")
+
+
 @dataclass(frozen=True)
 class NumericResult:
-    reference_count: int
-    current_count: int
-    ks_statistic: float
-    ks_p_value: float
-    wasserstein: float
-    wasserstein_norm: float
     psi: float
-    reference_mean: float
-    current_mean: float
+    current_count: int
+    stats: NumericStats
+
+    @property
+    def p_value(self) -> float | None:
+        return self.stats.ks_p_value
 
 
 @dataclass(frozen=True)
 class CategoricalResult:
-    reference_count: int
-    current_count: int
-    chi2_statistic: float
-    chi2_dof: int
-    chi2_p_value: float
-    js_distance: float
     psi: float
-    unseen_share: float
+    current_count: int
+    stats: CategoricalStats
+
+    @property
+    def p_value(self) -> float | None:
+        return self.stats.chi2_p_value
 
 
 @dataclass(frozen=True)
 class MissingResult:
-    reference_rate: float
     current_rate: float
-    change: float
-    p_value: float
+    stats: MissingStats
+
+    @property
+    def p_value(self) -> float | None:
+        return self.stats.missing_p_value
 
 
 def numeric_reference(values: np.ndarray, bins: int, fallback_spread: float) -> NumericReference:
@@ -125,17 +179,17 @@ def compare_numeric(ref: NumericReference, current_sorted: np.ndarray) -> Numeri
     if n == 0 or m == 0:
         return None
     ks, wasserstein = ks_wasserstein(ref.sorted_values, current_sorted)
-    return NumericResult(
+    stats = NumericStats(
         reference_count=n,
-        current_count=m,
         ks_statistic=ks,
         ks_p_value=ks_p_value(ks, n, m),
+        ks_p_value_adjusted=None,
         wasserstein=wasserstein,
         wasserstein_norm=wasserstein / ref.spread,
-        psi=psi(ref.bin_counts, bin_counts(current_sorted, ref.edges)),
         reference_mean=float(ref.sorted_values.mean()),
         current_mean=float(current_sorted.mean()),
     )
+    return NumericResult(psi(ref.bin_counts, bin_counts(current_sorted, ref.edges)), m, stats)
 
 
 def chi_square(
@@ -160,16 +214,16 @@ def compare_categorical(
     if n == 0 or m == 0:
         return None
     statistic, dof, p_value = chi_square(reference_counts, current_counts)
-    return CategoricalResult(
+    stats = CategoricalStats(
         reference_count=n,
-        current_count=m,
         chi2_statistic=statistic,
         chi2_dof=dof,
         chi2_p_value=p_value,
+        chi2_p_value_adjusted=None,
         js_distance=float(jensenshannon(reference_counts / n, current_counts / m, base=2)),
-        psi=psi(reference_counts, current_counts),
         unseen_share=float(current_counts[unseen].sum() / m),
     )
+    return CategoricalResult(psi(reference_counts, current_counts), m, stats)
 
 
 def compare_missing(
@@ -184,7 +238,13 @@ def compare_missing(
     if 0 < pooled < 1:
         se = np.sqrt(pooled * (1 - pooled) * (1 / reference_rows + 1 / current_rows))
         p_value = float(2 * norm.sf(abs(p2 - p1) / se))
-    return MissingResult(p1, p2, p2 - p1, p_value)
+    stats = MissingStats(
+        missing_rate_reference=p1,
+        missing_rate_change=p2 - p1,
+        missing_p_value=p_value,
+        missing_p_value_adjusted=None,
+    )
+    return MissingResult(p2, stats)
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ scraped, by custom collectors, so none of it costs a request anything.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from prometheus_client.core import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from churnops.monitoring.results import DriftReport
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.predictor import Predictor
 
@@ -159,37 +159,30 @@ class DriftCollector:
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                report = json.loads(self.path.read_text(encoding="utf-8"))
-                self._families = drift_families(report)
-            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                self._families = drift_families(DriftReport.from_json(self.path.read_bytes()))
+            except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a drift report
                 logger.warning("ignoring unreadable drift report %s: %s", self.path, exc)
                 self._families = []
         return iter(self._families)
 
 
-def drift_families(report: dict[str, Any]) -> list[Metric]:
+def drift_families(report: DriftReport) -> list[Metric]:
+    when = datetime.fromisoformat(report.generated_at.replace("Z", "+00:00"))
     families: list[Metric] = [
         GaugeMetricFamily(
             "churnops_drift_detected",
             "1 when the last drift run decided the inputs drifted",
-            value=int(bool(report["drift_detected"])),
+            value=int(report.drift_detected),
         ),
         GaugeMetricFamily(
-            "churnops_drift_score",
-            "Drift score of the last run",
-            value=float(report["drift_score"]),
+            "churnops_drift_score", "Drift score of the last run", value=report.drift_score
+        ),
+        GaugeMetricFamily(
+            "churnops_drift_report_timestamp_seconds",
+            "When the last drift report was generated (epoch seconds)",
+            value=when.timestamp(),
         ),
     ]
-    generated = report.get("generated_at")
-    if isinstance(generated, str):
-        when = datetime.fromisoformat(generated.replace("Z", "+00:00"))
-        families.append(
-            GaugeMetricFamily(
-                "churnops_drift_report_timestamp_seconds",
-                "When the last drift report was generated (epoch seconds)",
-                value=when.timestamp(),
-            )
-        )
     psi = GaugeMetricFamily(
         "churnops_feature_psi", "Population stability index per feature", labels=["feature"]
     )
@@ -198,11 +191,11 @@ def drift_families(report: dict[str, Any]) -> list[Metric]:
         "Per-feature drift status: 0 ok, 1 warning, 2 drift",
         labels=["feature"],
     )
-    for name, feature in dict(report.get("features", {})).items():
-        if feature.get("psi") is not None:
-            psi.add_metric([str(name)], float(feature["psi"]))
-        if feature.get("status") in DRIFT_STATUS:
-            status.add_metric([str(name)], DRIFT_STATUS[feature["status"]])
+    for name, feature in report.features.items():
+        if feature.psi is not None:
+            psi.add_metric([name], feature.psi)
+        if feature.status in DRIFT_STATUS:
+            status.add_metric([name], DRIFT_STATUS[feature.status])
     return [*families, psi, status]
 
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from churnops.monitoring.columns import normalise
 from churnops.monitoring.compare import Comparison, compare, prepare_reference
 from churnops.monitoring.drift import Group, judge_group
 from churnops.monitoring.reference import frame_reference
+from churnops.monitoring.results import GroupResult
 from churnops.monitoring.rule import Thresholds
 from churnops.monitoring.window import ChunkSpec
 from churnops.schema import DEFAULT_SCHEMA
@@ -43,7 +43,7 @@ def judge_over_time(
     ts: np.ndarray | None = None,
     chunks: ChunkSpec = AUTO,
     **thresholds_kw: Any,
-) -> dict[str, Any]:
+) -> GroupResult:
     """One model version's full judgement, as a log run makes it: the whole window, then
     chunk by chunk, and the overall rule over both (rows in time order)."""
     columns, _ = normalise(current, DEFAULT_SCHEMA)
@@ -57,9 +57,9 @@ def customers(rows: int, seed: int) -> pd.DataFrame:
 
 
 def drifted(comparison: Comparison) -> set[str]:
-    return {name for name, entry in comparison.features.items() if entry["drifted"]}
+    return {name for name, entry in comparison.features.items() if entry.drifted}
 
 
 def thresholds_with(**overrides: Any) -> Thresholds:
     """The default thresholds (from Settings), with some changed."""
-    return dataclasses.replace(Thresholds.from_settings(Settings()), **overrides)
+    return Thresholds.from_settings(Settings()).model_copy(update=overrides)

@@ -64,7 +64,7 @@ def test_drift_posts_a_summary(tmp_path: Path, webhook: str) -> None:
     [payload] = Receiver.received
     assert payload["drift_detected"] is True
     assert payload["drifting_features"] == ["contract_type"]
-    assert payload["drift_began"] == run.report["drift_began"] == "row 1"
+    assert payload["drift_began"] == run.report.drift_began == "row 1"
     assert payload["report"] == str(run.json_path)
     assert "contract_type" in payload["text"]
 

@@ -10,6 +10,7 @@ import pytest
 from drift_helpers import customers, drifted, judge_frames
 
 from churnops.errors import BadInputError
+from churnops.monitoring.results import CategoricalHistogram
 from churnops.monitoring.run import DriftOptions, run_drift
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.settings import Settings, load_settings
@@ -44,7 +45,7 @@ def test_nan_inf_and_text_in_numbers_count_as_missing(settings: Settings, tmp_pa
         DriftOptions(current=write(current, tmp_path / "cur.csv"), reference=reference),
     )
     report = strict_json(run.json_path)
-    entry = report["features"]["monthly_charges"]
+    entry = report["features"]["monthly_charges"]  # the JSON file, as written
     assert entry["missing_rate_current"] == pytest.approx(7 / 500)
     assert any("not finite numbers" in note for note in report["notes"])
 
@@ -58,11 +59,13 @@ def test_constant_and_all_missing_features_do_not_divide_by_zero() -> None:
     current["tenure"] = 12
     current["payment_method"] = None
     result = judge_frames(reference, current)
-    assert result.features["tenure"]["status"] == "ok"
-    assert result.features["tenure"]["spread_source"] == "schema range"
+    tenure = result.features["tenure"]
+    assert tenure.status == "ok"
+    assert tenure.reference_scale and tenure.reference_scale.spread_source == "schema range"
     payment = result.features["payment_method"]
-    assert payment["status"] == "drift"
-    assert payment["chi2_p_value"] is None and payment["missing_rate_current"] == 1.0
+    assert payment.status == "drift"
+    assert payment.categorical and payment.categorical.chi2_p_value is None
+    assert payment.missing_rate_current == 1.0
 
 
 def test_unseen_categories_are_reported_not_crashed_on() -> None:
@@ -71,10 +74,11 @@ def test_unseen_categories_are_reported_not_crashed_on() -> None:
     current.loc[:29, "payment_method"] = "Crypto"
     current.loc[30:34, "contract_type"] = "Lifetime"
     result = judge_frames(customers(5_000, 1), current)
-    assert result.features["payment_method"]["unseen_values"] == {"Crypto": 30}
-    assert result.features["payment_method"]["unseen_share"] == pytest.approx(0.03)
+    payment = result.features["payment_method"]
+    assert payment.unseen_values == {"Crypto": 30}
+    assert payment.categorical and payment.categorical.unseen_share == pytest.approx(0.03)
     assert "payment_method" in drifted(result)
-    assert result.features["contract_type"]["status"] in {"warning", "drift"}
+    assert result.features["contract_type"].status in {"warning", "drift"}
 
 
 def test_reference_from_an_older_schema_compares_the_shared_features(
@@ -90,12 +94,12 @@ def test_reference_from_an_older_schema_compares_the_shared_features(
             reference=write(old, tmp_path / "old.csv"),
         ),
     )
-    group = run.report["groups"][0]
-    assert "payment_method" in group["skipped_features"]
-    payment = run.report["features"]["payment_method"]
-    assert payment["status"] == "not compared" and payment["drifted"] is False
-    assert "not in" in payment["reasons"][0]
-    compared = {n for n, e in run.report["features"].items() if e["status"] != "not compared"}
+    group = run.report.groups[0]
+    assert "payment_method" in group.skipped_features
+    payment = run.report.features["payment_method"]
+    assert payment.status == "not compared" and payment.drifted is False
+    assert payment.reasons and "not in" in payment.reasons[0]
+    compared = {n for n, e in run.report.features.items() if e.compared}
     assert compared == {"tenure", "monthly_charges", "total_charges", "contract_type"}
 
 
@@ -141,7 +145,7 @@ def test_prediction_drift_from_a_file_column() -> None:
     reference = customers(3_000, 1).assign(prediction=rng.beta(2, 5, 3_000))
     current = customers(1_000, 2)
     result = judge_frames(reference, current, prediction=rng.beta(5, 2, 1_000))
-    assert result.prediction is not None and result.prediction["status"] == "drift"
+    assert result.prediction is not None and result.prediction.status == "drift"
     assert result.drift_detected
 
 
@@ -156,11 +160,11 @@ def test_blank_cells_are_missing_not_invalid_numbers(settings: Settings, tmp_pat
         settings,
         DriftOptions(current=write(current, tmp_path / "cur.csv"), reference=reference),
     )
-    notes = " ".join(run.report["notes"])
+    notes = " ".join(run.report.notes)
     assert "monthly_charges: 1 value(s) were not finite numbers" in notes
     assert "tenure" not in notes
-    assert run.report["features"]["monthly_charges"]["missing_rate_current"] == 4 / 500
-    assert run.report["features"]["tenure"]["missing_rate_current"] == 2 / 500
+    assert run.report.features["monthly_charges"].missing_rate_current == 4 / 500
+    assert run.report.features["tenure"].missing_rate_current == 2 / 500
 
 
 def test_columns_missing_from_a_scoring_file_are_reported(
@@ -170,9 +174,9 @@ def test_columns_missing_from_a_scoring_file_are_reported(
     reference = write(customers(3_000, 1), tmp_path / "ref.csv")
     current = write(customers(500, 2).drop(columns=["tenure"]), tmp_path / "cur.csv")
     run = run_drift(settings, DriftOptions(current=current, reference=reference))
-    tenure = run.report["features"]["tenure"]
-    assert tenure["status"] == "not compared" and str(current) in tenure["reasons"][0]
-    assert "tenure" in run.report["groups"][0]["skipped_features"]
+    tenure = run.report.features["tenure"]
+    assert tenure.status == "not compared" and tenure.reasons and str(current) in tenure.reasons[0]
+    assert "tenure" in run.report.groups[0].skipped_features
 
 
 def test_a_reference_column_without_numbers_is_not_compared(
@@ -189,9 +193,9 @@ def test_a_reference_column_without_numbers_is_not_compared(
             reference=write(old, tmp_path / "ref.csv"),
         ),
     )
-    monthly = run.report["features"]["monthly_charges"]
-    assert monthly["status"] == "not compared" and "no value" in monthly["reasons"][0]
-    assert run.report["features"]["tenure"]["status"] == "ok"
+    monthly = run.report.features["monthly_charges"]
+    assert monthly.status == "not compared" and monthly.reasons and "no value" in monthly.reasons[0]
+    assert run.report.features["tenure"].status == "ok"
 
 
 def test_nothing_comparable_is_refused(settings: Settings, tmp_path: Path) -> None:
@@ -217,8 +221,8 @@ def test_a_feature_with_only_an_inconclusive_missing_rate_test_is_not_compared()
     current = customers(40, 2)
     current["total_charges"] = np.nan
     entry = judge_frames(reference, current).features["total_charges"]
-    assert entry["status"] == "not compared" and entry["drifted"] is False
-    assert "no present value in the current data" in entry["reasons"][0]
+    assert entry.status == "not compared" and entry.drifted is False
+    assert entry.reasons and "no present value in the current data" in entry.reasons[0]
 
 
 def test_category_spellings_are_normalised_as_prepare_does() -> None:
@@ -236,8 +240,8 @@ def test_category_spellings_are_normalised_as_prepare_does() -> None:
     )
     result = judge_frames(customers(5_000, 1), current)
     for name in ("contract_type", "payment_method"):
-        assert result.features[name]["unseen_values"] == {}, name
-        assert result.features[name]["status"] == "ok", name
+        assert result.features[name].unseen_values == {}, name
+        assert result.features[name].status == "ok", name
 
 
 def test_histograms_follow_the_schema_category_order() -> None:
@@ -245,6 +249,7 @@ def test_histograms_follow_the_schema_category_order() -> None:
     reference = customers(3_000, 1).sort_values("contract_type", ascending=False)
     current = customers(500, 2)
     current.loc[:4, "contract_type"] = "Lifetime"
-    histogram = judge_frames(reference, current).features["contract_type"]["histogram"]
+    histogram = judge_frames(reference, current).features["contract_type"].histogram
     schema_order = list(DEFAULT_SCHEMA.categorical_feature("contract_type").categories)
-    assert histogram["categories"] == [*schema_order, "Lifetime"]
+    assert isinstance(histogram, CategoricalHistogram)
+    assert histogram.categories == [*schema_order, "Lifetime"]

@@ -9,10 +9,26 @@ import pytest
 from drift_helpers import customers, judge_over_time
 
 from churnops.monitoring.drift import latest_drift_run, recent_chunks
+from churnops.monitoring.results import Bounds, Chunk, JudgedChunk, UnjudgedChunk
 from churnops.monitoring.shifts import apply_shift
 
 DAY = 86_400.0
 START = 1_750_032_000.0  # 2025-06-16T00:00:00Z
+
+
+def chunk(start: str, end: str, drifted: bool | None) -> Chunk:
+    """A chunk with its verdict only (None: too few rows to judge)."""
+    bounds = Bounds(start=start, end=end)
+    if drifted is None:
+        return UnjudgedChunk(rows=10, bounds=bounds, note="fewer than 30 rows")
+    return JudgedChunk(
+        rows=100,
+        drift_detected=drifted,
+        drift_score=0.0,
+        features={},
+        prediction=None,
+        bounds=bounds,
+    )
 
 
 def calm_then(shift: str, calm_rows: int, shifted_rows: int, seed: int = 0) -> pd.DataFrame:
@@ -27,16 +43,16 @@ def test_a_price_increase_on_the_last_day_is_drift() -> None:
     current = calm_then("price-increase", 2_400, 800)
     ts = START + np.arange(len(current)) * (4 * DAY / len(current))
     group = judge_over_time(customers(10_000, 1), current, ts)
-    assert group["window_drift"] is False  # what the whole-window rule alone would say
-    assert group["drift_detected"] is True and group["recent_drift"] is True
-    monthly = group["features"]["monthly_charges"]
-    assert monthly["status"] == "drift" and monthly["recent_drift"] is True
-    assert "last 2 chunks" in monthly["reasons"][0]
-    assert group["features"]["contract_type"]["status"] != "drift"
-    assert group["drift_score"] > 0
-    began = pd.Timestamp(group["drift_began"])
+    assert group.window_drift is False  # what the whole-window rule alone would say
+    assert group.drift_detected is True and group.recent_drift is True
+    monthly = group.features["monthly_charges"]
+    assert monthly.status == "drift" and monthly.recent_drift is True
+    assert monthly.reasons and "last 2 chunks" in monthly.reasons[0]
+    assert group.features["contract_type"].status != "drift"
+    assert group.drift_score > 0
+    began = pd.Timestamp(group.drift_began)
     assert pd.Timestamp(START + 3 * DAY, unit="s", tz="UTC") <= began
-    assert group["drift_ended"] is None
+    assert group.drift_ended is None
 
 
 def test_a_drift_that_stopped_is_dated_but_not_current() -> None:
@@ -45,11 +61,11 @@ def test_a_drift_that_stopped_is_dated_but_not_current() -> None:
     middle = calm_then("contract-shift", 2_000, 500, seed=1)
     current = pd.concat([middle, customers(2_500, 301)], ignore_index=True)
     group = judge_over_time(customers(10_000, 2), current)
-    assert group["drift_detected"] is False and group["recent_drift"] is False
-    statuses = [c["drift_detected"] for c in group["chunks"]]
+    assert group.drift_detected is False and group.recent_drift is False
+    statuses = [c.drift_detected for c in group.chunks]
     assert statuses[4] is True and statuses[-2:] == [False, False]
-    assert group["drift_began"] == "row 2001"
-    assert group["drift_ended"] == "row 2500"
+    assert group.drift_began == "row 2001"
+    assert group.drift_ended == "row 2500"
 
 
 @pytest.mark.parametrize(
@@ -67,8 +83,6 @@ def test_recent_chunks_and_the_latest_run(
 ) -> None:
     """It takes the last two judged chunks when both drift, and dates the latest run of
     drifting chunks whether or not it is still going on."""
-    timeline = [
-        {"start": f"t{i}", "end": f"e{i}", "drift_detected": flag} for i, flag in enumerate(flags)
-    ]
+    timeline = [chunk(f"t{i}", f"e{i}", flag) for i, flag in enumerate(flags)]
     assert [timeline.index(c) for c in recent_chunks(timeline, 2)] == recent
     assert latest_drift_run(timeline)[0] == (None if began is None else f"t{began}")

@@ -11,10 +11,45 @@ import pytest
 from drift_helpers import customers
 
 from churnops.monitoring.html_report import STATUS_COLOURS, _status_grid, _timeline_svg
-from churnops.monitoring.report import LATEST, json_safe
+from churnops.monitoring.report import LATEST
+from churnops.monitoring.results import Bounds, Chunk, FeatureResult, JudgedChunk
+from churnops.monitoring.rule import Judgement
 from churnops.monitoring.run import DriftOptions, DriftRun, run_drift
 from churnops.monitoring.shifts import apply_shift
+from churnops.monitoring.stats_tests import NumericStats
 from churnops.settings import load_settings
+
+
+def verdict(
+    status: Judgement, effect: float, significant: float = 0.0, **fields: object
+) -> FeatureResult:
+    """A chunk's verdict on one feature (its statistics left out, as in chunks)."""
+    values: dict[str, object] = {
+        "kind": "numeric",
+        "status": status,
+        "drifted": status == "drift",
+        "effect_ratio": effect,
+        "significant_effect_ratio": significant,
+        "psi": None,
+        "p_value_adjusted": None,
+        "current_rows": 100,
+        "current_count": 100,
+        "missing_rate_current": 0.0,
+    }
+    return FeatureResult.model_validate({**values, **fields})
+
+
+def chunk(
+    hour: int, features: dict[str, FeatureResult], prediction: FeatureResult | None = None
+) -> JudgedChunk:
+    return JudgedChunk(
+        rows=100,
+        drift_detected=False,
+        drift_score=0.0,
+        features=features,
+        prediction=prediction,
+        bounds=Bounds(start=f"2025-01-01T0{hour}:00:00Z", end=f"2025-01-01T0{hour}:59:00Z"),
+    )
 
 
 @pytest.fixture
@@ -48,10 +83,11 @@ def test_every_run_writes_a_timestamped_json(price_run: DriftRun) -> None:
 
 def test_chunks_show_the_drift_over_time(price_run: DriftRun) -> None:
     """It splits the rows into the requested chunks, each with its own verdict."""
-    chunks = price_run.report["groups"][0]["chunks"]
-    assert [c["rows"] for c in chunks] == [250] * 8
-    assert all(c["features"]["monthly_charges"]["status"] in {"drift", "warning"} for c in chunks)
-    assert price_run.report["groups"][0]["drift_began"] == "row 1"
+    chunks = price_run.report.groups[0].chunks
+    assert [c.rows for c in chunks] == [250] * 8
+    monthly = [c.verdict("monthly_charges") for c in chunks]
+    assert all(v is not None and v.status in {"drift", "warning"} for v in monthly)
+    assert price_run.report.groups[0].drift_began == "row 1"
 
 
 def test_html_report_is_one_offline_file(price_run: DriftRun) -> None:
@@ -67,22 +103,22 @@ def test_html_report_is_one_offline_file(price_run: DriftRun) -> None:
         assert name in page
 
 
-def test_json_safe_turns_non_finite_numbers_into_null() -> None:
-    """It never writes NaN or Infinity, which strict JSON readers reject."""
-    cleaned = json_safe({"a": float("nan"), "b": [np.float64(1.5), float("inf")], "c": np.int64(2)})
-    assert cleaned == {"a": None, "b": [1.5, None], "c": 2}
-    assert json.dumps(cleaned, allow_nan=False)
+def test_non_finite_statistics_are_written_as_null() -> None:
+    """It never writes NaN or Infinity, which strict JSON readers reject, and turns numpy
+    numbers into plain ones."""
+    entry = verdict("ok", 0.0, psi=float("nan"), missing_rate_current=np.float64(0.25))
+    untested = dict(NumericStats.untested())
+    stats = NumericStats(**{**untested, "reference_count": np.int64(3), "wasserstein": np.inf})
+    written = entry.model_copy(update={"numeric": stats}).model_dump(mode="json")
+    assert written["psi"] is None and written["missing_rate_current"] == 0.25
+    assert written["wasserstein"] is None and written["reference_count"] == 3
+    assert json.dumps(written, allow_nan=False)
 
 
 def test_the_timeline_shows_the_prediction_beside_the_features() -> None:
     """It draws the prediction's chunk verdicts in the over-time chart and the status grid."""
-    chunks = [
-        {
-            "rows": 100,
-            "start": f"2025-01-01T0{i}:00:00Z",
-            "features": {"tenure": {"status": "ok", "effect_ratio": 0.2}},
-            "prediction": {"status": status, "effect_ratio": ratio},
-        }
+    chunks: list[Chunk] = [
+        chunk(i, {"tenure": verdict("ok", 0.2)}, prediction=verdict(status, ratio))
         for i, (status, ratio) in enumerate((("ok", 0.1), ("drift", 2.0)))
     ]
     grid = _status_grid(chunks, ["tenure", "prediction"])
@@ -94,14 +130,8 @@ def test_the_timeline_shows_the_prediction_beside_the_features() -> None:
 def test_the_timeline_plots_only_significant_effects() -> None:
     """It draws a calm chunk's large but non-significant effect at zero, below the drift floor
     line, and a significant one at its ratio."""
-    chunks = [
-        {
-            "rows": 50,
-            "start": f"2025-01-01T0{i}:00:00Z",
-            "features": {
-                "tenure": {"status": status, "effect_ratio": 3.0, "significant_effect_ratio": sig}
-            },
-        }
+    chunks: list[Chunk] = [
+        chunk(i, {"tenure": verdict(status, 3.0, significant=sig)})
         for i, (status, sig) in enumerate((("ok", 0.0), ("drift", 3.0)))
     ]
     svg = _timeline_svg(chunks, ["tenure"])

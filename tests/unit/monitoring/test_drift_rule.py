@@ -6,18 +6,54 @@ import pytest
 from drift_helpers import thresholds_with
 
 from churnops.monitoring.rule import Thresholds, feature_verdict, overall
-from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
+from churnops.monitoring.stats_tests import (
+    CategoricalResult,
+    CategoricalStats,
+    MissingResult,
+    MissingStats,
+    NumericResult,
+    NumericStats,
+)
 from churnops.settings import load_settings
 
 RULE = thresholds_with()
 
 
 def numeric(psi: float = 0.0, wasserstein_norm: float = 0.0) -> NumericResult:
-    return NumericResult(1000, 1000, 0.1, 1e-9, 1.0, wasserstein_norm, psi, 1.0, 1.1)
+    stats = NumericStats(
+        reference_count=1000,
+        ks_statistic=0.1,
+        ks_p_value=1e-9,
+        ks_p_value_adjusted=None,
+        wasserstein=1.0,
+        wasserstein_norm=wasserstein_norm,
+        reference_mean=1.0,
+        current_mean=1.1,
+    )
+    return NumericResult(psi, 1000, stats)
 
 
 def categorical(psi: float = 0.0, js: float = 0.0, unseen: float = 0.0) -> CategoricalResult:
-    return CategoricalResult(1000, 1000, 50.0, 3, 1e-9, js, psi, unseen)
+    stats = CategoricalStats(
+        reference_count=1000,
+        chi2_statistic=50.0,
+        chi2_dof=3,
+        chi2_p_value=1e-9,
+        chi2_p_value_adjusted=None,
+        js_distance=js,
+        unseen_share=unseen,
+    )
+    return CategoricalResult(psi, 1000, stats)
+
+
+def missing_rates(reference: float, current: float, p_value: float) -> MissingResult:
+    stats = MissingStats(
+        missing_rate_reference=reference,
+        missing_rate_change=current - reference,
+        missing_p_value=p_value,
+        missing_p_value_adjusted=None,
+    )
+    return MissingResult(current, stats)
 
 
 def test_significant_but_small_is_ok() -> None:
@@ -71,18 +107,18 @@ def test_any_unseen_category_is_at_least_a_warning() -> None:
 def test_missing_rate_change_alone_can_drift() -> None:
     """It flags a significant missing-rate change at its floor even if the present values
     did not move."""
-    missing = MissingResult(0.0, 0.08, 0.08, 1e-12)
+    missing = missing_rates(0.0, 0.08, 1e-12)
     verdict = feature_verdict(numeric(), 1.0, missing, 1e-10, RULE)
     assert verdict.status == "drift"
     assert "missing rate" in verdict.reasons[0]
-    small = MissingResult(0.0, 0.01, 0.01, 1e-3)
+    small = missing_rates(0.0, 0.01, 1e-3)
     assert feature_verdict(numeric(), 1.0, small, 1e-2, RULE).status == "ok"
 
 
 def test_feature_with_no_test_is_not_an_error() -> None:
     """It raises nothing and finds no drift for a feature with no present values on either
     side (the comparison then reports it as 'not compared', see test_drift_inputs)."""
-    verdict = feature_verdict(None, None, MissingResult(1.0, 1.0, 0.0, 1.0), 1.0, RULE)
+    verdict = feature_verdict(None, None, missing_rates(1.0, 1.0, 1.0), 1.0, RULE)
     assert verdict.status == "ok" and verdict.effect_ratio == 0.0
 
 

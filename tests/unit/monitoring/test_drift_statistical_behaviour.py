@@ -31,12 +31,12 @@ def test_no_drift_flags_under_one_percent_of_features_over_100_seeds_at_5000_row
         reference = customers(REFERENCE_ROWS, 10_000 + seed)
         current = customers(5_000, seed)
         group = judge_over_time(reference, current)
-        assert len(group["chunks"]) == 10
-        flagged += [(seed, n) for n, e in group["features"].items() if e["drifted"]]
-        alarms += [seed] if group["drift_detected"] else []
+        assert len(group.chunks) == 10
+        flagged += [(seed, n) for n, e in group.features.items() if e.drifted]
+        alarms += [seed] if group.drift_detected else []
         significant += sum(
-            e["p_value_adjusted"] is not None and e["p_value_adjusted"] < 0.05
-            for e in group["features"].values()
+            e.p_value_adjusted is not None and e.p_value_adjusted < 0.05
+            for e in group.features.values()
         )
     assert len(flagged) / (100 * len(FEATURES)) < 0.01, flagged
     assert len(alarms) <= 1, alarms
@@ -51,9 +51,9 @@ def test_no_drift_flags_nothing_at_one_million_rows() -> None:
     reference = customers(REFERENCE_ROWS, 2_024)
     current = customers(1_000_000, 99)
     group = judge_over_time(reference, current)
-    assert group["drift_detected"] is False and group["drift_began"] is None
-    assert {e["status"] for e in group["features"].values()} == {"ok"}
-    assert [c["drift_detected"] for c in group["chunks"]] == [False] * 10
+    assert group.drift_detected is False and group.drift_began is None
+    assert {e.status for e in group.features.values()} == {"ok"}
+    assert [c.drift_detected for c in group.chunks] == [False] * 10
 
 
 @pytest.mark.slow
@@ -64,9 +64,10 @@ def test_a_trivial_but_significant_change_at_scale_is_not_drift() -> None:
     current = customers(1_000_000, 6)
     current["monthly_charges"] = current["monthly_charges"] * 1.01
     entry = judge_frames(reference, current, detail=True).features["monthly_charges"]
-    assert entry["ks_p_value"] < 1e-12
-    assert entry["status"] == "ok"
-    assert entry["wasserstein_norm"] < 0.05
+    assert entry.numeric is not None
+    assert entry.numeric.ks_p_value is not None and entry.numeric.ks_p_value < 1e-12
+    assert entry.status == "ok"
+    assert entry.numeric.wasserstein_norm is not None and entry.numeric.wasserstein_norm < 0.05
 
 
 @pytest.mark.parametrize("shift", sorted(SHIFTS))
@@ -91,6 +92,7 @@ def test_missing_values_on_one_feature_flag_only_that_feature() -> None:
     current.loc[rng.random(len(current)) < 0.10, "total_charges"] = np.nan
     result = judge_frames(reference, current)
     assert drifted(result) == {"total_charges"}
-    entry = result.features["total_charges"]
-    assert entry["missing_rate_change"] == pytest.approx(0.10, abs=0.03)
-    assert entry["missing_p_value_adjusted"] < 0.05
+    missing = result.features["total_charges"].missing
+    assert missing is not None and missing.missing_rate_change == pytest.approx(0.10, abs=0.03)
+    assert missing.missing_p_value_adjusted is not None
+    assert missing.missing_p_value_adjusted < 0.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,11 +17,10 @@ from churnops.settings import Settings
 RULES = Path(__file__).parents[3] / "deploy" / "prometheus" / "alerts.yml"
 SEED_BODY = dict(SEED_EXAMPLE)
 SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
+DRIFT_EXAMPLE = Path(__file__).parents[2] / "integration" / "drift_examples"
 REPORT = {
+    **json.loads((DRIFT_EXAMPLE / "file_price_increase.json").read_text(encoding="utf-8")),
     "generated_at": "2025-06-01T12:00:00Z",
-    "drift_detected": True,
-    "drift_score": 0.4,
-    "features": {"monthly_charges": {"status": "drift", "drifted": True, "psi": 0.3}},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -16,16 +17,21 @@ from churnops.serving.metrics import PROBABILITY_EDGES, ProbabilityHistogram, Se
 from churnops.serving.predictor import Predictor
 from churnops.settings import Settings
 
-REPORT = {
-    "generated_at": "2025-06-01T12:00:00Z",
-    "drift_detected": True,
-    "drift_score": 0.42,
-    "features": {
-        "tenure": {"status": "drift", "drifted": True, "psi": 0.31},
-        "monthly_charges": {"status": "warning", "drifted": False, "psi": 0.15},
-        "contract_type": {"status": "ok", "drifted": False, "psi": None},
-    },
-}
+EXAMPLE = Path(__file__).parents[2] / "integration" / "drift_examples" / "file_price_increase.json"
+
+
+def drift_report() -> dict[str, Any]:
+    """A real drift report (a stored example) with the verdicts the gauges are checked on."""
+    report: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    report.update(generated_at="2025-06-01T12:00:00Z", drift_detected=True, drift_score=0.42)
+    features = report["features"]
+    features["tenure"].update(status="drift", drifted=True, psi=0.31)
+    features["monthly_charges"].update(status="warning", drifted=False, psi=0.15)
+    features["contract_type"].update(status="ok", drifted=False, psi=None)
+    return report
+
+
+REPORT = drift_report()
 
 
 def samples(exposition: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
