@@ -80,3 +80,47 @@ def test_the_seed_script_runs_drift(trained_settings: Settings) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["drift_detected"] is False
+
+
+def test_a_file_with_renamed_columns_is_bad_input(
+    trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exits 2, instead of 'no drift', when fewer than half of the schema's features could
+    be compared (a CSV export with its own column names), naming each missing feature and the
+    file's column that looks like it."""
+    rows = traffic(500, 33).rename(
+        columns={
+            "tenure": "TenureMonths",
+            "monthly_charges": "MonthlyCharges",
+            "total_charges": "TotalCharges",
+            "contract_type": "Contract",
+        }
+    )
+    batch = tmp_path / "export.csv"
+    rows.to_csv(batch, index=False)
+    result = run_cli(capsys, "drift", "--home", str(trained_settings.home), "--current", str(batch))
+    assert result.code == 2, result.out + result.err
+    assert "only 1 of 5 features could be compared" in result.err
+    for schema_name, column in (
+        ("tenure", "TenureMonths"),
+        ("monthly_charges", "MonthlyCharges"),
+        ("total_charges", "TotalCharges"),
+        ("contract_type", "Contract"),
+    ):
+        # (column names are read without regard to case)
+        assert f"{schema_name}: not in {batch} (it has {column.lower()}" in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_half_of_the_features_is_enough_for_a_verdict(
+    trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It still judges a file holding three of the five features (the others are reported
+    as not compared)."""
+    batch = tmp_path / "three.csv"
+    traffic(500, 34).drop(columns=["tenure", "contract_type"]).to_csv(batch, index=False)
+    home = str(trained_settings.home)
+    result = run_cli(capsys, "drift", "--home", home, "--current", str(batch), "--json")
+    assert result.code == 0, result.out + result.err
+    statuses = {n: e["status"] for n, e in json.loads(result.out)["features"].items()}
+    assert statuses["tenure"] == statuses["contract_type"] == "not compared"

@@ -174,10 +174,18 @@ def judge_group(
     )
 
 
-def compared_any_feature(group: GroupResult) -> bool:
-    """A verdict on the inputs needs at least one compared feature (the prediction alone
-    says nothing about which inputs moved, and cannot vouch for them)."""
-    return any(e.compared for e in group.features.values())
+def too_few_compared(group: GroupResult, declared: int) -> str | None:
+    """Why a group cannot get a verdict on its inputs, or None. At least half of the declared
+    features must be compared: 'no drift' from one feature of five would vouch for columns
+    nobody looked at (a file whose columns were renamed), and the prediction alone says
+    nothing about which inputs moved."""
+    compared = sum(e.compared for e in group.features.values())
+    if compared * 2 >= declared and compared > 0:
+        return None
+    why = "; ".join(f"{n}: {w}" for n, w in group.skipped_features.items()) or "no values"
+    if compared == 0:
+        return f"nothing could be compared with the reference ({why})"
+    return f"only {compared} of {declared} features could be compared ({why})"
 
 
 def _worst(entries: list[FeatureResult]) -> FeatureResult | None:
@@ -217,16 +225,17 @@ def build_report(
             )
             continue
         result = judge_group(group, t, chunks, bins, schema)
-        if not compared_any_feature(result):
-            why = "; ".join(f"{n}: {w}" for n, w in result.skipped_features.items())
-            uncompared.append(f"{group.reference.label} ({why or 'no values on either side'})")
-            notes.append(f"{group.reference.label}: no feature could be compared; not judged")
+        too_few = too_few_compared(result, len(schema.feature_names))
+        if too_few:
+            uncompared.append(f"{group.reference.label}: {too_few}")
+            notes.append(f"{group.reference.label}: {too_few}; not judged")
             continue
         judged.append(result)
     if not judged and uncompared:
         raise BadInputError(
-            f"nothing could be compared with the reference: {', '.join(uncompared)}; check that "
-            "the reference and the current data hold the schema's features with values"
+            f"{'; '.join(uncompared)} — a verdict needs at least half of the schema's features; "
+            "check that the reference and the current data hold them, under the schema's "
+            "names, with values"
         )
     if not judged:
         rows = sum(g.rows for g in groups)

@@ -8,6 +8,7 @@ needs the training set: ``registry/versions/vN/reference.parquet`` (≤ 10,000 t
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from churnops.data.prepare import read_raw
+from churnops.data.prepare import read_raw, spelling_key
 from churnops.errors import BadInputError
 from churnops.monitoring.columns import Columns, normalise
 from churnops.registry.store import Registry
@@ -95,14 +96,30 @@ def _require_rows(rows: int, where: str) -> None:
         raise BadInputError(f"{where} has no rows, so there is nothing to compare with")
 
 
+def _look_alike(name: str, columns: list[str]) -> str | None:
+    """The column that looks most like feature ``name`` (``MonthlyCharges`` for
+    ``monthly_charges``, ``Contract`` for ``contract_type``), if any."""
+    keys = {spelling_key(column): column for column in columns}
+    found = difflib.get_close_matches(spelling_key(name), list(keys), n=1, cutoff=0.6)
+    return keys[found[0]] if found else None
+
+
 def _missing_columns(frame: pd.DataFrame, schema: FeatureSchema, where: str) -> dict[str, str]:
+    """Why each schema feature ``frame`` lacks is not compared; when a column of another
+    name looks like it, the reason names that column."""
     absent = [name for name in schema.feature_names if name not in frame.columns]
     if len(absent) == len(schema.feature_names):
         raise BadInputError(
             f"{where} has none of the schema's features ({', '.join(schema.feature_names)}); "
             "is it a customer table?"
         )
-    return {name: f"not in {where} (older schema?)" for name in absent}
+    unused = [str(c) for c in frame.columns if c not in schema.feature_names]
+    reasons = {}
+    for name in absent:
+        alike = _look_alike(name, unused)
+        hint = f"it has {alike}: rename it to {name}?" if alike else "older schema?"
+        reasons[name] = f"not in {where} ({hint})"
+    return reasons
 
 
 def frame_reference(
