@@ -31,6 +31,7 @@ import pandas as pd
 
 from churnops import logstore, workflow
 from churnops.model.onnx_model import OnnxModel
+from churnops.monitoring.results import DriftReport
 from churnops.monitoring.simulate import simulated_frame
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
@@ -147,7 +148,7 @@ def ours(settings: Settings, repeat: int) -> dict[str, Any]:
         "best": min(walls),
         "rss": max(peaks),
         "read": read_s,
-        "report": json.loads(done.stdout),
+        "report": DriftReport.from_json(done.stdout),
     }
 
 
@@ -160,7 +161,7 @@ def evidently(python: Path, reference: Path, current: Path) -> dict[str, Any]:
 
 
 def show(scenario: str, rows: int, mine: dict[str, Any], theirs: dict[str, Any] | None) -> None:
-    report = mine["report"]
+    report: DriftReport = mine["report"]
     print(f"\n=== scenario: {scenario} — {rows:,} logged rows vs the v1 reference sample ===")
     verdict = "ok" if mine["wall"] <= TARGET_SECONDS and mine["rss"] <= TARGET_MB else "MISSED"
     print(
@@ -175,21 +176,24 @@ def show(scenario: str, rows: int, mine: dict[str, Any], theirs: dict[str, Any] 
             f"{theirs['seconds_report']:.2f} s, Parquet load {theirs['seconds_load']:.2f} s), "
             f"peak RSS {theirs['rss']:.0f} MB"
         )
-    print(f"{'feature':<18}{'churnops':<34}{'Evidently (default preset)':<40}")
-    for name, entry in report["features"].items():
-        effect = entry.get("wasserstein_norm", entry.get("js_distance"))
-        ours_text = f"{entry['status']:<8} psi {entry['psi']:.3f} effect {effect:.3f}"
+    print(f"{'feature':<18}{'churnops':<50}{'Evidently (default preset)':<40}")
+    for name, entry in report.features.items():
+        numeric, categorical = entry.numeric, entry.categorical
+        effect = numeric.wasserstein_norm if numeric else categorical and categorical.js_distance
+        change = numeric.mean_change if numeric else None
+        ours_text = f"{entry.status:<8} psi {entry.psi or 0:.3f} effect {effect or 0:.3f}"
+        ours_text += f" mean {change:+.1%}" if change is not None else ""
         theirs_text = ""
         if theirs is not None and name in theirs["columns"]:
             column = theirs["columns"][name]
             flag = "drift" if column["drifted"] else "ok"
             theirs_text = f"{flag:<6} {column['method']} {column['value']:.3g}"
-        print(f"{name:<18}{ours_text:<34}{theirs_text:<40}")
-    prediction = report.get("prediction")
+        print(f"{name:<18}{ours_text:<50}{theirs_text:<40}")
+    prediction = report.prediction
     if prediction:
-        print(f"{'prediction':<18}{prediction['status']:<8} psi {prediction['psi']:.3f}")
-    dataset = "DRIFT" if report["drift_detected"] else "no drift"
-    line = f"overall: churnops {dataset} (score {report['drift_score']:.2f})"
+        print(f"{'prediction':<18}{prediction.status:<8} psi {prediction.psi or 0:.3f}")
+    dataset = "DRIFT" if report.drift_detected else "no drift"
+    line = f"overall: churnops {dataset} (score {report.drift_score:.2f})"
     if theirs is not None:
         theirs_dataset = "DRIFT" if theirs["dataset_drift"] else "no drift"
         line += f"; Evidently {theirs_dataset} (share {theirs['share']:.2f} vs threshold 0.5)"

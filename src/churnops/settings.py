@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     drift_wasserstein_floor: float = Field(
         default=0.1, gt=0, description="Wasserstein distance / reference std for drift"
     )
+    drift_mean_change_floor: float = Field(
+        default=0.05,
+        gt=0,
+        description="Relative change of the mean for drift, on ratio-scale numbers (money, counts)",
+    )
     drift_js_floor: float = Field(
         default=0.1, gt=0, description="Jensen–Shannon distance (base 2) for drift"
     )

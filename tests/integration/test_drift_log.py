@@ -101,7 +101,8 @@ def test_a_version_that_served_nothing_is_bad_input(
 def test_thresholds_are_configurable_from_the_command_line(
     trained_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It applies threshold flags: a price rise below a raised Wasserstein floor is not drift."""
+    """It applies threshold flags: a price rise below raised Wasserstein, PSI and mean-change
+    floors is not drift."""
     log_scored(trained_settings, traffic(1_000, 18, "price-increase"), 1, time.time() - 60)
     home = str(trained_settings.home)
     strict = run_cli(
@@ -113,10 +114,13 @@ def test_thresholds_are_configurable_from_the_command_line(
         "0.9",
         "--psi-floor",
         "0.9",
+        "--mean-change-floor",
+        "0.9",
         "--json",
     )
     assert strict.code == 0, strict.err
-    assert json.loads(strict.out)["thresholds"]["wasserstein_floor"] == 0.9
+    thresholds = json.loads(strict.out)["thresholds"]
+    assert thresholds["wasserstein_floor"] == thresholds["mean_change_floor"] == 0.9
     invalid = run_cli(capsys, "drift", "--home", home, "--alpha", "2")
     assert invalid.code == 2 and "drift_alpha" in invalid.err
 

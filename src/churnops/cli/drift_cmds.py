@@ -140,6 +140,12 @@ def drift(
     wasserstein_floor: Annotated[
         float | None, typer.Option("--wasserstein-floor", help="Wasserstein/std drift [0.1]")
     ] = None,
+    mean_change_floor: Annotated[
+        float | None,
+        typer.Option(
+            "--mean-change-floor", help="Relative mean change, money and counts: drift [0.05]"
+        ),
+    ] = None,
     js_floor: Annotated[
         float | None, typer.Option("--js-floor", help="Jensen–Shannon drift [0.1]")
     ] = None,
@@ -166,6 +172,7 @@ def drift(
         drift_psi_floor=psi_floor,
         drift_psi_warning=psi_warning,
         drift_wasserstein_floor=wasserstein_floor,
+        drift_mean_change_floor=mean_change_floor,
         drift_js_floor=js_floor,
         drift_unseen_share=unseen_share,
         drift_missing_rate_change=missing_rate_change,

@@ -41,8 +41,9 @@ from churnops.monitoring.stats_tests import (
     compare_numeric,
     holm,
     numeric_reference,
+    ratio_scale,
 )
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema, NumericFeature
 
 DISPLAY_BINS = 30
 PREDICTION = "prediction"
@@ -76,6 +77,13 @@ class PreparedReference:
 NO_REFERENCE_VALUES = "the reference has no value for it (all missing, or of another type)"
 
 
+def on_ratio_scale(feature: NumericFeature, present: np.ndarray) -> bool:
+    """Whether a numeric feature is on a ratio scale (money, counts), which adds the relative
+    change of its mean to its effects. Inferred from the reference values (``ratio_scale``
+    states the rule); a scale declared in the schema would be read here, first."""
+    return ratio_scale(present)
+
+
 def prepare_reference(
     reference: Reference, bins: int, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> PreparedReference:
@@ -90,7 +98,10 @@ def prepare_reference(
             if present.size == 0:
                 skipped[feature.name] = NO_REFERENCE_VALUES
                 continue
-            numeric[feature.name] = numeric_reference(present, bins, feature.max - feature.min)
+            spread = feature.max - feature.min
+            numeric[feature.name] = numeric_reference(
+                present, bins, spread, on_ratio_scale(feature, present)
+            )
     categorical = {}
     for cat in schema.categorical:
         coded = reference.columns.categorical.get(cat.name)
@@ -175,7 +186,11 @@ def _numeric(
     feature = _Feature("numeric", values.size, missing_result, compare_numeric(ref, present))
     if feature.dist is None:
         feature.untested = "no present value in the current data"
-    feature.scale = ReferenceScale(spread=ref.spread, spread_source=ref.spread_source)
+    feature.scale = ReferenceScale(
+        spread=ref.spread,
+        spread_source=ref.spread_source,
+        scale="ratio" if ref.ratio_scale else "interval",
+    )
     if detail:
         feature.histogram = _numeric_histogram(ref, present)
     return feature

@@ -83,6 +83,7 @@ class ReferenceScale(BaseModel):
 
     spread: Finite  # what Wasserstein distances are divided by
     spread_source: str  # "reference std", or "schema range" for a constant reference
+    scale: Literal["ratio", "interval"] = "interval"  # ratio: money, counts (mean_change)
 
 
 class NumericHistogram(BaseModel):

@@ -7,8 +7,11 @@ alone fails on small samples (a hundred rows give noisy PSI), so each needs the 
   missing-rate test, plus the prediction's) are Holm-adjusted together; a test is significant
   when its adjusted p-value is below ``alpha``;
 - ``drift`` = a significant distribution change whose effect reaches a floor (PSI, normalised
-  Wasserstein for numbers, Jensen–Shannon or unseen-category share for categories), or a
-  significant missing-rate change of at least its floor;
+  Wasserstein for numbers, and the relative change of the mean for ratio-scale numbers such
+  as money and counts, whose multiplicative changes the normalised Wasserstein understates —
+  their distribution test adds Welch's t-test of the means to KS; Jensen–Shannon or
+  unseen-category share for categories), or a significant missing-rate change of at least
+  its floor;
 - ``warning`` = significant with PSI at the warning level or another effect at
   ``warning_fraction`` of its floor, or any value never seen in training (the model cannot
   have learned it);
@@ -54,6 +57,7 @@ class Thresholds(BaseModel):
     psi_floor: float
     psi_warning: float
     wasserstein_floor: float
+    mean_change_floor: float
     js_floor: float
     unseen_share: float
     missing_rate_change: float
@@ -69,6 +73,7 @@ class Thresholds(BaseModel):
             psi_floor=settings.drift_psi_floor,
             psi_warning=settings.drift_psi_warning,
             wasserstein_floor=settings.drift_wasserstein_floor,
+            mean_change_floor=settings.drift_mean_change_floor,
             js_floor=settings.drift_js_floor,
             unseen_share=settings.drift_unseen_share,
             missing_rate_change=settings.drift_missing_rate_change,
@@ -83,7 +88,9 @@ class Thresholds(BaseModel):
             f"A feature drifts when a test is significant after Holm correction over all tests "
             f"of the comparison (adjusted p < {self.alpha:g}) AND its effect reaches a floor: "
             f"PSI ≥ {self.psi_floor:g}, Wasserstein / reference std ≥ {self.wasserstein_floor:g} "
-            f"(numbers), Jensen–Shannon distance ≥ {self.js_floor:g} or unseen-category share ≥ "
+            f"(numbers), relative change of the mean ≥ {self.mean_change_floor:g} (ratio-scale "
+            f"numbers: never negative, std ≥ half the mean, e.g. money and counts), "
+            f"Jensen–Shannon distance ≥ {self.js_floor:g} or unseen-category share ≥ "
             f"{self.unseen_share:g} (categories), or a missing-rate change ≥ "
             f"{self.missing_rate_change:g}. Warning: significant with PSI ≥ {self.psi_warning:g} "
             f"or another effect ≥ {self.warning_fraction:g} × its floor, or any category never "
@@ -107,24 +114,42 @@ class Verdict:
         return self.status == "drift"
 
 
-def _effects(
+Effect = tuple[str, float, float, float]  # name, value, drift floor, warning level
+
+
+def _effect(name: str, value: float | None, floor: float, warning: float) -> list[Effect]:
+    return [] if value is None else [(name, value, floor, warning)]
+
+
+def _distribution_effects(
     dist: NumericResult | CategoricalResult | None, t: Thresholds
-) -> list[tuple[str, float, float, float]]:
-    """(name, value, drift floor, warning level) for each effect size of a distribution test."""
+) -> list[Effect]:
+    """The effect sizes judged by the distribution test (KS or chi-square)."""
     if dist is None:
         return []
     fraction = t.warning_fraction
-    effects: list[tuple[str, float | None, float, float]] = [
-        ("PSI", dist.psi, t.psi_floor, t.psi_warning)
-    ]
+    effects = _effect("PSI", dist.psi, t.psi_floor, t.psi_warning)
     if isinstance(dist, NumericResult):
-        floor = t.wasserstein_floor
-        effects.append(("Wasserstein/std", dist.stats.wasserstein_norm, floor, floor * fraction))
-    else:
-        js, unseen = dist.stats.js_distance, dist.stats.unseen_share
-        effects.append(("JS distance", js, t.js_floor, t.js_floor * fraction))
-        effects.append(("unseen share", unseen, t.unseen_share, t.unseen_share * fraction))
-    return [(name, value, floor, warn) for name, value, floor, warn in effects if value is not None]
+        stats, floor, mean_floor = dist.stats, t.wasserstein_floor, t.mean_change_floor
+        change = None if stats.mean_change is None else abs(stats.mean_change)
+        return (
+            effects
+            + _effect("Wasserstein/std", stats.wasserstein_norm, floor, floor * fraction)
+            + _effect("relative mean change", change, mean_floor, mean_floor * fraction)
+        )
+    js, unseen = dist.stats.js_distance, dist.stats.unseen_share
+    return (
+        effects
+        + _effect("JS distance", js, t.js_floor, t.js_floor * fraction)
+        + _effect("unseen share", unseen, t.unseen_share, t.unseen_share * fraction)
+    )
+
+
+def _missing_effects(missing: MissingResult | None, t: Thresholds) -> list[Effect]:
+    change = missing.stats.missing_rate_change if missing is not None else None
+    floor = t.missing_rate_change
+    value = None if change is None else abs(change)
+    return _effect("missing-rate change", value, floor, floor * t.warning_fraction)
 
 
 def feature_verdict(
@@ -134,20 +159,16 @@ def feature_verdict(
     missing_p_adjusted: float | None,
     t: Thresholds,
 ) -> Verdict:
-    """Apply the rule to one feature's results and its Holm-adjusted p-values."""
-    effects = _effects(dist, t)
-    change = missing.stats.missing_rate_change if missing is not None else None
-    effects_missing = []
-    if change is not None:
-        floor = t.missing_rate_change
-        effects_missing = [("missing-rate change", abs(change), floor, floor * t.warning_fraction)]
+    """Apply the rule to one feature's results and its Holm-adjusted p-values: each effect
+    counts only when the test that judges it is significant."""
+    tests = (
+        ("distribution", dist_p_adjusted, _distribution_effects(dist, t)),
+        ("missing rate", missing_p_adjusted, _missing_effects(missing, t)),
+    )
     drift: list[str] = []
     warn: list[str] = []
     significant: list[float] = []
-    for effects_of, p_adjusted, test in (
-        (effects, dist_p_adjusted, "distribution"),
-        (effects_missing, missing_p_adjusted, "missing rate"),
-    ):
+    for test, p_adjusted, effects_of in tests:
         if p_adjusted is None or p_adjusted >= t.alpha:
             continue
         significant += [value / floor for _, value, floor, _ in effects_of]
@@ -160,7 +181,7 @@ def feature_verdict(
     unseen = dist.stats.unseen_share if isinstance(dist, CategoricalResult) else None
     if unseen:
         warn.append(f"{unseen:.2%} of values never seen in training")
-    ratio = _largest([value / floor for _, value, floor, _ in effects + effects_missing])
+    ratio = _largest([value / floor for *_, effects in tests for _, value, floor, _ in effects])
     significant_ratio = _largest(significant)
     if drift:
         return Verdict("drift", drift, ratio, significant_ratio)

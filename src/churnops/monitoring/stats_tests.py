@@ -1,10 +1,14 @@
 """Per-feature two-sample statistics: significance tests and effect sizes, vectorised with numpy.
 
 Numeric features: PSI on reference-quantile bins, two-sample Kolmogorov–Smirnov, and the
-Wasserstein-1 distance divided by the reference spread. Categorical features: PSI over
-categories, chi-square on the 2×K contingency table, Jensen–Shannon distance (base 2, so in
-[0, 1]) and the share of values never seen in training. Every feature: the change in its
-missing-value rate with a two-proportion z-test.
+Wasserstein-1 distance divided by the reference spread; for ratio-scale features (money,
+counts: see ``ratio_scale``) also the relative change of the mean, and Welch's t-test of the
+means beside KS (it has more power against a change of scale). Each feature brings one
+distribution test to the Holm family: for a ratio-scale number, KS and the t-test combined
+(Bonferroni: twice the smaller p-value), so testing means costs the other features nothing.
+Categorical features: PSI over categories, chi-square on the 2×K contingency table,
+Jensen–Shannon distance (base 2, so in [0, 1]) and the share of values never seen in
+training. Every feature: the change in its missing-value rate with a two-proportion z-test.
 
 PSI smoothing: each bin gets half a pseudo-count (``PSI_PSEUDO_COUNT``) on both sides before
 proportions are taken, so a bin empty on one side (e.g. a category never seen in training)
@@ -24,9 +28,10 @@ from typing import Annotated, Self
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2, kstwo, norm
+from scipy.stats import chi2, kstwo, norm, ttest_ind_from_stats
 
 PSI_PSEUDO_COUNT = 0.5
+RATIO_SCALE_MIN_CV = 0.5  # std at least half the mean: see ratio_scale
 
 
 def _finite_or_none(value: object) -> object:
@@ -48,6 +53,7 @@ class NumericReference:
     spread_source: str  # "reference std" or "schema range" (when the reference is constant)
     edges: np.ndarray  # interior PSI edges; the outer bins are open-ended
     bin_counts: np.ndarray
+    ratio_scale: bool = False  # also report the relative change of the mean
 
 
 # The statistics a report shows, per test, in report order. A statistic added to one of these
@@ -68,11 +74,15 @@ class NumericStats(Statistics):
     reference_count: int | None = Field(title="reference n")
     ks_statistic: Finite = Field(title="KS D")
     ks_p_value: Finite = Field(title="KS p")
-    ks_p_value_adjusted: Finite = Field(title="KS p (Holm)")
+    # Holm-adjusted p of the distribution test (ratio scale: KS and t-test combined)
+    ks_p_value_adjusted: Finite = Field(title="distribution p (Holm)")
     wasserstein: Finite = Field(title="Wasserstein")
     wasserstein_norm: Finite = Field(title="Wasserstein / reference std")
     reference_mean: Finite = Field(title="reference mean")
     current_mean: Finite = Field(title="current mean")
+    # ratio scale only: the relative change of the mean, and Welch's t-test of the means
+    mean_change: Finite = Field(default=None, title="relative mean change")
+    mean_p_value: Finite = Field(default=None, title="t-test p")
 
 
 class CategoricalStats(Statistics):
@@ -100,7 +110,12 @@ class NumericResult:
 
     @property
     def p_value(self) -> float | None:
-        return self.stats.ks_p_value
+        """The distribution test's p-value: KS, or for a ratio-scale number KS and the t-test
+        of means combined (twice the smaller)."""
+        ks, mean = self.stats.ks_p_value, self.stats.mean_p_value
+        if ks is None or mean is None:
+            return ks
+        return min(1.0, 2 * min(ks, mean))
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,25 @@ class MissingResult:
         return self.stats.missing_p_value
 
 
-def numeric_reference(values: np.ndarray, bins: int, fallback_spread: float) -> NumericReference:
-    """Sort the present reference values once; PSI edges are its quantiles (ties merged)."""
+def ratio_scale(values: np.ndarray) -> bool:
+    """Whether present reference values look like money or a count: none negative, and a
+    standard deviation of at least half the mean (zero-based and spread out or heavy-tailed).
+
+    Such a feature hides a multiplicative change from the std-normalised Wasserstein
+    distance: scaling every value by c moves it by |c − 1| × mean / std, so a 10 % price rise
+    on a billed total with std ≈ mean moves it by about 0.09 only. Its mean, though, moves by
+    exactly 10 %."""
+    if values.size < 2 or float(values.min()) < 0:
+        return False
+    mean = float(values.mean())
+    return mean > 0 and float(values.std(ddof=1)) >= RATIO_SCALE_MIN_CV * mean
+
+
+def numeric_reference(
+    values: np.ndarray, bins: int, fallback_spread: float, ratio: bool = False
+) -> NumericReference:
+    """Sort the present reference values once; PSI edges are its quantiles (ties merged).
+    ``ratio``: the feature is on a ratio scale (see ``ratio_scale``)."""
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     if ordered.size == 0:
         empty = np.empty(0)
@@ -133,7 +165,8 @@ def numeric_reference(values: np.ndarray, bins: int, fallback_spread: float) -> 
     std = float(ordered.std(ddof=1)) if ordered.size > 1 else 0.0
     spread, source = (std, "reference std") if std > 0 else (fallback_spread, "schema range")
     edges = np.unique(np.quantile(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
-    return NumericReference(ordered, spread, source, edges, bin_counts(ordered, edges))
+    counts = bin_counts(ordered, edges)
+    return NumericReference(ordered, spread, source, edges, counts, ratio)
 
 
 def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -179,6 +212,11 @@ def compare_numeric(ref: NumericReference, current_sorted: np.ndarray) -> Numeri
     if n == 0 or m == 0:
         return None
     ks, wasserstein = ks_wasserstein(ref.sorted_values, current_sorted)
+    reference_mean, current_mean = float(ref.sorted_values.mean()), float(current_sorted.mean())
+    mean_change = mean_p = None
+    if ref.ratio_scale:
+        mean_change = current_mean / reference_mean - 1
+        mean_p = welch_p_value(ref.sorted_values, current_sorted)
     stats = NumericStats(
         reference_count=n,
         ks_statistic=ks,
@@ -186,10 +224,26 @@ def compare_numeric(ref: NumericReference, current_sorted: np.ndarray) -> Numeri
         ks_p_value_adjusted=None,
         wasserstein=wasserstein,
         wasserstein_norm=wasserstein / ref.spread,
-        reference_mean=float(ref.sorted_values.mean()),
-        current_mean=float(current_sorted.mean()),
+        reference_mean=reference_mean,
+        current_mean=current_mean,
+        mean_change=mean_change,
+        mean_p_value=mean_p,
     )
     return NumericResult(psi(ref.bin_counts, bin_counts(current_sorted, ref.edges)), m, stats)
+
+
+def welch_p_value(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Two-sided p-value of Welch's t-test of equal means (None with fewer than two values on
+    a side, or no variance on either)."""
+    if a.size < 2 or b.size < 2:
+        return None
+    std_a, std_b = float(a.std(ddof=1)), float(b.std(ddof=1))
+    if std_a == 0 and std_b == 0:
+        return None
+    result = ttest_ind_from_stats(
+        float(a.mean()), std_a, a.size, float(b.mean()), std_b, b.size, equal_var=False
+    )
+    return float(result.pvalue)
 
 
 def chi_square(

@@ -19,7 +19,9 @@ from churnops.settings import load_settings
 RULE = thresholds_with()
 
 
-def numeric(psi: float = 0.0, wasserstein_norm: float = 0.0) -> NumericResult:
+def numeric(
+    psi: float = 0.0, wasserstein_norm: float = 0.0, mean_change: float | None = None
+) -> NumericResult:
     stats = NumericStats(
         reference_count=1000,
         ks_statistic=0.1,
@@ -29,6 +31,8 @@ def numeric(psi: float = 0.0, wasserstein_norm: float = 0.0) -> NumericResult:
         wasserstein_norm=wasserstein_norm,
         reference_mean=1.0,
         current_mean=1.1,
+        mean_change=mean_change,
+        mean_p_value=None if mean_change is None else 1e-12,
     )
     return NumericResult(psi, 1000, stats)
 
@@ -74,6 +78,7 @@ def test_large_but_not_significant_is_ok() -> None:
     [
         (numeric(psi=0.25), "PSI"),
         (numeric(wasserstein_norm=0.12), "Wasserstein/std"),
+        (numeric(wasserstein_norm=0.09, mean_change=-0.08), "relative mean change"),
         (categorical(js=0.15), "JS distance"),
         (categorical(unseen=0.02), "unseen share"),
     ],
@@ -154,3 +159,14 @@ def test_thresholds_come_from_settings_and_are_stated() -> None:
     assert (rule.alpha, rule.wasserstein_floor, rule.drift_share) == (0.01, 0.2, 0.5)
     text = rule.describe()
     assert "p < 0.01" in text and "≥ 0.2" in text and "50%" in text
+
+
+def test_a_ratio_scale_number_is_tested_on_its_mean_too() -> None:
+    """It combines KS and the t-test of means into one distribution test (twice the smaller
+    p-value, so the Holm family keeps one test per feature), and warns on a relative mean
+    change at half its floor."""
+    ratio = numeric(wasserstein_norm=0.01, mean_change=0.03)
+    assert ratio.p_value == pytest.approx(2e-12)
+    assert numeric().p_value == 1e-9  # KS alone for other numbers
+    assert feature_verdict(ratio, 1e-10, None, None, RULE).status == "warning"
+    assert feature_verdict(numeric(mean_change=0.02), 1e-10, None, None, RULE).status == "ok"

@@ -18,6 +18,7 @@ from churnops.monitoring.stats_tests import (
     ks_wasserstein,
     numeric_reference,
     psi,
+    ratio_scale,
 )
 
 
@@ -117,3 +118,31 @@ def test_holm_adjustment() -> None:
     adjusted = holm(np.array([0.01, 0.04, 0.03, 0.5]))
     assert adjusted.tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
     assert holm(np.array([0.6, 0.9])).tolist() == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.random.default_rng(0).gamma(1.0, 2_000.0, 5_000), True),  # billed totals
+        (np.random.default_rng(1).poisson(1.5, 5_000).astype(float), True),  # a count
+        (np.random.default_rng(2).normal(70.0, 25.0, 5_000).clip(18), False),  # std < mean / 2
+        (np.random.default_rng(3).normal(0.0, 1.0, 5_000), False),  # negative values
+        (np.zeros(100), False),  # mean 0
+        (np.array([5.0]), False),
+    ],
+)
+def test_ratio_scale_is_inferred_from_the_reference(values: np.ndarray, expected: bool) -> None:
+    """It takes a feature for money or a count when no value is negative and its std is at
+    least half its mean."""
+    assert ratio_scale(values) is expected
+
+
+def test_the_relative_mean_change_is_reported_on_ratio_scale_only() -> None:
+    """It reports the relative change of the mean for a ratio-scale feature (+10 % after a
+    10 % rise) and nothing for others."""
+    values = np.random.default_rng(0).gamma(1.0, 2_000.0, 5_000)
+    current = np.sort(values * 1.1)
+    ratio = compare_numeric(numeric_reference(values, 10, 1.0, ratio=True), current)
+    other = compare_numeric(numeric_reference(values, 10, 1.0), current)
+    assert ratio is not None and ratio.stats.mean_change == pytest.approx(0.1)
+    assert other is not None and other.stats.mean_change is None
