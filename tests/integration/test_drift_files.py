@@ -124,3 +124,34 @@ def test_half_of_the_features_is_enough_for_a_verdict(
     assert result.code == 0, result.out + result.err
     statuses = {n: e["status"] for n, e in json.loads(result.out)["features"].items()}
     assert statuses["tenure"] == statuses["contract_type"] == "not compared"
+
+
+def test_the_terminal_report_fits_80_columns_when_piped(
+    trained_settings: Settings, tmp_path: Path
+) -> None:
+    """Piped (not a terminal) with COLUMNS=80, `churnops drift` fits every line in 80 columns,
+    prints each feature name whole (not 'featu…'), and the rule only with --explain."""
+    batch = tmp_path / "batch.csv"
+    traffic(600, 35, "price-increase").to_csv(batch, index=False)
+    command = [sys.executable, "-m", "churnops", "drift", "--home", str(trained_settings.home)]
+    env = {**os.environ, "COLUMNS": "80"}
+
+    def run(*extra: str) -> str:
+        done = subprocess.run(
+            [*command, "--current", str(batch), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        return done.stdout
+
+    out = run()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    for name in ("tenure", "monthly_charges", "total_charges", "contract_type", "payment_method"):
+        assert f"│ {name} " in out, name
+    assert "Holm correction" not in out and "--explain" in out
+    assert "Holm correction" in " ".join(run("--explain").split())

@@ -24,68 +24,15 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.monitoring.shifts import SHIFTS
 
 if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a fast start
-    from churnops.monitoring.results import GroupResult
     from churnops.monitoring.run import DriftRun
     from churnops.monitoring.simulate import SimulationResult
 from churnops.registry.entries import parse_version
 
-STYLE = {
-    "ok": "green",
-    "warning": "yellow",
-    "drift": "bold red",
-    "not compared": "dim",
-    None: "dim",
-}
 
+def _show(run: DriftRun, explain: bool) -> None:
+    from churnops.monitoring.terminal import print_report
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def _group_table(group: GroupResult) -> Table:
-    from churnops.monitoring.results import TABLE
-
-    served = f"model v{group.model_version}" if group.model_version else "current file"
-    title = (
-        f"{served}: {group.rows:,} rows vs reference {group.reference.label} "
-        f"({group.reference.sample_rows:,}-row sample)"
-    )
-    table = Table(title=title)
-    table.add_column("feature")
-    table.add_column("status")
-    for shown in TABLE:
-        table.add_column(shown.label, justify="right")
-    table.add_column("chunks")
-    for name, e in group.verdicts().items():
-        marks = "".join(
-            f"[{STYLE[v.status if (v := c.verdict(name)) else None]}]■[/]" for c in group.chunks
-        )
-        values = [_fmt(shown.value(e), 2) for shown in TABLE]
-        table.add_row(name, f"[{STYLE[e.status]}]{e.status}[/]", *values, marks)
-    return table
-
-
-def _show(run: DriftRun) -> None:
-    from churnops.monitoring.html_report import drift_timing
-
-    report = run.report
-    for group in report.groups:
-        console.print(_group_table(group))
-        for name, entry in group.features.items():
-            if not entry.compared:
-                why = "; ".join(entry.reasons or ["no test could run"])
-                console.print(f"[yellow]not compared[/] {name}: {why}", highlight=False)
-        if group.drift_began:
-            console.print(drift_timing(group), highlight=False)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    verdict = "[bold red]DRIFT DETECTED[/]" if report.drift_detected else "[green]no drift[/]"
-    drifting = report.with_status("drift")
-    console.print(
-        f"{verdict} — drift score {report.drift_score:.2f}"
-        + (f"; drifting: {', '.join(drifting)}" if drifting else "")
-    )
-    console.print(f"[dim]{report.rule}[/]", highlight=False)
+    print_report(console, run.report, explain)
     console.print(
         f"report: {run.json_path}"
         + (f"  html: {run.html_path}" if run.html_path else "")
@@ -124,6 +71,9 @@ def drift(
     ] = None,
     as_json: JsonOpt = False,
     html: Annotated[bool, typer.Option("--html", help="Also write an HTML report")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also print how drift is decided (the rule)")
+    ] = False,
     html_out: Annotated[
         Path | None, typer.Option("--html-out", help="HTML report path (implies --html)")
     ] = None,
@@ -199,7 +149,7 @@ def drift(
         payload["alert"] = run.alert.as_dict() if run.alert else None
         print_json(payload)
     else:
-        _show(run)
+        _show(run, explain)
     if run.alert is not None:
         if run.alert.sent:
             err_console.print(f"alert sent to {alert_webhook}")

@@ -38,6 +38,8 @@ from churnops.monitoring.results import (
     Source,
     SummaryFeature,
     UnjudgedChunk,
+    judged,
+    latest_run,
 )
 from churnops.monitoring.rule import SEVERITY, Thresholds, overall
 from churnops.monitoring.window import ChunkSpec, Window, chunk_bounds, iso
@@ -86,21 +88,19 @@ def _chunk(
 def latest_drift_run(timeline: list[Chunk]) -> tuple[str | None, str | None]:
     """(start of the latest run of consecutive drifting chunks, its end if later chunks are
     calm again); unjudged chunks (too few rows) are passed over."""
-    judged = [c for c in timeline if isinstance(c, JudgedChunk)]
-    last = max((i for i, c in enumerate(judged) if c.drift_detected), default=None)
-    if last is None:
+    chunks = judged(timeline)
+    run = latest_run(chunks)
+    if run is None:
         return None, None
-    first = last
-    while first > 0 and judged[first - 1].drift_detected:
-        first -= 1
-    ended = None if last == len(judged) - 1 else judged[last].bounds.ends
-    return judged[first].bounds.begins, ended
+    first, last = run
+    ended = None if last == len(chunks) - 1 else chunks[last].bounds.ends
+    return chunks[first].bounds.begins, ended
 
 
 def recent_chunks(timeline: list[Chunk], count: int) -> list[JudgedChunk]:
     """The last ``count`` judged chunks if each of them drifts, else nothing."""
-    judged = [c for c in timeline if isinstance(c, JudgedChunk)]
-    latest = judged[-count:] if count > 0 and len(judged) >= count else []
+    chunks = judged(timeline)
+    latest = chunks[-count:] if count > 0 and len(chunks) >= count else []
     return latest if latest and all(c.drift_detected for c in latest) else []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
+from churnops.monitoring.narrative import drift_timing
 from churnops.monitoring.results import (
     Chunk,
     DriftReport,
@@ -229,24 +230,13 @@ def _feature_rows(features: dict[str, FeatureResult]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def drift_timing(group: GroupResult) -> str:
-    """When the latest run of drifting chunks began (and ended, if it did), in words."""
-    if group.drift_ended:
-        return (
-            f"chunks from {group.drift_began} to {group.drift_ended} drifted; the later ones do not"
-        )
-    text = f"drift began in the chunk starting {group.drift_began}"
-    if group.recent_drift and not group.window_drift:
-        text += " (the latest chunks drift, the whole window does not yet)"
-    return text
-
-
 def _group(group: GroupResult) -> str:
     ref = group.reference
     features = group.verdicts()
     verdict = "DRIFT" if group.drift_detected else "no drift"
     served = f"model v{group.model_version}" if group.model_version else "current data"
-    began = f" — {drift_timing(group)}" if group.drift_began else ""
+    timing = drift_timing(group)
+    began = f" — {timing}" if timing else ""
     cards = "".join(
         f'<div class="card"><b>{escape(name)}</b> {_badge(e.status)}<br>{_histogram_svg(e)}</div>'
         for name, e in features.items()

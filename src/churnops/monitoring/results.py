@@ -195,6 +195,22 @@ class UnjudgedChunk(Section):
 Chunk = JudgedChunk | UnjudgedChunk
 
 
+def judged(chunks: list[Chunk]) -> list[JudgedChunk]:
+    """The chunks that got a verdict (chunks with too few rows are passed over)."""
+    return [chunk for chunk in chunks if isinstance(chunk, JudgedChunk)]
+
+
+def latest_run(chunks: list[JudgedChunk]) -> tuple[int, int] | None:
+    """(first, last) positions of the latest run of consecutive drifting chunks, if any."""
+    last = max((i for i, c in enumerate(chunks) if c.drift_detected), default=None)
+    if last is None:
+        return None
+    first = last
+    while first > 0 and chunks[first - 1].drift_detected:
+        first -= 1
+    return first, last
+
+
 class ReferenceInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
 
