@@ -203,6 +203,35 @@ def _summary_features(groups: list[GroupResult]) -> dict[str, SummaryFeature]:
     return features
 
 
+def _judge_all(
+    groups: list[Group],
+    t: Thresholds,
+    chunks: ChunkSpec,
+    bins: int,
+    notes: list[str],
+    schema: FeatureSchema,
+) -> tuple[list[GroupResult], list[str]]:
+    """The groups that get a verdict, and why each other group with enough rows got none
+    (groups with too few rows are only noted)."""
+    results, uncompared = [], []
+    for group in groups:
+        label = group.reference.label
+        if group.rows < t.min_rows:
+            notes.append(
+                f"{label}: {group.rows} row(s) are too few for a verdict (at least "
+                f"{t.min_rows}); not judged"
+            )
+            continue
+        result = judge_group(group, t, chunks, bins, schema)
+        too_few = too_few_compared(result, len(schema.feature_names))
+        if too_few:
+            uncompared.append(f"{label}: {too_few}")
+            notes.append(f"{label}: {too_few}; not judged")
+            continue
+        results.append(result)
+    return results, uncompared
+
+
 def build_report(
     groups: list[Group],
     t: Thresholds,
@@ -215,47 +244,32 @@ def build_report(
     """Judge each group, then the summary: any group drifting is drift; per feature, the worst
     group's verdict; the earliest start of drift among drifting groups (else among any dated
     group)."""
-    judged = []
-    uncompared: list[str] = []
-    for group in groups:
-        if group.rows < t.min_rows:
-            notes.append(
-                f"{group.reference.label}: {group.rows} row(s) are too few for a verdict "
-                f"(at least {t.min_rows}); not judged"
-            )
-            continue
-        result = judge_group(group, t, chunks, bins, schema)
-        too_few = too_few_compared(result, len(schema.feature_names))
-        if too_few:
-            uncompared.append(f"{group.reference.label}: {too_few}")
-            notes.append(f"{group.reference.label}: {too_few}; not judged")
-            continue
-        judged.append(result)
-    if not judged and uncompared:
+    results, uncompared = _judge_all(groups, t, chunks, bins, notes, schema)
+    if not results and uncompared:
         raise BadInputError(
             f"{'; '.join(uncompared)} — a verdict needs at least half of the schema's features; "
             "check that the reference and the current data hold them, under the schema's "
             "names, with values"
         )
-    if not judged:
+    if not results:
         rows = sum(g.rows for g in groups)
         raise BadInputError(
             f"only {rows} row(s) to judge in {source.window or 'the input'}; a drift verdict "
             f"needs at least {t.min_rows} rows per model version — widen the window"
         )
-    dated = [g for g in judged if g.drift_began is not None]
+    dated = [g for g in results if g.drift_began is not None]
     began = [g.drift_began for g in ([g for g in dated if g.drift_detected] or dated)]
     return DriftReport(
         generated_at=iso(time.time()),
-        drift_detected=any(g.drift_detected for g in judged),
-        drift_score=max(g.drift_score for g in judged),
+        drift_detected=any(g.drift_detected for g in results),
+        drift_score=max(g.drift_score for g in results),
         drift_began=min((b for b in began if b is not None), default=None),
-        features=_summary_features(judged),
-        prediction=_worst([g.prediction for g in judged if g.prediction is not None]),
+        features=_summary_features(results),
+        prediction=_worst([g.prediction for g in results if g.prediction is not None]),
         rule=t.describe(),
         thresholds=ReportThresholds(**dict(t), psi_bins=bins, chunks=chunks.describe()),
         source=source,
-        groups=judged,
+        groups=results,
         notes=notes,
     )
 

@@ -9,7 +9,8 @@ from churnops.monitoring.results import FeatureResult, GroupResult, JudgedChunk,
 
 PREDICTION = "prediction"
 RETRAIN = "if the change is real, retrain on recent labelled data: churnops train --data FILE"
-UPSTREAM = "check the upstream source of {name} first (a unit, mapping or pipeline change?)"
+UPSTREAM = "check the upstream source of {name} first"
+ROLLBACK = "churnops rollback"
 
 
 def _still_shifted(chunk: JudgedChunk, later: list[JudgedChunk]) -> list[str]:
@@ -104,10 +105,10 @@ def _advice(name: str, entry: FeatureResult, alpha: float) -> Advice:
     if missing:
         return Advice(
             name,
-            f"its missing-value rate changed by {missing:+.1%}",
+            f"its missing-value rate changed by {missing * 100:+.1f} percentage points",
             (
-                f"{upstream}: values going missing is usually a broken feed or join",
-                "fix the source rather than retrain: a model retrained now learns the gap",
+                f"{upstream}: values going missing usually means a broken feed or join",
+                "fix the source rather than retrain: a model retrained now would learn the gap",
             ),
         )
     if entry.unseen_values:
@@ -117,21 +118,30 @@ def _advice(name: str, entry: FeatureResult, alpha: float) -> Advice:
             f"values never seen in training: {values}",
             (
                 f"{upstream}: a respelling or a new code can be mapped to a known category",
-                f"if they are new for real, {RETRAIN} so the model learns them",
+                "if they are new values for real, retrain on recent labelled data so the model "
+                "learns them: churnops train --data FILE",
             ),
         )
     if entry.kind == "categorical":
-        return Advice(name, "its mix of categories changed", (upstream, RETRAIN))
-    return Advice(name, _numeric_finding(entry), (upstream, RETRAIN))
+        change = f"{upstream} (a mapping or pipeline change?)"
+        return Advice(name, "its mix of categories changed", (change, RETRAIN))
+    change = f"{upstream} (a unit or pipeline change?)"
+    return Advice(name, _numeric_finding(entry), (change, RETRAIN))
 
 
 def _prediction_advice(inputs_moved: bool) -> Advice:
     if inputs_moved:
-        steps = ("follow the inputs above: the scores moved with them",)
+        steps = (
+            "the scores moved with the inputs above: act on those",
+            f"if the scores now mislead and the previous version coped better, roll back "
+            f"meanwhile: {ROLLBACK}",
+        )
     else:
         steps = (
-            "the inputs look stable, so the model changed: if a version was promoted "
-            "recently, roll back with `churnops rollback`",
+            "each input alone looks stable: their combinations changed, or the served model "
+            "scores differently from the one trained (a serving skew)",
+            f"if this version was promoted recently, roll back ({ROLLBACK}) and compare the "
+            "two versions' scores",
         )
     return Advice(PREDICTION, "the model's predicted probabilities moved", steps)
 

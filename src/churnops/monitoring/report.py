@@ -4,6 +4,7 @@ and the HTML report on request."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,8 +38,14 @@ def write_json(report: DriftReport, reports_dir: Path, latest: bool) -> tuple[Pa
     return path, reports_dir / LATEST
 
 
-def write_html(report: DriftReport, path: Path | None, reports_dir: Path) -> Path:
-    """One self-contained HTML file (inline CSS and SVG): it opens offline."""
+def write_html(
+    report: DriftReport,
+    path: Path | None,
+    reports_dir: Path,
+    descriptions: Mapping[str, str] | None = None,
+) -> Path:
+    """One self-contained HTML file (inline CSS and SVG): it opens offline. ``descriptions``
+    (feature → what it measures) title the charts' axes."""
     target = path or _stamped(reports_dir, ".html")
-    atomic_write_text(target, render_html(report))
+    atomic_write_text(target, render_html(report, descriptions))
     return target

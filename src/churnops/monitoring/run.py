@@ -20,7 +20,7 @@ from churnops.monitoring.results import DriftReport, Source
 from churnops.monitoring.rule import Thresholds
 from churnops.monitoring.window import parse_chunk, parse_window
 from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
 
@@ -54,6 +54,13 @@ def _current_version(settings: Settings) -> int:
             "--reference FILE / --version N"
         )
     return state.current_version
+
+
+def _descriptions(schema: FeatureSchema) -> dict[str, str]:
+    """What each feature measures, as the schema describes it (for the charts' axes)."""
+    described = {f.name: f.description for f in schema.numeric}
+    described.update({f.name: f.description for f in schema.categorical})
+    return {name: text for name, text in described.items() if text}
 
 
 def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
@@ -100,7 +107,7 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
     production = options.current is None and options.reference is None
     json_path, latest_path = write_json(report, settings.reports_dir, latest=production)
     html_path = (
-        write_html(report, options.html_path, settings.reports_dir)
+        write_html(report, options.html_path, settings.reports_dir, _descriptions(schema))
         if options.html or options.html_path
         else None
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from drift_helpers import customers
 
-from churnops.monitoring.html_report import STATUS_COLOURS, _status_grid, _timeline_svg
+from churnops.monitoring.html_charts import STATUS_COLOURS, status_grid, timeline
 from churnops.monitoring.report import LATEST
 from churnops.monitoring.results import Bounds, Chunk, FeatureResult, JudgedChunk
 from churnops.monitoring.rule import Judgement
@@ -118,13 +118,13 @@ def test_non_finite_statistics_are_written_as_null() -> None:
 def test_the_timeline_shows_the_prediction_beside_the_features() -> None:
     """It draws the prediction's chunk verdicts in the over-time chart and the status grid."""
     chunks: list[Chunk] = [
-        chunk(i, {"tenure": verdict("ok", 0.2)}, prediction=verdict(status, ratio))
-        for i, (status, ratio) in enumerate((("ok", 0.1), ("drift", 2.0)))
+        chunk(i, {"tenure": verdict("ok", 0.2)}, prediction=verdict(status, ratio, ratio))
+        for i, (status, ratio) in enumerate((("ok", 0.0), ("drift", 2.0)))
     ]
-    grid = _status_grid(chunks, ["tenure", "prediction"])
+    grid = status_grid(chunks, ["tenure", "prediction"])
     prediction_row = grid.split("<td>prediction</td>")[1].split("</tr>")[0]
     assert STATUS_COLOURS["drift"] in prediction_row and STATUS_COLOURS[None] not in prediction_row
-    assert "prediction · 2025-01-01T01:00:00Z: drift" in _timeline_svg(chunks, ["prediction"])
+    assert "prediction · 2025-01-01T01:00:00Z: drift" in timeline(chunks, ["prediction"])
 
 
 def test_the_timeline_plots_only_significant_effects() -> None:
@@ -134,8 +134,27 @@ def test_the_timeline_plots_only_significant_effects() -> None:
         chunk(i, {"tenure": verdict(status, 3.0, significant=sig)})
         for i, (status, sig) in enumerate((("ok", 0.0), ("drift", 3.0)))
     ]
-    svg = _timeline_svg(chunks, ["tenure"])
+    svg = timeline(chunks, ["tenure"])
     floor_y = float(re.search(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray', svg).group(1))  # type: ignore[union-attr]
     calm_y, drift_y = (float(y) for y in re.findall(r'<circle [^>]*cy="([\d.]+)"', svg))
     assert calm_y > floor_y > drift_y  # SVG y grows downwards
-    assert "significant effect/floor 0.00; any effect/floor 3.00" in svg
+    assert "significant effect ÷ floor 0.00; any effect ÷ floor 3.00" in svg
+
+
+def test_the_page_says_what_to_do_next(price_run: DriftRun) -> None:
+    """It tells, for each drifting feature, what to check and how to retrain."""
+    assert price_run.html_path is not None
+    page = price_run.html_path.read_text(encoding="utf-8")
+    assert "What to do next" in page
+    assert "check the upstream source of monthly_charges first" in page
+    assert "churnops train --data" in page
+    assert "<b>When:</b> drift in every chunk" in page
+
+
+def test_category_names_are_written_in_full(price_run: DriftRun) -> None:
+    """It writes every category name whole (no 'Bank transf…'), and no name anywhere cut."""
+    assert price_run.html_path is not None
+    page = price_run.html_path.read_text(encoding="utf-8")
+    for category in ("Bank transfer (automatic)", "Credit card (automatic)", "Month-to-month"):
+        assert f">{category}</text>" in page, category
+    assert "…" not in page
