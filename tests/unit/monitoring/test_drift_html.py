@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from drift_helpers import group_result, judged_chunk, verdict
+
 from churnops.monitoring.html_charts import (
     category_bars,
     numeric_histogram,
@@ -13,43 +15,7 @@ from churnops.monitoring.html_charts import (
     timeline,
 )
 from churnops.monitoring.narrative import next_steps
-from churnops.monitoring.results import (
-    Bounds,
-    CategoricalHistogram,
-    Chunk,
-    FeatureResult,
-    GroupResult,
-    JudgedChunk,
-    NumericHistogram,
-    ReferenceInfo,
-)
-
-
-def verdict(status: str = "ok", significant: float = 0.0, **fields: object) -> FeatureResult:
-    values: dict[str, object] = {
-        "kind": "numeric",
-        "status": status,
-        "drifted": status == "drift",
-        "effect_ratio": significant,
-        "significant_effect_ratio": significant,
-        "psi": None,
-        "p_value_adjusted": None,
-        "current_rows": 100,
-        "current_count": 100,
-        "missing_rate_current": 0.0,
-    }
-    return FeatureResult.model_validate({**values, **fields})
-
-
-def chunk(start: str, features: dict[str, FeatureResult]) -> Chunk:
-    return JudgedChunk(
-        rows=100,
-        drift_detected=False,
-        drift_score=0.0,
-        features=features,
-        prediction=None,
-        bounds=Bounds(start=start, end=start),
-    )
+from churnops.monitoring.results import CategoricalHistogram, NumericHistogram
 
 
 def labels(svg: str) -> list[str]:
@@ -77,7 +43,7 @@ def test_category_bars_keep_long_names_and_mark_new_values() -> None:
     hist = CategoricalHistogram(
         categories=names, reference=[0.5, 0.5, 0.0], current=[0.4, 0.5, 0.1]
     )
-    entry = verdict("drift", 2.0, kind="categorical", unseen_values={"Digital wallet": 10})
+    entry = verdict("drift", 2.0, 2.0, kind="categorical", unseen_values={"Digital wallet": 10})
     text = labels(category_bars(entry, hist, "payment_method: % of rows"))
     assert "Bank transfer (automatic)" in text and "Digital wallet (new)" in text
     assert "50.0% → 40.0%" in text
@@ -86,9 +52,9 @@ def test_category_bars_keep_long_names_and_mark_new_values() -> None:
 def test_chunk_labels_give_the_time_and_the_unit() -> None:
     """It labels chunks by their start time (the date once, in the axis title, when they
     share it), or by their first row for a file."""
-    same_day = [chunk(f"2025-06-16T0{h}:00:00Z", {}) for h in range(3)]
+    same_day = [judged_chunk(f"2025-06-16T0{h}:00:00Z", {}) for h in range(3)]
     assert short_times(same_day) == (["00:00", "01:00", "02:00"], "chunk start, UTC, 2025-06-16")
-    two_days = [chunk("2025-06-16T23:00:00Z", {}), chunk("2025-06-17T00:00:00Z", {})]
+    two_days = [judged_chunk("2025-06-16T23:00:00Z", {}), judged_chunk("2025-06-17T00:00:00Z", {})]
     assert short_times(two_days)[0] == ["06-16 23:00", "06-17 00:00"]
     grid = status_grid(same_day, ["tenure"])
     assert "<span>01:00</span>" in grid and "chunk start, UTC, 2025-06-16" in grid
@@ -98,11 +64,11 @@ def test_the_legend_names_only_the_lines_drawn() -> None:
     """It draws (and lists in the legend) only the features with a significant effect in some
     chunk; the others would be flat lines hidden under each other at zero."""
     chunks = [
-        chunk(
+        judged_chunk(
             f"2025-06-16T0{h}:00:00Z",
             {
                 "tenure": verdict(),
-                "monthly_charges": verdict("drift" if h == 2 else "ok", 2.0 if h == 2 else 0.0),
+                "monthly_charges": verdict(*(("drift", 2.0, 2.0) if h == 2 else ("ok",))),
                 "contract_type": verdict(kind="categorical"),
             },
         )
@@ -114,30 +80,9 @@ def test_the_legend_names_only_the_lines_drawn() -> None:
     assert "tenure" not in labels(svg) and "contract_type" not in labels(svg)
 
 
-def group_with(prediction: FeatureResult, features: dict[str, FeatureResult]) -> GroupResult:
-    return GroupResult(
-        model_version=2,
-        reference=ReferenceInfo(
-            label="v2", version=2, sample_rows=10, training_rows=10, prediction_rows=10
-        ),
-        skipped_features={},
-        rows=100,
-        drift_detected=True,
-        drift_score=0.0,
-        window_drift=True,
-        recent_drift=False,
-        features=features,
-        prediction=prediction,
-        first_ts=None,
-        last_ts=None,
-        drift_began=None,
-        drift_ended=None,
-        chunks=[],
-    )
-
-
 def test_prediction_drift_with_calm_inputs_suggests_a_rollback() -> None:
     """It suggests rolling back when only the predicted probabilities moved."""
-    group = group_with(verdict("drift", 2.0), {"tenure": verdict(), "contract_type": verdict()})
+    features = {"tenure": verdict(), "contract_type": verdict()}
+    group = group_result([], features, prediction=verdict("drift", 2.0, 2.0))
     [advice] = next_steps(group, 0.05)
     assert advice.name == "prediction" and any("churnops rollback" in s for s in advice.steps)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from drift_helpers import customers, judge_over_time
+from drift_helpers import customers, judge_over_time, judged_chunk
 
 from churnops.monitoring.drift import latest_drift_run, recent_chunks
-from churnops.monitoring.results import Bounds, Chunk, JudgedChunk, UnjudgedChunk
+from churnops.monitoring.results import Bounds, Chunk, UnjudgedChunk
 from churnops.monitoring.shifts import apply_shift
 
 DAY = 86_400.0
@@ -18,17 +18,10 @@ START = 1_750_032_000.0  # 2025-06-16T00:00:00Z
 
 def chunk(start: str, end: str, drifted: bool | None) -> Chunk:
     """A chunk with its verdict only (None: too few rows to judge)."""
-    bounds = Bounds(start=start, end=end)
     if drifted is None:
+        bounds = Bounds(start=start, end=end)
         return UnjudgedChunk(rows=10, bounds=bounds, note="fewer than 30 rows")
-    return JudgedChunk(
-        rows=100,
-        drift_detected=drifted,
-        drift_score=0.0,
-        features={},
-        prediction=None,
-        bounds=bounds,
-    )
+    return judged_chunk(start, {}, drifted=drifted, end=end)
 
 
 def calm_then(shift: str, calm_rows: int, shifted_rows: int, seed: int = 0) -> pd.DataFrame:

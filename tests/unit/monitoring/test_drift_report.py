@@ -8,48 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drift_helpers import customers
+from drift_helpers import customers, judged_chunk, verdict
 
 from churnops.monitoring.html_charts import STATUS_COLOURS, status_grid, timeline
 from churnops.monitoring.report import LATEST
-from churnops.monitoring.results import Bounds, Chunk, FeatureResult, JudgedChunk
-from churnops.monitoring.rule import Judgement
+from churnops.monitoring.results import Chunk, FeatureResult, JudgedChunk
 from churnops.monitoring.run import DriftOptions, DriftRun, run_drift
 from churnops.monitoring.shifts import apply_shift
 from churnops.monitoring.stats_tests import NumericStats
 from churnops.settings import load_settings
 
 
-def verdict(
-    status: Judgement, effect: float, significant: float = 0.0, **fields: object
-) -> FeatureResult:
-    """A chunk's verdict on one feature (its statistics left out, as in chunks)."""
-    values: dict[str, object] = {
-        "kind": "numeric",
-        "status": status,
-        "drifted": status == "drift",
-        "effect_ratio": effect,
-        "significant_effect_ratio": significant,
-        "psi": None,
-        "p_value_adjusted": None,
-        "current_rows": 100,
-        "current_count": 100,
-        "missing_rate_current": 0.0,
-    }
-    return FeatureResult.model_validate({**values, **fields})
-
-
 def chunk(
     hour: int, features: dict[str, FeatureResult], prediction: FeatureResult | None = None
 ) -> JudgedChunk:
-    return JudgedChunk(
-        rows=100,
-        drift_detected=False,
-        drift_score=0.0,
-        features=features,
-        prediction=prediction,
-        bounds=Bounds(start=f"2025-01-01T0{hour}:00:00Z", end=f"2025-01-01T0{hour}:59:00Z"),
-    )
+    return judged_chunk(f"2025-01-01T0{hour}:00:00Z", features, prediction)
 
 
 @pytest.fixture

@@ -9,23 +9,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from drift_helpers import AUTO, thresholds_with
+from drift_helpers import AUTO, group_result, judged_chunk, thresholds_with, verdict
 from rich.console import Console
 
 from churnops.monitoring.columns import normalise
 from churnops.monitoring.drift import Group, build_report
 from churnops.monitoring.narrative import drift_timing
 from churnops.monitoring.reference import frame_reference
-from churnops.monitoring.results import (
-    Bounds,
-    Chunk,
-    DriftReport,
-    FeatureResult,
-    GroupResult,
-    JudgedChunk,
-    ReferenceInfo,
-    Source,
-)
+from churnops.monitoring.results import Chunk, DriftReport, Source
+from churnops.monitoring.rule import Judgement
 from churnops.monitoring.terminal import print_report, wrap_name
 from churnops.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
@@ -151,52 +143,10 @@ def test_the_rule_is_printed_only_on_request(monkeypatch: pytest.MonkeyPatch) ->
     assert "Holm correction" in re.sub(r"\s+", " ", rendered(report, explain=True))
 
 
-def chunk(hour: int, drifting: bool, status: str = "ok") -> Chunk:
-    entry = FeatureResult.model_validate(
-        {
-            "kind": "numeric",
-            "status": "drift" if drifting else status,
-            "drifted": drifting,
-            "effect_ratio": 0.0,
-            "significant_effect_ratio": 0.0,
-            "psi": None,
-            "p_value_adjusted": None,
-            "current_rows": 100,
-            "current_count": 100,
-            "missing_rate_current": 0.0,
-        }
-    )
-    return JudgedChunk(
-        rows=100,
-        drift_detected=drifting,
-        drift_score=1.0 if drifting else 0.0,
-        features={"monthly_charges": entry},
-        prediction=None,
-        bounds=Bounds(start=f"T{hour}", end=f"E{hour}"),
-    )
-
-
-def group_of(chunks: list[Chunk], window_drift: bool = True) -> GroupResult:
-    recent = all(c.drift_detected for c in chunks[-2:])
-    return GroupResult(
-        model_version=1,
-        reference=ReferenceInfo(
-            label="v1", version=1, sample_rows=100, training_rows=100, prediction_rows=0
-        ),
-        skipped_features={},
-        rows=100 * len(chunks),
-        drift_detected=window_drift or recent,
-        drift_score=0.0,
-        window_drift=window_drift,
-        recent_drift=recent,
-        features={},
-        prediction=None,
-        first_ts=None,
-        last_ts=None,
-        drift_began=None,
-        drift_ended=None,
-        chunks=chunks,
-    )
+def chunk(hour: int, drifting: bool, status: Judgement = "ok") -> Chunk:
+    """A chunk with monthly_charges' verdict in it."""
+    features = {"monthly_charges": verdict("drift" if drifting else status)}
+    return judged_chunk(f"T{hour}", features, drifted=drifting, end=f"E{hour}")
 
 
 @pytest.mark.parametrize(
@@ -233,7 +183,7 @@ def test_the_timing_says_when_drift_started_and_whether_it_goes_on(
 ) -> None:
     """It says plainly when the latest drift started and whether it is still going."""
     chunks = [chunk(i, flag) for i, flag in enumerate(flags)]
-    assert drift_timing(group_of(chunks, window)) == expected
+    assert drift_timing(group_result(chunks, window_drift=window)) == expected
 
 
 def test_a_shift_still_visible_below_the_floor_is_not_called_over() -> None:
@@ -245,6 +195,6 @@ def test_a_shift_still_visible_below_the_floor_is_not_called_over() -> None:
         chunk(2, False, "warning"),
         chunk(3, False, "warning"),
     ]
-    text = drift_timing(group_of(chunks))
+    text = drift_timing(group_result(chunks))
     assert text is not None and "monthly_charges stays shifted" in text
     assert "it may not be over" in text and "stopped" not in text
