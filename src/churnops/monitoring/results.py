@@ -10,6 +10,8 @@ give it from the models:
 - an optional section (listed in ``OPTIONAL``, and every block) is left out when it is None;
   any other field is always written, null included.
 
+(A block's field name must not be one of its keys: reading back relies on it.)
+
 Reading a report back (``DriftReport.from_json``) gathers each block's keys again.
 """
 
@@ -294,10 +296,12 @@ class DriftReport(BaseModel):
 
 @dataclass(frozen=True)
 class Shown:
-    """A column of the per-feature tables (terminal and HTML): label and value."""
+    """A column of the per-feature tables (terminal and HTML): its label, its value, and when
+    it is left out of a narrow terminal (lowest first; None: never, it decides the verdict)."""
 
     label: str
     value: Callable[[FeatureResult], float | None]
+    dropped: int | None = None
 
 
 def _test_statistic(entry: FeatureResult) -> float | None:
@@ -313,10 +317,11 @@ def _effect(entry: FeatureResult) -> float | None:
 
 
 TABLE: tuple[Shown, ...] = (
-    Shown("PSI", lambda e: e.psi),
-    Shown("KS D | χ²", _test_statistic),
+    Shown("PSI", lambda e: e.psi, dropped=3),
+    Shown("KS D | χ²", _test_statistic, dropped=2),
     Shown("p Holm", lambda e: e.p_value_adjusted),
     Shown("W/σ | JS", _effect),
-    Shown("unseen", lambda e: e.categorical.unseen_share if e.categorical else None),
-    Shown("Δ miss", lambda e: e.missing.missing_rate_change if e.missing else None),
+    Shown("Δ mean", lambda e: e.numeric.mean_change if e.numeric else None, dropped=4),
+    Shown("unseen", lambda e: e.categorical.unseen_share if e.categorical else None, dropped=0),
+    Shown("Δ miss", lambda e: e.missing.missing_rate_change if e.missing else None, dropped=1),
 )

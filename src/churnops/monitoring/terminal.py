@@ -21,13 +21,14 @@ STYLE: dict[str | None, str] = {
     "not compared": "dim",
     None: "dim",
 }
-DROPPED_FIRST = ("unseen", "Δ miss", "KS D | χ²", "PSI")  # when the console is too narrow
 MAX_CHUNK_MARKS = 24  # wider chunk strips wrap
 MIN_NAME_WIDTH = 8
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2g}"
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2g}"
 
 
 def wrap_name(name: str, width: int) -> str:
@@ -55,21 +56,31 @@ def _table_width(widths: list[int]) -> int:
 
 
 def _columns(group: GroupResult, width: int) -> tuple[list[Shown], int]:
-    """The statistics columns that fit beside the full names, and the width for names."""
+    """The statistics columns that fit beside the full names, and the width for names: the
+    columns are left out lowest ``dropped`` first until the table fits, then any of them that
+    still fits comes back."""
     rows = group.verdicts()
     cells = {s.label: [_fmt(s.value(e)) for e in rows.values()] for s in TABLE}
     stat_widths = {label: max(len(label), *map(len, values)) for label, values in cells.items()}
     status = max(len("status"), *(len(e.status) for e in rows.values()))
     marks = min(max(len(group.chunks), len("chunks")), MAX_CHUNK_MARKS)
     names = max(len("feature"), *map(len, rows))
-    shown = list(TABLE)
-    for label in (None, *DROPPED_FIRST):
-        shown = [s for s in shown if s.label != label]
-        fixed = [status, marks, *(stat_widths[s.label] for s in shown)]
-        if _table_width([names, *fixed]) <= width:
-            return shown, names
-    room = width - _table_width([0, *fixed])
-    return shown, max(room, MIN_NAME_WIDTH)
+
+    def width_of(columns: list[Shown], name_width: int) -> int:
+        return _table_width([name_width, status, marks, *(stat_widths[c.label] for c in columns)])
+
+    droppable = sorted((s for s in TABLE if s.dropped is not None), key=lambda s: s.dropped or 0)
+    shown, left_out = list(TABLE), []
+    for column in droppable:
+        if width_of(shown, names) <= width:
+            break
+        shown.remove(column)
+        left_out.append(column)
+    for column in reversed(left_out):
+        candidate = [s for s in TABLE if s in shown or s is column]
+        if width_of(candidate, names) <= width:
+            shown = candidate
+    return shown, max(min(names, width - width_of(shown, 0)), MIN_NAME_WIDTH)
 
 
 def group_table(group: GroupResult, width: int) -> Table:
