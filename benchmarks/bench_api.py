@@ -4,7 +4,8 @@
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Trains v1 and v2 in a scratch project folder
 (default settings: 10,000 customers, 200 trees) unless ``--home`` already has two versions,
-then, each server being one uvicorn worker on loopback:
+then, each server being one uvicorn worker on loopback (the API with the HTTP protocol
+`churnops serve` uses: httptools with read deadlines and a connection cap):
 
 1. ``/predict`` vs the bare app (same pydantic body, constant answer), alternated ``--rounds``
    times (the median round is reported), then the seed-style DataFrame + scikit-learn app;
@@ -40,6 +41,7 @@ from typing import Any
 import httpx
 
 from churnops import workflow
+from churnops.cli.serve_cmds import GUARDED_HTTP
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE
@@ -69,11 +71,11 @@ class Server:
     url: str
 
 
-def start(name: str, target: str, home: Path, factory: bool = False) -> Server:
+def start(name: str, target: str, home: Path, factory: bool = False, http: str = "auto") -> Server:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", target, "--port", str(port)]
     command += ["--host", "127.0.0.1", "--workers", "1", "--log-level", "warning"]
-    command += ["--no-access-log", *(["--factory"] if factory else [])]
+    command += ["--no-access-log", "--http", http, *(["--factory"] if factory else [])]
     env = {**os.environ, "CHURNOPS_HOME": str(home), "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     server = Server(name, process, f"http://127.0.0.1:{port}")
@@ -278,7 +280,7 @@ async def _count_until_stopped(
 def stop_under_load(home: Path, settings: Settings) -> dict[str, Any]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{settings.inference_db}{suffix}").unlink(missing_ok=True)
-    server = start("api", "churnops.api:app", home)
+    server = start("api", "churnops.api:app", home, http=GUARDED_HTTP)
     answered = asyncio.run(_count_until_stopped(server.url, 4.0, server.process))
     server.process.wait(timeout=60)
     return {"answered_2xx": answered + 1, "logged": logged_rows(settings)}  # +1: start() probe
@@ -303,7 +305,7 @@ def main() -> None:
 
     servers: dict[str, Server] = {}
     try:
-        servers["predict"] = start("api", "churnops.api:app", home)
+        servers["predict"] = start("api", "churnops.api:app", home, http=GUARDED_HTTP)
         servers["bare"] = start("bare", "benchmarks.baseline_apps:bare_app", home, factory=True)
         servers["seed"] = start("seed", "benchmarks.baseline_apps:seed_app", home, factory=True)
         measured = throughput(servers, script, args)

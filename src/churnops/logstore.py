@@ -55,11 +55,14 @@ def _ddl(schema: FeatureSchema) -> list[str]:
     ]
 
 
-def connect(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> sqlite3.Connection:
-    """Open (creating if needed) the log database in WAL mode with a busy timeout."""
+def connect(
+    path: Path, schema: FeatureSchema = DEFAULT_SCHEMA, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    """Open (creating if needed) the log database in WAL mode; a statement waits up to
+    ``busy_timeout_ms`` for another writer's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     for statement in _ddl(schema):

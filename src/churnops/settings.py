@@ -7,14 +7,22 @@ All paths derive from ``home`` so a whole project can live in any folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from churnops.errors import BadInputError
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit integers
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+MIN_ADMIN_TOKEN = 16
+SECRET_SETTINGS = frozenset({"admin_token"})
+
+
+def _seconds(default: float, most: float, description: str) -> Any:
+    """A finite, positive duration of at most ``most`` seconds."""
+    return Field(default=default, gt=0, le=most, allow_inf_nan=False, description=description)
 
 
 class Settings(BaseSettings):
@@ -51,14 +59,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
-    log_level: str = "warning"
-    poll_interval: float = Field(default=2.0, gt=0, description="Seconds between registry polls")
+    log_level: LogLevel = "warning"
+    poll_interval: float = _seconds(2.0, 3600, "Seconds between registry polls")
     batch_limit: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    admin_token: SecretStr | None = Field(default=None, description="Enables /admin endpoints")
+    header_timeout: float = _seconds(10.0, 300, "Seconds a client has to send request headers")
+    body_timeout: float = _seconds(30.0, 600, "Seconds a client has to send the body after them")
+    max_connections: int = Field(
+        default=4096, ge=16, le=1_000_000, description="Open connections per worker process"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description=f"Enables /admin endpoints; at least {MIN_ADMIN_TOKEN} characters"
+    )
     log_queue_size: int = Field(default=100_000, ge=1)
     log_batch_size: int = Field(default=2_000, ge=1)
-    log_flush_interval: float = Field(default=0.5, gt=0)
+    log_flush_interval: float = _seconds(
+        0.5, 60, "Seconds between inference-log commits: the most a hard kill can lose"
+    )
+    log_shutdown_timeout: float = _seconds(
+        10.0, 600, "Most seconds a stop spends writing the buffered inference-log rows"
+    )
     inference_log: bool = True
 
     # drift — a feature drifts only when significant (Holm-corrected) AND above an effect floor
@@ -96,6 +116,26 @@ class Settings(BaseSettings):
         default=2, ge=0, description="Overall drift when each of the last N chunks drifts (0: off)"
     )
     drift_min_rows: int = Field(default=30, ge=1, description="Fewest rows for a verdict")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty means no token (admin disabled); anything else must be long enough to guess."""
+        if token is None or token.get_secret_value() == "":
+            return None
+        value = token.get_secret_value().strip()
+        if len(value) < MIN_ADMIN_TOKEN:
+            raise ValueError(
+                f"the admin token must have at least {MIN_ADMIN_TOKEN} characters besides "
+                "surrounding spaces; make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        return SecretStr(value)
 
     # ---- paths, all under home -------------------------------------------------------------
     @property
@@ -160,7 +200,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
+        shown = "(hidden)" if name in SECRET_SETTINGS else repr(first.get("input"))
         raise BadInputError(
-            f"invalid setting {name} = {first.get('input')!r}: {first['msg']} "
-            f"(from {_source(name, given)})"
+            f"invalid setting {name} = {shown}: {first['msg']} (from {_source(name, given)})"
         ) from exc

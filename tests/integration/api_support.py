@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -29,6 +31,7 @@ from churnops.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 SEED_BODY = dict(SEED_EXAMPLE)
 ADMIN_TOKEN = "integration-admin-token"
+NOFILE = resource.RLIMIT_NOFILE
 
 
 def api_settings(home: Path, **overrides: object) -> Settings:
@@ -73,8 +76,18 @@ class Server:
 
 
 @contextmanager
-def running(command: list[str], home: Path, port: int, **env: str) -> Iterator[Server]:
-    """Run ``command`` (a server on ``port``) from the project root until it answers."""
+def running(
+    command: list[str],
+    home: Path,
+    port: int,
+    *,
+    stderr: IO[bytes] | None = None,
+    open_files: tuple[int, int] | None = None,
+    **env: str,
+) -> Iterator[Server]:
+    """Run ``command`` (a server on ``port``) from the project root until it answers; its
+    stderr into ``stderr`` if given, with ``open_files`` (soft, hard) as its open-files limits
+    if given."""
     environment = {
         **os.environ,
         "CHURNOPS_HOME": str(home),
@@ -82,7 +95,8 @@ def running(command: list[str], home: Path, port: int, **env: str) -> Iterator[S
         "CHURNOPS_ADMIN_TOKEN": ADMIN_TOKEN,
         **env,
     }
-    process = subprocess.Popen(command, cwd=ROOT, env=environment)
+    limit = None if open_files is None else (lambda: resource.setrlimit(NOFILE, open_files))
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stderr=stderr, preexec_fn=limit)
     server = Server(process, f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
@@ -163,6 +177,14 @@ def in_background(function: Callable[[], LoadResult]) -> Callable[[], LoadResult
         return box[0]
 
     return join
+
+
+def logged_request_ids(settings: Settings) -> set[str]:
+    conn = sqlite3.connect(settings.inference_db)
+    try:
+        return {row[0] for row in conn.execute("SELECT request_id FROM inference_log")}
+    finally:
+        conn.close()
 
 
 def logged_rows(settings: Settings) -> int:

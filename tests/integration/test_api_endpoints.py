@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ from churnops import logstore
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
-from churnops.serving.app import create_app
+from churnops.serving.app import app_for, build_state, create_app
 from churnops.settings import Settings
 
 
@@ -183,7 +185,7 @@ BAD_SINGLE = [
     ("out of range", json.dumps({**SEED_BODY, "tenure": 500}), 422, "less than or equal to 72"),
     ("negative", json.dumps({**SEED_BODY, "monthly_charges": -5}), 422, "greater than or equal"),
     ("unknown category", json.dumps({**SEED_BODY, "contract_type": "Weekly"}), 422, "'One year'"),
-    ("deep nesting", "[" * 100_000 + "]" * 100_000, 422, "Invalid JSON"),
+    ("deep nesting", "[" * 30_000 + "]" * 30_000, 422, "Invalid JSON"),
 ]
 
 
@@ -292,3 +294,101 @@ def test_a_refused_model_keeps_the_old_one_and_says_why(two_version_home: Settin
         metrics = client.get("/metrics").text
         assert "churnops_model_reload_failures_total 1.0" in metrics
         assert "churnops_model_last_reload_failed 1.0" in metrics
+
+
+# ---- hostile input and failure states ----------------------------------------------------------
+def test_validation_errors_are_capped_and_never_echo_large_inputs(client: TestClient) -> None:
+    """A batch's answer lists its first 20 errors and counts them all; 10,000 empty rows
+    (50,000 errors, too many to examine) get the first invalid row's errors, in a few KB; a
+    row holding an 8 MB string gets a short answer with the string cut; an 8 MB body is too
+    large for the single-row endpoint."""
+    no_tenure = {k: v for k, v in SEED_BODY.items() if k != "tenure"}
+    some = client.post("/predict/batch", json=[no_tenure] * 100).json()
+    assert some["error_count"] == 100 and len(some["detail"]) == 20
+    assert [e["loc"] for e in some["detail"]] == [["body", i, "tenure"] for i in range(20)]
+    assert some["detail"][0]["input"] == no_tenure
+    empty_rows = client.post("/predict/batch", json=[{}] * 10_000)
+    assert empty_rows.status_code == 422 and len(empty_rows.content) < 10_000
+    body = empty_rows.json()
+    assert body["error_count"] == 50_000
+    assert [e["loc"][:2] for e in body["detail"]] == [["body", 0]] * 5
+    assert body["detail"][0]["input"] == {}
+    huge = {"a": "A" * 8_000_000}
+    one_huge_row = client.post("/predict/batch", json=[huge])
+    assert one_huge_row.status_code == 422 and len(one_huge_row.content) < 10_000
+    extra = next(e for e in one_huge_row.json()["detail"] if e["type"] == "extra_forbidden")
+    assert extra["loc"] == ["body", 0, "a"] and extra["input"] == "A" * 100 + "…"
+    assert one_huge_row.json()["error_count"] == 6
+    too_big = client.post("/predict", json=huge)
+    assert too_big.status_code == 413 and "/predict/batch" in too_big.json()["detail"]
+
+
+def test_a_row_with_thousands_of_unknown_fields_is_not_listed_field_by_field(
+    client: TestClient,
+) -> None:
+    """Listing errors holds the GIL about a microsecond each: past 1,000, the answer says how
+    many there are instead of listing them."""
+    row = {f"f{i}": 0 for i in range(5_000)}  # < 64 KiB
+    response = client.post("/predict", json=row)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_count"] == 5_005
+    assert [e["type"] for e in body["detail"]] == ["too_many_errors"]
+
+
+def test_ready_reports_rows_the_log_could_not_write(settings: Settings) -> None:
+    """A row the database refuses is counted in /health/ready's detail and in /metrics, and
+    the writer keeps writing later rows."""
+    state = build_state(settings)
+    with TestClient(app_for(state)) as client:
+        assert state.log is not None
+        features = SimpleNamespace(**SEED_BODY, customer_id=None)
+        bad = state.log.row(1_700_000_000.0, "bad", 2**63, features, 0.5, True, 1.0)
+        state.log.submit([bad])
+        detail: dict[str, Any] = {}
+        deadline = time.monotonic() + 30
+        while not detail.get("failed") and time.monotonic() < deadline:
+            detail = client.get("/health/ready").json()["inference_log"]
+            time.sleep(0.05)
+        assert detail["failed"] == 1 and detail["writer_running"] is True
+        assert "OverflowError" in detail["last_error"]
+        assert client.post("/predict", json=SEED_BODY).status_code == 200
+        assert "churnops_inference_log_rows_failed_total 1.0" in client.get("/metrics").text
+        assert "churnops_inference_log_writer_running 1.0" in client.get("/metrics").text
+    assert logstore.read(settings.inference_db)["request_id"].tolist() != []
+
+
+def test_the_reload_failure_clears_when_the_registry_is_good_again(
+    two_version_home: Settings,
+) -> None:
+    """A promoted version whose file is missing fails to load; once the registry names the
+    version serving again, /model-info, the metric and /admin/reload all say all is well."""
+    settings = two_version_home
+    admin = {"X-Admin-Token": ADMIN_TOKEN}
+    with TestClient(create_app(settings)) as client:
+        switch(settings, "promote", 2, "test")
+        registry = Registry(settings)
+        onnx = registry.onnx_path(registry.require(registry.read(), 2))
+        onnx.unlink()
+        failed = client.post("/admin/reload", headers=admin).json()
+        assert f"models/{onnx.name} is missing" in failed["error"]
+        info = client.get("/model-info").json()
+        assert str(settings.home) not in info["last_reload_error"]  # no server path leaks
+        assert "churnops_model_last_reload_failed 1.0" in client.get("/metrics").text
+        switch(settings, "rollback", 1, "test: back to the version serving")
+        assert client.post("/admin/reload", headers=admin).json()["error"] is None
+        assert client.get("/model-info").json()["last_reload_error"] is None
+        assert "churnops_model_last_reload_failed 0.0" in client.get("/metrics").text
+
+
+def test_model_info_reports_a_pointer_that_disagrees(two_version_home: Settings) -> None:
+    """A hand-edited pointer naming another version is not followed; /model-info says so."""
+    settings = two_version_home
+    registry = Registry(settings)
+    other = registry.require(registry.read(), 2)
+    with TestClient(create_app(settings)) as client:
+        registry.pointer_path.write_text(other.file + "\n")
+        client.post("/admin/reload", headers={"X-Admin-Token": ADMIN_TOKEN})
+        info = client.get("/model-info").json()
+        assert info["version"] == 1 and other.file in info["pointer_warning"]
+        assert client.post("/predict", json=SEED_BODY).json()["model_version"] == 1

@@ -95,11 +95,64 @@ def test_invalid_values_are_bad_input(
 
 def test_admin_token_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     """The admin token is a secret: it does not appear in the settings' repr."""
-    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", "s3cret-value")
+    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", "s3cret-value-0123")
     settings = load_settings()
     assert settings.admin_token is not None
-    assert settings.admin_token.get_secret_value() == "s3cret-value"
+    assert settings.admin_token.get_secret_value() == "s3cret-value-0123"
     assert "s3cret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("token", ["   ", " \t\n ", "short-token", " 15-characters! "])
+def test_weak_admin_tokens_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """A whitespace-only or short (< 16 characters) token never enables the admin endpoints:
+    loading refuses it in one line that says how to make one, and does not print it."""
+    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", token)
+    with pytest.raises(BadInputError, match="at least 16 characters") as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "CHURNOPS_ADMIN_TOKEN" in message and "secrets.token_urlsafe" in message
+    assert "\n" not in message and (not token.strip() or token.strip() not in message)
+
+
+def test_admin_token_empty_means_disabled_and_spaces_around_are_trimmed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An empty variable leaves admin disabled; spaces around a long token are not part of it."""
+    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", "")
+    assert load_settings().admin_token is None
+    monkeypatch.setenv("CHURNOPS_ADMIN_TOKEN", "  0123456789abcdef\n")
+    token = load_settings().admin_token
+    assert token is not None and token.get_secret_value() == "0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("CHURNOPS_POLL_INTERVAL", "inf", "finite number"),
+        ("CHURNOPS_POLL_INTERVAL", "nan", "finite number"),
+        ("CHURNOPS_POLL_INTERVAL", "1e9", "less than or equal to 3600"),
+        ("CHURNOPS_LOG_FLUSH_INTERVAL", "inf", "finite number"),
+        ("CHURNOPS_HEADER_TIMEOUT", "0", "greater than 0"),
+        ("CHURNOPS_LOG_LEVEL", "bogus", "'warning'"),
+    ],
+)
+def test_serving_settings_are_finite_and_known(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    """Intervals must be finite and bounded and the log level one uvicorn knows: a bad value
+    is one line naming the variable, not an OverflowError or KeyError when serving starts."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(BadInputError, match=says) as caught:
+        load_settings()
+    assert variable in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--log-level WARNING works as warning."""
+    monkeypatch.setenv("CHURNOPS_LOG_LEVEL", "INFO")
+    assert load_settings().log_level == "info"
 
 
 def test_unknown_environment_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:

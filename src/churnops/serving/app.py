@@ -1,8 +1,9 @@
 """The FastAPI app factory: builds per-process state, routers and the lifespan.
 
-Building the app does no I/O. The lifespan opens the inference log, loads the current model
-(the app starts, not ready, on an empty registry), polls the registry pointer, and on
-shutdown — after the server has finished in-flight requests — writes every buffered log row.
+Building the app does no I/O. The lifespan raises the open-files limit, starts the connection
+guard (handed to the HTTP protocol through the lifespan state), opens the inference log, loads
+the current model (the app starts, not ready, on an empty registry), polls the registry, and
+on shutdown — after the server has finished in-flight requests — writes the buffered log rows.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -19,14 +21,16 @@ from fastapi.exceptions import RequestValidationError
 
 from churnops import __version__
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
 from churnops.serving.errors import validation_failed
 from churnops.serving.inference_log import InferenceLogWriter
-from churnops.serving.metrics import ServingMetrics
+from churnops.serving.metrics import ProtectionCollector, ServingMetrics
 from churnops.serving.middleware import RequestContextMiddleware
 from churnops.serving.predictor import Predictor, poll_registry
 from churnops.serving.routes_ops import add_ops_routes
-from churnops.serving.routes_predict import add_prediction_routes
+from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
 from churnops.serving.schemas import build_request_models
+from churnops.serving.security import AdminGuard
 from churnops.serving.state import ServingState
 from churnops.settings import Settings, load_settings
 
@@ -48,25 +52,40 @@ def build_state(settings: Settings, schema: FeatureSchema = DEFAULT_SCHEMA) -> S
             capacity=settings.log_queue_size,
             batch_size=settings.log_batch_size,
             flush_interval=settings.log_flush_interval,
+            shutdown_timeout=settings.log_shutdown_timeout,
         )
         if settings.inference_log
         else None
     )
+    connections = ConnectionGuard(
+        settings.header_timeout, settings.body_timeout, settings.max_connections
+    )
+    admin = AdminGuard(settings.admin_token)
+    drift_report = settings.reports_dir / DRIFT_REPORT
     return ServingState(
         settings=settings,
         schema=schema,
         models=build_request_models(schema, settings.batch_limit),
         predictor=predictor,
         log=log,
-        metrics=ServingMetrics(predictor, log, settings.reports_dir / DRIFT_REPORT),
+        metrics=ServingMetrics(
+            predictor, log, drift_report, ProtectionCollector(connections, admin)
+        ),
+        connections=connections,
+        admin=admin,
     )
 
 
 def create_app(settings: Settings | None = None, schema: FeatureSchema = DEFAULT_SCHEMA) -> FastAPI:
-    state = build_state(settings or load_settings(), schema)
+    return app_for(build_state(settings or load_settings(), schema))
+
+
+def app_for(state: ServingState) -> FastAPI:
+    """The app serving ``state`` (its lifespan starts and stops what ``state`` holds)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        state.connections.start(open_files=raise_open_files_limit())
         if state.log is not None:
             try:
                 await anyio.to_thread.run_sync(state.log.start)
@@ -83,8 +102,9 @@ def create_app(settings: Settings | None = None, schema: FeatureSchema = DEFAULT
             )
         poller = asyncio.create_task(poll_registry(state.predictor, state.settings.poll_interval))
         try:
-            yield
+            yield {GUARD_STATE_KEY: state.connections}
         finally:
+            state.connections.stop()
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
@@ -101,6 +121,9 @@ def create_app(settings: Settings | None = None, schema: FeatureSchema = DEFAULT
     add_prediction_routes(app, state)
     add_ops_routes(app, state)
     app.add_middleware(
-        RequestContextMiddleware, metrics=state.metrics, max_body=state.settings.max_body_bytes
+        RequestContextMiddleware,
+        metrics=state.metrics,
+        max_body=state.settings.max_body_bytes,
+        path_limits=BODY_LIMITS,
     )
     return app

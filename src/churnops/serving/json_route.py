@@ -7,20 +7,25 @@ class keeps FastAPI for everything else — the OpenAPI document is still genera
 endpoint's signature, errors still go through FastAPI's handlers and look the same (422
 ``{"detail": [...]}``) — but at run time it validates the raw bytes in one pass with
 pydantic-core's JSON parser, and runs a plain ``def`` endpoint (validation included) in the
-thread pool so large bodies never stall the event loop.
+thread pool so large bodies never stall the event loop (the single-row endpoint, an ``async
+def`` of microseconds, takes small bodies only: see ``routes_predict``).
+
+For a list body, a second adapter stops at the first invalid item: when a batch has too many
+errors to list cheaply (``errors.MAX_EXAMINED``), it finds the first ones.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any, get_type_hints
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
+
+from churnops.serving.errors import MAX_EXAMINED, SummarisedValidationError, listed_errors
 
 CONTENT_TYPE = b"content-type"
 NOT_JSON = "send the body as JSON with the header 'Content-Type: application/json'"
@@ -45,15 +50,27 @@ async def json_body(request: Request) -> bytes:
     raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_JSON)
 
 
-def validate(adapter: TypeAdapter[Any], body: bytes) -> Any:
-    """Parse and validate in one step; errors become FastAPI's usual 422 (``loc`` from body)."""
+def validate(adapter: TypeAdapter[Any], first_errors: TypeAdapter[Any] | None, body: bytes) -> Any:
+    """Parse and validate in one step; errors become FastAPI's usual 422 (``loc`` from body),
+    summarised here rather than on the event loop."""
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
-        errors = [
-            {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
-        ]
-        raise RequestValidationError(errors) from None
+        found = exc
+    total = found.error_count()
+    if total > MAX_EXAMINED and first_errors is not None:
+        try:
+            first_errors.validate_json(body)
+        except ValidationError as exc:
+            found = exc
+    raise SummarisedValidationError(listed_errors(found), total)
+
+
+def fail_fast_twin(annotation: Any) -> TypeAdapter[Any] | None:
+    """For ``Annotated[list[...], ...]``, an adapter stopping at the first invalid item."""
+    if get_origin(annotation) is Annotated and get_origin(get_args(annotation)[0]) is list:
+        return TypeAdapter(Annotated[annotation, Field(fail_fast=True)])
+    return None
 
 
 class JsonBodyRoute(APIRoute):
@@ -64,18 +81,19 @@ class JsonBodyRoute(APIRoute):
         if len(names) != 2 or hints.get(names[1]) is not Request:
             raise TypeError(f"{endpoint.__name__} must take (body, request: Request)")
         adapter: TypeAdapter[Any] = TypeAdapter(hints[names[0]])
+        first_errors = fail_fast_twin(hints[names[0]])
 
         if inspect.iscoroutinefunction(endpoint):
 
             async def run_async(request: Request) -> Response:
                 body = await json_body(request)
-                response: Response = await endpoint(validate(adapter, body), request)
+                response: Response = await endpoint(validate(adapter, first_errors, body), request)
                 return response
 
             return run_async
 
         def run_sync(request: Request, body: bytes) -> Response:
-            response: Response = endpoint(validate(adapter, body), request)
+            response: Response = endpoint(validate(adapter, first_errors, body), request)
             return response
 
         async def run_in_thread(request: Request) -> Response:

@@ -34,8 +34,10 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from churnops.monitoring.results import DriftReport
+from churnops.serving.connections import ConnectionGuard
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.predictor import Predictor
+from churnops.serving.security import AdminGuard
 
 logger = logging.getLogger("churnops.serving")
 
@@ -132,14 +134,57 @@ class ServingStateCollector:
             )
             yield CounterMetricFamily(
                 "churnops_inference_log_rows_dropped",
-                "Rows not logged (queue full or database error)",
+                "Rows not logged because the queue was full (or closed)",
                 value=log.dropped,
+            )
+            yield CounterMetricFamily(
+                "churnops_inference_log_rows_failed",
+                "Rows the database did not take (bad value, disk error, stop deadline)",
+                value=log.failed,
             )
             yield GaugeMetricFamily(
                 "churnops_inference_log_queue_depth",
                 "Rows waiting to be written",
                 value=log.pending,
             )
+            yield GaugeMetricFamily(
+                "churnops_inference_log_writer_running",
+                "1 while the inference-log writer thread runs",
+                value=int(log.running),
+            )
+
+
+class ProtectionCollector:
+    """Connections closed for being slow or over the cap, and wrong admin tokens."""
+
+    def __init__(self, connections: ConnectionGuard, admin: AdminGuard) -> None:
+        self.connections = connections
+        self.admin = admin
+
+    def collect(self) -> Iterator[Metric]:
+        guard = self.connections
+        yield GaugeMetricFamily(
+            "churnops_http_connections_open", "Open HTTP connections", value=guard.open
+        )
+        yield GaugeMetricFamily(
+            "churnops_http_connections_max",
+            "Most open HTTP connections (CHURNOPS_MAX_CONNECTIONS, lowered to the files limit)",
+            value=guard.max_connections,
+        )
+        closed = CounterMetricFamily(
+            "churnops_http_connections_closed",
+            "Connections the server closed: request too slow (header_timeout, body_timeout), "
+            "dropped for a new one at the cap (evicted), new one refused at the cap (refused)",
+            labels=["reason"],
+        )
+        for reason, count in guard.closed.items():
+            closed.add_metric([reason], count)
+        yield closed
+        yield CounterMetricFamily(
+            "churnops_admin_auth_failures",
+            "Admin requests with a missing or wrong token",
+            value=self.admin.failures,
+        )
 
 
 class DriftCollector:
@@ -203,7 +248,11 @@ class ServingMetrics:
     """Every collector of one app, and the request-path handles to them."""
 
     def __init__(
-        self, predictor: Predictor, log: InferenceLogWriter | None, drift_report: Path
+        self,
+        predictor: Predictor,
+        log: InferenceLogWriter | None,
+        drift_report: Path,
+        protection: ProtectionCollector | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         labels = ("method", "endpoint", "status")
@@ -230,6 +279,8 @@ class ServingMetrics:
             DriftCollector(drift_report),
         ):
             self.registry.register(collector)
+        if protection is not None:
+            self.registry.register(protection)
         ProcessCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}

@@ -4,20 +4,32 @@ limit and metrics.
 Pure ASGI (not ``BaseHTTPMiddleware``) because it runs on every request. The body limit is
 checked here on ``Content-Length`` (the server never reads past it) and, for chunked bodies,
 by counting what ``receive`` returns — one cheap layer instead of the framework's nested ones.
+A path can have a lower limit of its own (the single-row endpoint: validating a body holds the
+GIL for a time that grows with its size, so no endpoint should take more than it needs).
+
+A client that goes away before its body arrived (``ClientDisconnect``) is not a server error:
+it is counted with status 499 (nginx's "client closed request"), which the 5xx alert ignores,
+and logged as one line, without a traceback.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from time import perf_counter
 
 from fastapi import HTTPException, status
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from churnops.serving.metrics import ServingMetrics
+from churnops.serving.throttled_log import ThrottledLog
+
+logger = logging.getLogger("churnops.serving")
 
 REQUEST_ID = "churnops.request_id"
 STARTED = "churnops.started"
@@ -25,6 +37,7 @@ HEADER = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
 VALID_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+CLIENT_CLOSED_REQUEST = 499
 
 
 class RequestIds:
@@ -43,19 +56,32 @@ class RequestIds:
         return f"{self._prefix}-{next(self._counter):x}"
 
 
-def too_large(limit: int) -> str:
-    return (
-        f"request body too large: the limit is {limit:,} bytes "
-        "(send fewer rows per batch, or raise CHURNOPS_MAX_BODY_BYTES)"
-    )
+def too_large(limit: int, advice: str) -> str:
+    return f"request body too large: the limit is {limit:,} bytes ({advice})"
+
+
+BATCH_ADVICE = "send fewer rows per batch, or raise CHURNOPS_MAX_BODY_BYTES"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServingMetrics,
+        max_body: int,
+        path_limits: Mapping[str, tuple[int, str]],
+    ) -> None:
+        """``path_limits``: path → (its lower body limit, advice for a client over it)."""
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
+        self.limits = {
+            path: (min(limit, max_body), too_large(min(limit, max_body), advice))
+            for path, (limit, advice) in path_limits.items()
+        }
+        self.default_limit = (max_body, too_large(max_body, BATCH_ADVICE))
         self.ids = RequestIds()
+        self.disconnects = ThrottledLog(logger, logging.INFO)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,24 +109,32 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
+        limit, refusal = self.limits.get(scope["path"], self.default_limit)
         try:
             if length is None:
-                await self.app(scope, self._limited(receive), send_with_id)
-            elif not length.isdigit() or int(length) > self.max_body:
-                await self._refuse(send_with_id)
+                await self.app(scope, self._limited(receive, limit, refusal), send_with_id)
+            elif not length.isdigit() or int(length) > limit:
+                await self._refuse(send_with_id, refusal)
             else:
                 await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            response_status = CLIENT_CLOSED_REQUEST
         finally:
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             seconds = perf_counter() - started
             self.metrics.observe_request(method, endpoint, response_status, seconds)
+            if response_status == CLIENT_CLOSED_REQUEST:
+                self.disconnects.event(
+                    "%s %s: the client went away before sending its whole request (%s)",
+                    method,
+                    endpoint,
+                    rid,
+                )
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int, refusal: str) -> Receive:
         """``receive`` for a body of unknown length: refuses it past the limit."""
         received = 0
-        limit = self.max_body
 
         async def receive_limited() -> Message:
             nonlocal received
@@ -108,13 +142,13 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large(limit))
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, refusal)
             return message
 
         return receive_limited
 
-    async def _refuse(self, send: Send) -> None:
-        body = b'{"detail":"' + too_large(self.max_body).encode("ascii") + b'"}'
+    async def _refuse(self, send: Send, refusal: str) -> None:
+        body = b'{"detail":"' + refusal.encode("ascii") + b'"}'
         await send(
             {
                 "type": "http.response.start",

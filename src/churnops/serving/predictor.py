@@ -4,13 +4,14 @@ A request reads ``predictor.current`` once and uses that object to the end, so a
 mixes two models in one answer and in-flight requests finish on the model they started with.
 A new model is only published after ``lifecycle.verify`` (SHA-256 of both files, load, smoke
 prediction) and a check that it takes the features this API validates; any failure leaves the
-old model serving and is kept in ``last_reload_error``.
+old model serving and is kept in ``last_reload_error`` until the current version serves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -64,70 +65,114 @@ class ReloadOutcome:
     error: str | None = None
 
 
+Seen = tuple[tuple[int, int, int] | None, str | None]  # metadata.json's stat, the pointer
+
+
 class Predictor:
-    """Owns the current-model reference and the logic that replaces it."""
+    """Owns the current-model reference and the logic that replaces it.
+
+    What to serve comes from ``registry/metadata.json``, the registry's commit point — never
+    from ``current_model.txt``, which is derived from it and can lag (a writer killed between
+    the two) or be edited by hand. A pointer that disagrees is reported (``pointer_warning``,
+    in ``/model-info``) but never followed.
+    """
 
     def __init__(self, settings: Settings, schema: FeatureSchema) -> None:
         self.registry = Registry(settings)
         self.schema = schema
+        self.home = settings.home
         self.current: LoadedModel | None = None
         self.last_reload_error: str | None = None
+        self.pointer_warning: str | None = None
         self.last_check_at: str | None = None
         self.reloads = 0
         self.reload_failures = 0
-        self._failed: tuple[str, int] | None = None  # (pointer, metadata mtime) that failed
+        self._seen: Seen | None = None  # the registry as of the last full check
         self._lock = threading.Lock()
 
     def refresh(self, force: bool = False) -> ReloadOutcome:
-        """Load the version ``current_model.txt`` names if it is not the one serving.
+        """Load the version metadata.json makes current if it is not the one serving.
 
-        A pointer that already failed is not retried on every poll (verification hashes and
-        loads files) until the registry changes again or ``force`` is given.
+        The registry is only re-read when metadata.json or the pointer changed, so a version
+        that failed verification is not hashed and loaded again on every poll — until the
+        registry changes or ``force`` is given. Once the version serving is the current one
+        again, the last failure is cleared.
         """
         with self._lock:
             self.last_check_at = utc_now()
-            serving = self.current
-            serving_version = serving.version if serving else None
             try:
-                pointer = self.registry.pointer()
-                stamp = self._metadata_stamp()
+                seen = (self._metadata_stamp(), self.registry.pointer())
             except OSError as exc:
-                return self._failed_reload(None, f"cannot read the registry ({exc})")
-            if pointer is None or (serving is not None and pointer == serving.file):
-                return ReloadOutcome(False, serving_version, None)
-            if not force and self._failed == (pointer, stamp):
-                return ReloadOutcome(False, serving_version, self.last_reload_error)
+                return self._failed_reload(f"cannot read the registry ({exc})")
+            if seen == self._seen and not force:
+                return ReloadOutcome(False, self._serving_version(), self.last_reload_error)
+            self._seen = seen
             try:
-                loaded = self._load(pointer)
+                wanted = self.registry.read().current
             except (ChurnopsError, OSError) as exc:
-                return self._failed_reload((pointer, stamp), str(exc))
+                return self._failed_reload(str(exc))
+            self._check_pointer(seen[1], wanted)
+            serving = self.current
+            if wanted is None or (serving is not None and serving.version == wanted.version):
+                self.last_reload_error = None
+                return ReloadOutcome(False, self._serving_version(), None)
+            try:
+                loaded = self._load(wanted)
+            except (ChurnopsError, OSError) as exc:
+                return self._failed_reload(str(exc))
             self.current = loaded
             self.reloads += 1
             self.last_reload_error = None
-            self._failed = None
-            before = f"v{serving_version}" if serving_version is not None else "nothing"
+            before = serving.entry.name if serving else "nothing"
             logger.info("now serving %s (was %s)", loaded.entry.name, before)
             return ReloadOutcome(True, loaded.version, None)
 
-    def _metadata_stamp(self) -> int:
-        path = self.registry.metadata_path
-        return path.stat().st_mtime_ns if path.exists() else 0
+    def _serving_version(self) -> int | None:
+        return self.current.version if self.current else None
 
-    def _failed_reload(self, key: tuple[str, int] | None, message: str) -> ReloadOutcome:
+    def _metadata_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.registry.metadata_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    def _check_pointer(self, pointer: str | None, wanted: ModelVersion | None) -> None:
+        """Note (and log once) a pointer that disagrees with metadata.json."""
+        warning = None
+        if wanted is None and self.current is not None:
+            warning = (
+                f"registry/metadata.json names no current version; {self.current.entry.name} "
+                "keeps serving"
+            )
+        elif wanted is not None and pointer != wanted.file:
+            warning = (
+                f"registry/current_model.txt names {pointer or 'nothing'}, but "
+                f"registry/metadata.json makes {wanted.name} ({wanted.file}) current: serving "
+                f"{wanted.name}; any registry command (e.g. `churnops registry show`) repairs it"
+            )
+        if warning is not None and warning != self.pointer_warning:
+            logger.warning("registry inconsistency: %s", warning)
+        self.pointer_warning = warning
+
+    def _failed_reload(self, message: str) -> ReloadOutcome:
         self.reload_failures += 1
-        self._failed = key
-        self.last_reload_error = f"{utc_now()} {message}"
+        shown = self._home_relative(message)
+        self.last_reload_error = f"{utc_now()} {shown}"
         serving = self.current
         still = f"{serving.entry.name} keeps serving" if serving else "no model is serving"
         logger.warning("model reload failed: %s; %s", message, still)
-        return ReloadOutcome(False, serving.version if serving else None, message)
+        return ReloadOutcome(False, self._serving_version(), shown)
 
-    def _load(self, pointer: str) -> LoadedModel:
-        entry = next((v for v in self.registry.read().versions if v.file == pointer), None)
-        if entry is None:
-            raise CheckFailedError(
-                f"registry/current_model.txt names {pointer}, which metadata.json does not list"
-            )
+    def _home_relative(self, message: str) -> str:
+        """``message`` without the server's absolute home folder: it is shown unauthenticated
+        (``/model-info``, ``/health/ready``), and paths relative to the home say enough."""
+        prefixes = {str(path) for path in (self.home, self.home.resolve()) if path.is_absolute()}
+        for prefix in sorted(prefixes, key=len, reverse=True):
+            message = message.replace(prefix + os.sep, "")
+        return message
+
+    def _load(self, entry: ModelVersion) -> LoadedModel:
         declared = FeatureSchema.model_validate(entry.feature_schema)
         if declared.encoded_names != self.schema.encoded_names:
             raise CheckFailedError(

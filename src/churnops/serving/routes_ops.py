@@ -9,9 +9,9 @@ from fastapi import Depends, FastAPI, Response, status
 from fastapi.responses import JSONResponse
 
 from churnops import __version__
+from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import CONTENT_TYPE
-from churnops.serving.schemas import Health, ModelInfo, ReloadResult
-from churnops.serving.security import admin_guard
+from churnops.serving.schemas import Health, LogHealth, ModelInfo, Readiness, ReloadResult
 from churnops.serving.state import ServingState
 
 ENDPOINTS = {
@@ -23,6 +23,19 @@ ENDPOINTS = {
     "metrics": "GET /metrics",
     "reload": "POST /admin/reload (admin token)",
 }
+
+
+def log_health(log: InferenceLogWriter | None) -> LogHealth | None:
+    if log is None:
+        return None
+    return LogHealth(
+        writer_running=log.running,
+        written=log.written,
+        pending=log.pending,
+        dropped=log.dropped,
+        failed=log.failed,
+        last_error=log.last_error,
+    )
 
 
 def add_ops_routes(app: FastAPI, state: ServingState) -> None:
@@ -50,6 +63,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             ready=current is not None,
             last_reload_error=predictor.last_reload_error,
             last_check_at=predictor.last_check_at,
+            pointer_warning=predictor.pointer_warning,
         )
         if current is None:
             return info
@@ -77,17 +91,19 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
 
     @app.get(
         "/health/ready",
-        response_model=Health,
-        responses={503: {"model": Health, "description": "No verified model is loaded"}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "No verified model is loaded"}},
         tags=["health"],
     )
     async def ready() -> Any:
-        """Ready only while a verified model is loaded (send traffic only then)."""
+        """Ready only while a verified model is loaded (send traffic only then); also how the
+        inference log's writer is doing."""
         current = predictor.current
+        log = log_health(state.log)
         if current is not None:
-            return Health(status="ready", model_version=current.version)
+            return Readiness(status="ready", model_version=current.version, inference_log=log)
         reason = predictor.last_reload_error or "the registry has no current model yet"
-        body = Health(status="not ready", reason=reason)
+        body = Readiness(status="not ready", reason=reason, inference_log=log)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.get(
@@ -103,8 +119,12 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
     @app.post(
         "/admin/reload",
         response_model=ReloadResult,
-        dependencies=[Depends(admin_guard(state.settings.admin_token))],
-        responses={401: {"description": "Wrong token"}, 403: {"description": "Admin disabled"}},
+        dependencies=[Depends(state.admin)],
+        responses={
+            401: {"description": "Wrong token"},
+            403: {"description": "Admin disabled"},
+            429: {"description": "Too many wrong tokens lately"},
+        },
         tags=["admin"],
     )
     async def reload() -> ReloadResult:

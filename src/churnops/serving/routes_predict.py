@@ -19,8 +19,10 @@ from churnops.serving.schemas import BatchPrediction, Prediction
 from churnops.serving.state import ServingState
 
 JSON = "application/json"
+ROW_BODY_BYTES = 64 * 1024  # one customer is a few hundred bytes, even with a large schema
+BODY_LIMITS = {"/predict": (ROW_BODY_BYTES, "one customer; send many to /predict/batch")}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"description": "Body larger than CHURNOPS_MAX_BODY_BYTES"},
+    413: {"description": "Body larger than 64 KiB (/predict) or CHURNOPS_MAX_BODY_BYTES"},
     415: {"description": "Body not sent as application/json"},
     503: {"description": "No verified model is loaded yet (see /health/ready)"},
 }

@@ -151,12 +151,30 @@ class ModelInfo(BaseModel):
     feature_schema: dict[str, Any] | None = None
     last_reload_error: str | None = None
     last_check_at: str | None = None
+    pointer_warning: str | None = Field(
+        default=None, description="registry/current_model.txt disagrees with metadata.json"
+    )
+
+
+class LogHealth(BaseModel):
+    """The inference-log writer, in ``/health/ready`` (it does not decide readiness)."""
+
+    writer_running: bool
+    written: int
+    pending: int
+    dropped: int = Field(description="Refused: the queue was full")
+    failed: int = Field(description="Accepted, but the database did not take them")
+    last_error: str | None = None
 
 
 class Health(BaseModel):
     status: str
     model_version: int | None = None
     reason: str | None = None
+
+
+class Readiness(Health):
+    inference_log: LogHealth | None = Field(default=None, description="None when logging is off")
 
 
 class ReloadResult(BaseModel):

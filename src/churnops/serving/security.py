@@ -1,14 +1,33 @@
-"""The admin token: admin endpoints are closed (403) unless ``CHURNOPS_ADMIN_TOKEN`` is set,
-and then need that token (``Authorization: Bearer …`` or ``X-Admin-Token``), compared in
-constant time so response timing tells an attacker nothing about how much of a guess matched."""
+"""The admin token: admin endpoints are closed (403) unless ``CHURNOPS_ADMIN_TOKEN`` is set (at
+least 16 characters, checked by the settings), and then need that token (``Authorization:
+Bearer …`` or ``X-Admin-Token``), compared in constant time so response timing tells an
+attacker nothing about how much of a guess matched.
+
+Wrong or missing tokens are counted (``churnops_admin_auth_failures_total``) and logged. After
+``MAX_FAILURES`` of them within ``WINDOW_S`` seconds, every admin request is answered 429 —
+without looking at its token — until the oldest of those failures is older than the window:
+guessing runs at a few tries a minute, and no request is held open to slow it down (held
+requests would keep connections from other clients). The right token is refused meanwhile
+too; the registry poll keeps doing what ``/admin/reload`` does, only later.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+import logging
+import math
+import time
+from collections import deque
 
 from fastapi import HTTPException, Request, status
 from pydantic import SecretStr
+
+from churnops.serving.throttled_log import ThrottledLog
+
+logger = logging.getLogger("churnops.serving")
+
+MAX_FAILURES = 10
+WINDOW_S = 60.0
 
 
 def token_matches(given: str, expected: SecretStr) -> bool:
@@ -23,21 +42,54 @@ def presented_token(request: Request) -> str | None:
     return request.headers.get("x-admin-token")
 
 
-def admin_guard(expected: SecretStr | None) -> Callable[[Request], Awaitable[None]]:
+class AdminGuard:
     """A FastAPI dependency enforcing the token configured when the app was built."""
 
-    async def require_admin(request: Request) -> None:
-        if expected is None or not expected.get_secret_value():
+    def __init__(
+        self, expected: SecretStr | None, max_failures: int = MAX_FAILURES, window: float = WINDOW_S
+    ) -> None:
+        self.expected = expected
+        self.max_failures = max_failures
+        self.window = window
+        self.failures = 0
+        self._recent: deque[float] = deque()  # times of the failures within the window
+        self._log = ThrottledLog(logger)
+
+    async def __call__(self, request: Request) -> None:
+        if self.expected is None:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 "admin endpoints are disabled: start the API with CHURNOPS_ADMIN_TOKEN set",
             )
+        wait = self.blocked_for()
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many wrong admin tokens: admin endpoints are closed for {wait:.0f} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         given = presented_token(request)
-        if given is None or not token_matches(given, expected):
+        if given is None or not token_matches(given, self.expected):
+            self._failed(request)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "missing or wrong admin token: send 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    return require_admin
+    def blocked_for(self) -> float:
+        """Seconds until admin requests are checked again (0: they are now)."""
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= self.window:
+            self._recent.popleft()
+        if len(self._recent) < self.max_failures:
+            return 0.0
+        return self._recent[0] + self.window - now
+
+    def _failed(self, request: Request) -> None:
+        self.failures += 1
+        self._recent.append(time.monotonic())
+        client = request.client.host if request.client else "an unknown address"
+        self._log.event(
+            "wrong or missing admin token from %s (%d failure(s) in total)", client, self.failures
+        )

@@ -45,3 +45,16 @@ def test_every_alert_rule_queries_an_exposed_metric(settings: Settings) -> None:
     queried = {name for rule in rules for name in re.findall(r"churnops_[a-z_]+", rule["expr"])}
     assert queried, "no rule queries a churnops metric"
     assert sorted(queried - exposed) == []
+
+
+def test_the_server_error_alert_ignores_clients_that_went_away() -> None:
+    """The 5xx rule's status matcher takes 500-599 and not 499, the status a client that
+    aborted its upload is counted under."""
+    rules = yaml.safe_load(RULES.read_text("utf-8"))["groups"][0]["rules"]
+    expr = next(rule["expr"] for rule in rules if rule["alert"] == "ChurnApiServerErrors")
+    matcher = re.search(r'status=~"([^"]+)"', expr)
+    assert matcher is not None
+    statuses = {str(code) for code in range(100, 600)}
+    assert {s for s in statuses if re.fullmatch(matcher.group(1), s)} == {
+        str(code) for code in range(500, 600)
+    }

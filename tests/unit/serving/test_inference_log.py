@@ -27,13 +27,20 @@ FEATURES = SimpleNamespace(
 
 
 def writer(path: Path, **overrides: float) -> InferenceLogWriter:
-    options = {"capacity": 10_000, "batch_size": 100, "flush_interval": 0.05, **overrides}
+    options = {
+        "capacity": 10_000,
+        "batch_size": 100,
+        "flush_interval": 0.05,
+        "shutdown_timeout": 30.0,
+        **overrides,
+    }
     return InferenceLogWriter(
         path,
         DEFAULT_SCHEMA,
         capacity=int(options["capacity"]),
         batch_size=int(options["batch_size"]),
         flush_interval=options["flush_interval"],
+        shutdown_timeout=options["shutdown_timeout"],
     )
 
 
@@ -155,3 +162,52 @@ def test_insert_stores_every_value_exactly(tmp_path: Path) -> None:
     assert [tuple(None if pd.isna(v) else v for v in row) for row in back] == [
         (*row[:4], float(row[4]), *row[5:10], int(row[10]), row[11]) for row in rows
     ]
+
+
+def test_a_row_sqlite_cannot_store_is_counted_and_the_writer_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value SQLite refuses (an integer beyond 64 bits raises OverflowError, not an SQLite
+    error) costs only its own row: the rest of its batch and later rows are written, the
+    writer thread keeps running, and the lost row is counted and logged."""
+    log = writer(tmp_path / "log.sqlite", flush_interval=0.05)
+    log.start()
+    bad = log.row(1_700_000_000.5, "bad", 2**63, FEATURES, 0.5, True, 1.0)
+    assert log.submit([one_row(log, "before"), bad, one_row(log, "beside")])
+    deadline = time.monotonic() + 30
+    while log.pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert log.running
+    assert log.submit([one_row(log, "after")])
+    log.close()
+    assert (log.written, log.failed, log.dropped) == (3, 1, 0)
+    assert log.last_error is not None and "OverflowError" in log.last_error
+    assert "not written" in caplog.text
+    assert set(logstore.read(tmp_path / "log.sqlite")["request_id"]) == {
+        "before",
+        "beside",
+        "after",
+    }
+
+
+def test_stopping_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
+    """With the database locked by another process, a stop writes for at most the shutdown
+    timeout (not retries × SQLite's 30 s busy wait), then counts the rows it could not
+    write."""
+    path = tmp_path / "log.sqlite"
+    log = writer(path, shutdown_timeout=0.5, flush_interval=10.0)
+    log.start()
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock until the test ends
+    try:
+        for i in range(250):  # three batches of at most 100
+            log.submit([one_row(log, str(i))])
+        closer = threading.Thread(target=log.close)
+        closer.start()
+        closer.join(timeout=60)  # a generous deadline: before, this took minutes
+        assert not closer.is_alive()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert (log.written, log.failed, log.pending) == (0, 250, 0)
+    assert not log.running

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnops.atomic import atomic_write_json
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
@@ -82,10 +83,89 @@ def test_a_model_trained_on_other_features_is_refused(settings: Settings) -> Non
     assert outcome.error is not None and "trained on features" in outcome.error
 
 
-def test_a_pointer_naming_an_unknown_file_is_refused(settings: Settings) -> None:
-    """current_model.txt edited by hand to an unregistered file is refused."""
+def test_a_pointer_naming_an_unknown_file_is_reported_not_followed(settings: Settings) -> None:
+    """current_model.txt edited by hand to an unregistered file: metadata.json's current
+    version serves, and the disagreement is reported."""
     Registry(settings).pointer_path.write_text("churn_model_v9_20250101_000000.joblib\n")
     predictor = Predictor(settings, DEFAULT_SCHEMA)
     outcome = predictor.refresh()
-    assert predictor.current is None
-    assert outcome.error is not None and "does not list" in outcome.error
+    assert outcome.error is None
+    assert predictor.current is not None and predictor.current.version == 1
+    assert predictor.pointer_warning is not None
+    assert "churn_model_v9_20250101_000000.joblib" in predictor.pointer_warning
+
+
+def _reject(settings: Settings, version: int) -> None:
+    """Mark a version rejected by the promotion gate, as `train` records it."""
+    registry = Registry(settings)
+    with registry.transaction() as state:
+        registry.require(state, version).status = "rejected"
+        registry.commit(state, "reject", state.current_version, version, "test: rejected")
+
+
+def test_a_rejected_version_named_by_the_pointer_is_never_served(two_versions: Settings) -> None:
+    """Writing a rejected version's file into current_model.txt does not get it served (the
+    promotion gate cannot be bypassed through the pointer); the API says the pointer is
+    inconsistent and that any registry command repairs it."""
+    _reject(two_versions, 2)
+    registry = Registry(two_versions)
+    rejected = registry.require(registry.read(), 2)
+    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor.refresh()
+    registry.pointer_path.write_text(rejected.file + "\n")
+    outcome = predictor.refresh()
+    assert (outcome.changed, outcome.version, outcome.error) == (False, 1, None)
+    assert predictor.current is not None and predictor.current.version == 1
+    warning = predictor.pointer_warning
+    assert warning is not None and rejected.file in warning and "repairs" in warning
+    Registry(two_versions).read_synced()  # a registry command repairs the pointer
+    predictor.refresh()
+    assert predictor.pointer_warning is None
+
+
+def test_after_a_kill_before_the_pointer_write_the_new_current_serves(
+    two_versions: Settings,
+) -> None:
+    """A promotion killed between committing metadata.json and writing the pointer: the API
+    serves the version metadata.json made current, without waiting for a repair."""
+    registry = Registry(two_versions)
+    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor.refresh()
+    state = registry.read()
+    state.current_version = 2  # what `promote v2` commits first…
+    atomic_write_json(registry.metadata_path, state.model_dump(mode="json"))
+    assert registry.pointer() == registry.require(state, 1).file  # …the pointer not yet written
+    outcome = predictor.refresh()
+    assert (outcome.changed, outcome.version) == (True, 2)
+    assert predictor.pointer_warning is not None
+
+
+def test_a_reload_failure_clears_once_the_current_version_serves(two_versions: Settings) -> None:
+    """A promoted version that fails verification leaves an error; rolling back to the
+    version still serving clears it (the failure state does not stick forever)."""
+    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor.refresh()
+    switch(two_versions, "promote", 2, "test")
+    registry = Registry(two_versions)
+    registry.onnx_path(registry.require(registry.read(), 2)).unlink()
+    assert predictor.refresh().error is not None
+    assert predictor.last_reload_error is not None
+    switch(two_versions, "rollback", 1, "test: back to the version serving")
+    outcome = predictor.refresh()
+    assert (outcome.changed, outcome.version, outcome.error) == (False, 1, None)
+    assert predictor.last_reload_error is None
+
+
+def test_reload_errors_name_paths_relative_to_the_home(two_versions: Settings) -> None:
+    """The reload error (shown unauthenticated in /model-info) does not reveal the server's
+    folders: a missing file is named relative to the project home."""
+    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor.refresh()
+    switch(two_versions, "promote", 2, "test")
+    registry = Registry(two_versions)
+    onnx = registry.onnx_path(registry.require(registry.read(), 2))
+    onnx.unlink()
+    predictor.refresh()
+    error = predictor.last_reload_error
+    assert error is not None and f"models/{onnx.name} is missing" in error
+    assert str(two_versions.home) not in error and str(two_versions.home.resolve()) not in error

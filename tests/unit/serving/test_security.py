@@ -57,3 +57,33 @@ def test_admin_accepts_the_token(
     response = client.post("/admin/reload", headers=sent)
     assert response.status_code == 200
     assert response.json() == {"changed": False, "model_version": 1, "error": None}
+
+
+def test_wrong_tokens_are_counted_logged_and_then_refused_for_a_while(
+    trained_home: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each wrong token is counted in /metrics and logged; after ten within a minute, admin
+    requests get 429 with Retry-After without their token being checked — even the right
+    one — so guessing cannot run at request speed."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    with TestClient(create_app(settings)) as client:
+        for attempt in range(10):
+            wrong = client.post("/admin/reload", headers={"X-Admin-Token": f"guess-{attempt}"})
+            assert wrong.status_code == 401
+        for headers in ({"X-Admin-Token": "guess-10"}, {"Authorization": f"Bearer {token}"}):
+            throttled = client.post("/admin/reload", headers=headers)
+            assert throttled.status_code == 429
+            assert 0 < int(throttled.headers["retry-after"]) <= 60
+        metrics = client.get("/metrics").text
+    assert "churnops_admin_auth_failures_total 10.0" in metrics
+    assert "wrong or missing admin token from testclient" in caplog.text
+
+
+def test_the_right_token_still_works_after_a_few_typos(
+    client: TestClient, settings: Settings
+) -> None:
+    """A few wrong tokens do not lock the admin out."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    for _ in range(3):
+        assert client.post("/admin/reload", headers={"X-Admin-Token": "typo"}).status_code == 401
+    assert client.post("/admin/reload", headers={"X-Admin-Token": token}).status_code == 200
