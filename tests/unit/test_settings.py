@@ -134,6 +134,7 @@ def test_admin_token_empty_means_disabled_and_spaces_around_are_trimmed(
         ("CHURNOPS_POLL_INTERVAL", "nan", "finite number"),
         ("CHURNOPS_POLL_INTERVAL", "1e9", "less than or equal to 3600"),
         ("CHURNOPS_LOG_FLUSH_INTERVAL", "inf", "finite number"),
+        ("CHURNOPS_LOG_FLUSH_INTERVAL", "1e9", "less than or equal to 60"),
         ("CHURNOPS_HEADER_TIMEOUT", "0", "greater than 0"),
         ("CHURNOPS_LOG_LEVEL", "bogus", "'warning'"),
     ],
