@@ -7,8 +7,9 @@ it attacks a real ``churnops serve`` and prints the figures:
 
 * ``slow``: ``--connections`` clients that send a partial request (half of them stop in the
   headers, half in the body) and then one byte every ``--drip`` seconds, reconnecting at the
-  next drip when the server closes them — the slowloris attack. The server starts with a soft open-files limit of
-  ``--open-files`` (its hard limit unchanged), as on a host with the common 1,024 default.
+  next drip when the server closes them — the slowloris attack. The server starts with a
+  soft open-files limit of ``--open-files`` (its hard limit unchanged), as on a host with the
+  common 1,024 default.
 * ``amplify``: two clients sending, back to back, bodies whose validation errors used to be
   large: 10,000 empty rows to ``/predict/batch``, and an 8 MB ``{"a": "AAA…"}`` to ``/predict``
   and (as a one-row batch) to ``/predict/batch``.
