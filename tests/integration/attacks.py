@@ -13,6 +13,8 @@ it attacks a real ``churnops serve`` and prints the figures:
 * ``amplify``: two clients sending, back to back, bodies whose validation errors used to be
   large: 10,000 empty rows to ``/predict/batch``, and an 8 MB ``{"a": "AAA…"}`` to ``/predict``
   and (as a one-row batch) to ``/predict/batch``.
+* ``batches``: no attack, the reference for ``amplify``: two clients sending valid
+  10,000-row batches back to back.
 
 Meanwhile a probe asks ``GET /health/live`` and ``POST /predict`` every 50 ms, each on a new
 connection (a new client). ``--server-python`` runs the server with another interpreter (e.g.
@@ -120,6 +122,7 @@ AMPLIFYING = (
     ("/predict", HUGE_STRING),
     ("/predict/batch", b"[" + HUGE_STRING + b"]"),
 )
+VALID_BATCHES = (("/predict/batch", orjson.dumps([dict(SEED_EXAMPLE)] * 10_000)),)
 
 
 @dataclass
@@ -130,7 +133,10 @@ class AmplifyStats:
     errors: int = 0
 
 
-async def amplifiers(url: str, clients: int, seconds: float) -> AmplifyStats:
+async def amplifiers(
+    url: str, clients: int, seconds: float, bodies: tuple[tuple[str, bytes], ...] = AMPLIFYING
+) -> AmplifyStats:
+    """``clients`` clients posting ``bodies`` in turn, back to back, for ``seconds``."""
     stats = AmplifyStats()
     until = time.monotonic() + seconds
 
@@ -138,7 +144,7 @@ async def amplifiers(url: str, clients: int, seconds: float) -> AmplifyStats:
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             turn = offset
             while time.monotonic() < until:
-                path, body = AMPLIFYING[turn % len(AMPLIFYING)]
+                path, body = bodies[turn % len(bodies)]
                 turn += 1
                 try:
                     response = await http.post(path, content=body, headers=JSON)
@@ -196,7 +202,8 @@ def _attack_in_child(attack: str, url: str, port: int, args: dict[str, float], o
             slow_clients("127.0.0.1", port, int(args["connections"]), args["drip"], args["seconds"])
         )
     else:
-        result = asyncio.run(amplifiers(url, int(args["clients"]), args["seconds"]))
+        bodies = AMPLIFYING if attack == "amplify" else VALID_BATCHES
+        result = asyncio.run(amplifiers(url, int(args["clients"]), args["seconds"], bodies))
     Path(out).write_bytes(orjson.dumps(result))
 
 
@@ -259,7 +266,7 @@ def _trained_home(home: Path | None) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--attack", choices=["slow", "amplify"], default="slow")
+    parser.add_argument("--attack", choices=["slow", "amplify", "batches"], default="slow")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--connections", type=int, default=1_100)
     parser.add_argument("--drip", type=float, default=5.0, help="seconds between slow bytes")
