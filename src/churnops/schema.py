@@ -3,18 +3,42 @@
 ``prepare`` validates with it (through the pandera schema built here), training fixes the
 one-hot categories from it, the API builds its request model from it and drift picks its
 tests from it. It is stored with every registered model version.
+
+A project declares its own in ``churnops.yaml`` (see ``churnops.project``); without one the
+built-in ``DEFAULT_SCHEMA`` (the lab's five features and its billing rule) applies.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import math
+import re
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
+
+# The customer ids the API accepts; ``prepare`` holds CSV rows to the same rule.
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
+SCHEMA_FORMAT = 2  # 1: the five built-in features only (registries written before project files)
+
+
+def spelling_key(value: str) -> str:
+    """Case, spaces and punctuation do not matter: 'Month to month' ~ 'month-to-month'."""
+    return re.sub(r"[^a-z0-9]", "", value.lower()).removesuffix("s")
+
+
+def label_key(value: str) -> str:
+    """How a label cell is compared: trimmed, any case, and numbers by value ('1.0' is '1')."""
+    text = value.strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if math.isfinite(number) and number.is_integer() else text
 
 
 class NumericFeature(BaseModel):
@@ -25,6 +49,9 @@ class NumericFeature(BaseModel):
     min: float
     max: float
     description: str = ""
+    column: str | None = None  # the CSV column it is read from; None: the same as name
+    # ratio: zero means none of it (counts, money); interval: zero is arbitrary. For drift.
+    scale: Literal["ratio", "interval"] | None = None
 
 
 class CategoricalFeature(BaseModel):
@@ -33,16 +60,97 @@ class CategoricalFeature(BaseModel):
     name: str
     categories: tuple[str, ...]
     description: str = ""
+    column: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)  # another spelling -> its category
+
+    def spellings(self) -> dict[str, str]:
+        """Spelling key -> category, for the categories and their aliases."""
+        known = {spelling_key(c): c for c in self.categories}
+        known.update({spelling_key(alias): c for alias, c in self.aliases.items()})
+        return known
+
+
+class LabelValues(BaseModel):
+    """Which label cells mean churned (1) and which stayed (0); anything else is rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    churned: tuple[str, ...] = Field(default=("1", "true", "yes"), min_length=1)
+    stayed: tuple[str, ...] = Field(default=("0", "false", "no"), min_length=1)
+
+    def mapping(self) -> dict[str, int]:
+        """``label_key`` of each declared value -> 0 or 1."""
+        return {label_key(v): 0 for v in self.stayed} | {label_key(v): 1 for v in self.churned}
+
+    def describe(self) -> str:
+        return f"{'/'.join(self.churned)} (churned) or {'/'.join(self.stayed)} (stayed)"
+
+
+class ProductRule(BaseModel):
+    """``result ≈ factors[0] × factors[1]`` within a relative ``tolerance``, e.g. total charges ≈
+    tenure × monthly charges. A gap of one ``slack`` value (one month's bill) is always allowed.
+    With ``impute``, one missing number of the three is filled from the other two."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["product"] = "product"
+    result: str
+    factors: tuple[str, str]
+    tolerance: float = Field(default=0.25, gt=0)
+    slack: str | None = None
+    impute: bool = True
+
+    @property
+    def columns(self) -> tuple[str, str, str]:
+        return (self.result, *self.factors)
+
+    @property
+    def failure(self) -> str:
+        """The rejection reason of a row that breaks the rule."""
+        first, second = self.factors
+        return f"{self.result} inconsistent with {first} × {second}"
+
+    def consistent(self, frame: pd.DataFrame) -> pd.Series:
+        """True where the rule holds or a value is missing (missing values are another rule's)."""
+        first, second = self.factors
+        expected = frame[first] * frame[second]
+        allowed = self.tolerance * expected
+        if self.slack is not None:
+            allowed = allowed.where(allowed >= frame[self.slack], frame[self.slack])
+        gap = (frame[self.result] - expected).abs()
+        return (gap <= allowed) | gap.isna()
 
 
 class FeatureSchema(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    version: int = 1
+    version: int = SCHEMA_FORMAT
     id_column: str = "customer_id"
     label: str = "churn"
     numeric: tuple[NumericFeature, ...]
     categorical: tuple[CategoricalFeature, ...]
+    id_source: str | None = None  # the CSV column holding the id; None: id_column
+    label_source: str | None = None  # the CSV column holding the label; None: label
+    label_values: LabelValues = LabelValues()
+    rules: tuple[ProductRule, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_format_1(cls, data: Any) -> Any:
+        """A schema stored before project files existed is the built-in one: give it the
+        built-in aliases and billing rule, which were then hard-coded in ``prepare``."""
+        if isinstance(data, dict) and data.get("version") == 1 and "rules" not in data:
+            legacy = DEFAULT_SCHEMA.model_dump(
+                mode="json", include={"id_column", "label", "numeric", "categorical"}
+            )
+            for features in legacy["numeric"], legacy["categorical"]:
+                for feature in features:
+                    for key in ("column", "scale", "aliases"):
+                        feature.pop(key, None)
+            same = all(data.get(key) == value for key, value in legacy.items())
+            if same:
+                return DEFAULT_SCHEMA.model_dump(mode="json")
+        return data
 
     @property
     def numeric_names(self) -> list[str]:
@@ -64,11 +172,24 @@ class FeatureSchema(BaseModel):
             names += [f"{feature.name}={category}" for category in feature.categories]
         return names
 
+    @property
+    def int_names(self) -> list[str]:
+        return [f.name for f in self.numeric if f.kind == "int"]
+
     def numeric_feature(self, name: str) -> NumericFeature:
         return next(f for f in self.numeric if f.name == name)
 
     def categorical_feature(self, name: str) -> CategoricalFeature:
         return next(f for f in self.categorical if f.name == name)
+
+    def sources(self) -> dict[str, str]:
+        """Each column of the prepared table (id, features, label) -> the CSV column it is read
+        from, lower-cased: CSV headers are matched without regard to case."""
+        pairs = [(self.id_column, self.id_source)]
+        pairs += [(f.name, f.column) for f in self.numeric]
+        pairs += [(f.name, f.column) for f in self.categorical]
+        pairs.append((self.label, self.label_source))
+        return {name: (source or name).strip().lower() for name, source in pairs}
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The float64 model matrix, identical to the fitted ColumnTransformer's output.
@@ -86,18 +207,21 @@ class FeatureSchema(BaseModel):
             blocks.append(onehot)
         return np.hstack(blocks)
 
-    def pandera_schema(self, total_tolerance: float | None = None) -> pa.DataFrameSchema:
+    def pandera_schema(self, with_rules: bool = True) -> pa.DataFrameSchema:
         """The rules for a clean table, declared once from this schema.
 
-        Each rule is one line and says what it guards against. With ``total_tolerance`` the
-        billing-consistency rule is added: total_charges must be within that relative gap of
-        tenure × monthly_charges (at least one month's bill of slack).
+        Each rule is one line and says what it guards against. ``with_rules`` adds the declared
+        data rules (such as the billing consistency), which need every value present.
         """
         import pandera.pandas as pa  # here, not at the top: only prepare needs it (0.3 s import)
 
+        id_rule = pa.Check(
+            lambda ids: ids.str.fullmatch(CUSTOMER_ID_PATTERN),
+            error=f"{self.id_column} not a valid id (at most 64 letters, digits, _ . : @ / + -)",
+        )
         columns: dict[str, pa.Column] = {
-            # rows must be attributable to one customer
-            self.id_column: pa.Column(str, nullable=False),
+            # rows must be attributable to one customer, with an id the API would accept too
+            self.id_column: pa.Column(str, id_rule, nullable=False),
             # a supervised label: churned or not, nothing else
             self.label: pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True),
         }
@@ -109,29 +233,15 @@ class FeatureSchema(BaseModel):
         for cat in self.categorical:
             # unseen categories would be silently zero-encoded by the model
             columns[cat.name] = pa.Column(str, pa.Check.isin(list(cat.categories)), nullable=False)
-        checks = []
-        if total_tolerance is not None:
-            checks.append(
-                pa.Check(
-                    lambda frame: billing_consistent(frame, total_tolerance),
-                    error="total_charges inconsistent with tenure × monthly_charges",
-                )
-            )
+        rules = [pa.Check(rule.consistent, error=rule.failure) for rule in self.rules if with_rules]
         return pa.DataFrameSchema(
             columns,
-            checks=checks,
+            checks=rules,
             strict=False,
             unique=[self.id_column],  # one row per customer; later copies are rejected
             report_duplicates="exclude_first",
             name="customers",
         )
-
-
-def billing_consistent(frame: pd.DataFrame, tolerance: float) -> pd.Series:
-    expected = frame["tenure"] * frame["monthly_charges"]
-    slack = np.maximum(tolerance * expected, frame["monthly_charges"])
-    gap = (frame["total_charges"] - expected).abs()
-    return (gap <= slack) | gap.isna()
 
 
 CONTRACT_TYPES = ("Month-to-month", "One year", "Two year")
@@ -142,21 +252,55 @@ PAYMENT_METHODS = (
     "Credit card (automatic)",
 )
 
-DEFAULT_SCHEMA = FeatureSchema(
-    numeric=(
-        NumericFeature(name="tenure", kind="int", min=0, max=72, description="Months as customer"),
-        NumericFeature(
-            name="monthly_charges", kind="float", min=0, max=500, description="Current bill"
+
+def default_schema(tolerance: float = 0.25) -> FeatureSchema:
+    """The built-in schema: the lab's five features, and total ≈ tenure × monthly charges
+    within ``tolerance`` (at least one month's bill of slack)."""
+    return FeatureSchema(
+        numeric=(
+            NumericFeature(
+                name="tenure", kind="int", min=0, max=72, description="Months as customer"
+            ),
+            NumericFeature(
+                name="monthly_charges", kind="float", min=0, max=500, description="Current bill"
+            ),
+            NumericFeature(
+                name="total_charges", kind="float", min=0, max=50_000, description="Billed to date"
+            ),
         ),
-        NumericFeature(
-            name="total_charges", kind="float", min=0, max=50_000, description="Billed to date"
+        categorical=(
+            CategoricalFeature(
+                name="contract_type",
+                categories=CONTRACT_TYPES,
+                aliases={
+                    "1 year": "One year",
+                    "12 months": "One year",
+                    "2 year": "Two year",
+                    "24 months": "Two year",
+                    "monthly": "Month-to-month",
+                },
+            ),
+            CategoricalFeature(
+                name="payment_method",
+                categories=PAYMENT_METHODS,
+                aliases={
+                    "bank transfer": "Bank transfer (automatic)",
+                    "credit card": "Credit card (automatic)",
+                },
+            ),
         ),
-    ),
-    categorical=(
-        CategoricalFeature(name="contract_type", categories=CONTRACT_TYPES),
-        CategoricalFeature(name="payment_method", categories=PAYMENT_METHODS),
-    ),
-)
+        rules=(
+            ProductRule(
+                result="total_charges",
+                factors=("tenure", "monthly_charges"),
+                tolerance=tolerance,
+                slack="monthly_charges",
+            ),
+        ),
+    )
+
+
+DEFAULT_SCHEMA = default_schema()
 
 # The lab walkthrough's example customer (its curl body): the API's documented example,
 # and the body the tests and benchmarks send.

@@ -26,9 +26,14 @@ def _seconds(default: float, most: float, description: str) -> Any:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHURNOPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CHURNOPS_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=Path("."), description="Project folder holding data/, models/, …")
+    schema_file: Path | None = Field(
+        default=None,
+        validation_alias="CHURNOPS_SCHEMA",  # the variable's documented name
+        description="Project file declaring the data [default: churnops.yaml in home, if any]",
+    )
 
     # generate
     rows: int = Field(default=10_000, ge=1, description="Rows of synthetic customers")
@@ -39,7 +44,10 @@ class Settings(BaseSettings):
     # prepare
     max_reject_rate: float = Field(default=0.05, ge=0, le=1, description="Quality gate")
     total_charges_tolerance: float = Field(
-        default=0.25, gt=0, description="Allowed relative gap between total and tenure × monthly"
+        default=0.25,
+        gt=0,
+        description="Built-in schema: allowed relative gap between total and tenure × monthly "
+        "(a project file declares its own rules)",
     )
 
     # train

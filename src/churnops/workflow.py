@@ -8,16 +8,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from churnops.atomic import atomic_write_json
+from churnops.atomic import atomic_write_json, sha256_file
 from churnops.data.generate import Generated, generate, write_csv
 from churnops.data.prepare import Prepared, prepare
-from churnops.errors import CheckFailedError
+from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.train import Trained, load_processed, train_model
+from churnops.project import load_schema, project_path
+from churnops.registry.entries import ModelVersion
 from churnops.registry.lifecycle import Registered, register
+from churnops.registry.store import Registry
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
 
+def project_schema(settings: Settings) -> FeatureSchema:
+    """The schema the project declares (``churnops.yaml`` or ``--schema``), else the built-in."""
+    return load_schema(settings.schema_file, settings.home, settings.total_charges_tolerance)
+
+
+def _generator_fits(schema: FeatureSchema) -> bool:
+    """The synthetic generator writes the built-in columns, types and categories only."""
+
+    def shape(s: FeatureSchema) -> tuple[object, ...]:
+        kinds = [(f.name, f.kind) for f in s.numeric]
+        categories = [(f.name, frozenset(f.categories)) for f in s.categorical]
+        return s.sources(), kinds, categories
+
+    return shape(schema) == shape(DEFAULT_SCHEMA)
+
+
 def generate_step(settings: Settings) -> Generated:
+    schema = project_schema(settings)
+    if not _generator_fits(schema):
+        raise BadInputError(
+            "`churnops generate` writes synthetic customers of the built-in schema "
+            f"({', '.join(DEFAULT_SCHEMA.feature_names)}), which do not match the project file "
+            f"{project_path(settings.schema_file, settings.home)}; prepare your own data with "
+            "`churnops prepare --input FILE`"
+        )
     generated = generate(settings.rows, settings.seed)
     write_csv(generated.table, settings.raw_csv)
     atomic_write_json(settings.raw_meta, generated.meta)
@@ -40,7 +68,7 @@ def prepare_step(settings: Settings, input_path: Path | None = None) -> Prepared
         input_path or settings.raw_csv,
         settings.data_dir,
         settings.max_reject_rate,
-        settings.total_charges_tolerance,
+        project_schema(settings),
     )
     if not prepared.passed:
         raise QualityGateError(prepared)
@@ -65,8 +93,29 @@ def oracle_auc(settings: Settings) -> float | None:
 @dataclass
 class TrainResult:
     trained: Trained
-    registered: Registered
+    registered: Registered | None  # None: identical to ``unchanged``, so nothing was registered
     oracle_auc: float | None
+    unchanged: ModelVersion | None = None
+
+
+def same_as_current(
+    settings: Settings, trained: Trained, data: Path, schema: FeatureSchema
+) -> ModelVersion | None:
+    """The current version when it was trained on the same data (SHA-256) with the same
+    schema, seed, split, tuning and hyper-parameters — retraining would only copy it."""
+    current = Registry(settings).read().current
+    if current is None:
+        return None
+    same = (
+        current.training_data.sha256 == sha256_file(data)
+        and FeatureSchema.model_validate(current.feature_schema) == schema
+        and current.hyperparameters == trained.hyperparameters
+        and current.seed == settings.seed
+        and current.threshold == settings.decision_threshold
+        and current.metrics["rows"] == len(trained.holdout_frame)
+        and ("cv" in current.metrics) == (trained.cv is not None)
+    )
+    return current if same else None
 
 
 def train_step(
@@ -76,12 +125,17 @@ def train_step(
     data: Path | None = None,
     on_candidate: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train, export, register; the result says whether the gate made it current.
+    """Train, export, register; the result says whether the gate made it current, or that the
+    current version is identical (nothing registered unless ``force``).
     ``on_candidate(done, total)`` reports tuning progress."""
     path = data or settings.processed_csv
-    frame = load_processed(path)
-    trained = train_model(frame, settings, tune, on_candidate=on_candidate)
+    schema = project_schema(settings)
+    frame = load_processed(path, schema)
+    trained = train_model(frame, settings, tune, schema, on_candidate=on_candidate)
     oracle = oracle_auc(settings) if data is None else None
+    unchanged = None if force else same_as_current(settings, trained, path, schema)
+    if unchanged is not None:
+        return TrainResult(trained, None, oracle, unchanged)
     extra: dict[str, Any] = {"oracle_roc_auc": oracle} if oracle is not None else {}
-    registered = register(settings, trained, path, force=force, extra_metrics=extra)
+    registered = register(settings, trained, path, force=force, extra_metrics=extra, schema=schema)
     return TrainResult(trained, registered, oracle)

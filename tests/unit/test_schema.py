@@ -13,7 +13,6 @@ from churnops.schema import (
     DEFAULT_SCHEMA,
     PAYMENT_METHODS,
     FeatureSchema,
-    billing_consistent,
 )
 
 VALID = {
@@ -86,7 +85,7 @@ def _failures(**change: object) -> set[str]:
     """The checks failed by a changed second row; the valid first row must fail none."""
     frame = pd.DataFrame([VALID, {**VALID, "customer_id": "C2", **change}])
     try:
-        DEFAULT_SCHEMA.pandera_schema(total_tolerance=0.25).validate(frame, lazy=True)
+        DEFAULT_SCHEMA.pandera_schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         assert set(cases["index"].dropna()) == {1}
@@ -141,4 +140,4 @@ def test_billing_consistency(
         {"tenure": [tenure], "monthly_charges": [monthly], "total_charges": [total]},
         dtype="float64",
     )
-    assert bool(billing_consistent(frame, 0.25).iloc[0]) is consistent
+    assert bool(DEFAULT_SCHEMA.rules[0].consistent(frame).iloc[0]) is consistent

@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from churnops.cli import drift_cmds, registry_cmds, serve_cmds, stages
+from churnops import __version__
+from churnops.cli import drift_cmds, project_cmds, registry_cmds, serve_cmds, stages
 from churnops.cli.ui import err_console
 from churnops.errors import ChurnopsError
 
@@ -17,6 +18,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"churnops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version"
+    ),
+) -> None:
+    """Churn-prediction MLOps toolkit: generate → prepare → train → serve → monitor."""
+
+
+project_cmds.register(app)
 stages.register(app)
 registry_cmds.register(app)
 drift_cmds.register(app)

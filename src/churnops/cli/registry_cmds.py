@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from churnops.cli.project_cmds import schema_table
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import CheckFailedError
 from churnops.registry.entries import ModelVersion, parse_version
 from churnops.registry.store import Registry
+from churnops.schema import FeatureSchema
 
 registry_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=True)
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why, for the audit history")]
@@ -79,6 +81,7 @@ def show(
     for key, value in entry.metrics.items():
         table.add_row(f"metrics.{key}", f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+    console.print(schema_table(FeatureSchema.model_validate(entry.feature_schema)))
 
 
 @registry_app.command("history")

@@ -19,6 +19,7 @@ from churnops.atomic import atomic_write
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import BadInputError
 from churnops.monitoring.window import parse_time
+from churnops.spreadsheet import neutralise_formulas
 
 logs_app = typer.Typer(help="Read the inference log (logs/inference.sqlite).", no_args_is_help=True)
 
@@ -127,9 +128,10 @@ def export(
 ) -> None:
     """Write the logged predictions of a time window to CSV or Parquet (ts in UTC)."""
     frame = _read_window(home, since, until)
-    if fmt is ExportFormat.csv:
+    if fmt is ExportFormat.csv:  # for spreadsheets: cells that would run as formulas made inert
+        people = neutralise_formulas(frame)
         atomic_write(
-            output, lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+            output, lambda tmp: people.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
         )
     else:
         atomic_write(output, lambda tmp: frame.to_parquet(tmp, index=False))

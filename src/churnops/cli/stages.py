@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from churnops.cli.project_cmds import SchemaOpt
 from churnops.cli.ui import (
     HomeOpt,
     JsonOpt,
@@ -59,12 +60,18 @@ def _prepare_summary(report: dict[str, Any]) -> None:
             if count:
                 table.add_row(f"  {name.replace('_', ' ')}: {column}", str(count))
     console.print(table)
+    unused = report["checks"]["extra_columns_ignored"]
+    if unused:
+        console.print(f"columns not in the schema, not used: {', '.join(unused)}", highlight=False)
     verdict = "passed" if report["gate"]["passed"] else "FAILED"
     console.print(f"reject rate {report['reject_rate']:.2%} — gate {verdict}")
 
 
 def _train_summary(result: TrainResult) -> None:
     reg = result.registered
+    if reg is None:
+        console.print(f"[yellow]{_unchanged_reason(result)}[/]", highlight=False)
+        return
     metrics = reg.entry.metrics
     table = Table(title=f"Model {reg.entry.name} — hold-out metrics ({metrics['rows']} rows)")
     table.add_column("metric")
@@ -89,8 +96,30 @@ def _train_summary(result: TrainResult) -> None:
         )
 
 
+def _unchanged_reason(result: TrainResult) -> str:
+    same = result.unchanged
+    name = same.name if same else "the current version"
+    return (
+        f"nothing registered: {name} was trained on the same data (SHA-256) with the same "
+        "parameters, so a new version would be identical; pass --force to register it anyway"
+    )
+
+
 def _train_json(result: TrainResult) -> dict[str, object]:
+    if result.registered is None:
+        same = result.unchanged
+        return {
+            "version": same.version if same else None,
+            "status": "unchanged",
+            "promoted": False,
+            "registered": False,
+            "reason": _unchanged_reason(result),
+            "file": same.file if same else None,
+            "metrics": same.metrics if same else None,
+            "oracle_roc_auc": result.oracle_auc,
+        }
     return {
+        "registered": True,
         "version": result.registered.entry.version,
         "status": result.registered.entry.status,
         "promoted": result.registered.promoted,
@@ -103,12 +132,16 @@ def _train_json(result: TrainResult) -> dict[str, object]:
 
 
 def generate(
-    home: HomeOpt = None, rows: RowsOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False
+    home: HomeOpt = None,
+    rows: RowsOpt = None,
+    seed: SeedOpt = None,
+    schema: SchemaOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Generate a seeded synthetic customer base into data/raw.csv."""
+    """Generate a seeded synthetic customer base (of the built-in schema) into data/raw.csv."""
     from churnops import workflow
 
-    settings = settings_for(home, rows=rows, seed=seed)
+    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar, step(bar, f"generating {settings.rows:,} customers"):
         generated = workflow.generate_step(settings)
     if as_json:
@@ -125,12 +158,13 @@ def prepare(
     max_reject_rate: Annotated[
         float | None, typer.Option("--max-reject-rate", help="Quality gate [0.05]")
     ] = None,
+    schema: SchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check and clean the raw data into data/processed.csv (rejects go to data/rejected.csv)."""
     from churnops import workflow
 
-    settings = settings_for(home, max_reject_rate=max_reject_rate)
+    settings = settings_for(home, max_reject_rate=max_reject_rate, schema_file=schema)
     try:
         with progress(not as_json) as bar, step(bar, "checking and cleaning"):
             prepared = workflow.prepare_step(settings, input_path)
@@ -157,12 +191,14 @@ def train(
     data: Annotated[
         Path | None, typer.Option("--data", help="Prepared CSV [default data/processed.csv]")
     ] = None,
+    schema: SchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train, version and register a model; it becomes current only if it passes the gate."""
+    """Train, version and register a model; it becomes current only if it passes the gate
+    (a retrain identical to the current version registers nothing unless --force)."""
     from churnops import workflow
 
-    settings = settings_for(home, seed=seed)
+    settings = settings_for(home, seed=seed, schema_file=schema)
     with progress(not as_json) as bar, step(bar, "training, exporting to ONNX, registering"):
         result = workflow.train_step(
             settings, tune=tune, force=force, data=data, on_candidate=tuning_bar(bar)
@@ -171,7 +207,7 @@ def train(
         print_json(_train_json(result))
     else:
         _train_summary(result)
-    if not result.registered.promoted:
+    if result.registered is not None and not result.registered.promoted:
         raise typer.Exit(1)
 
 
@@ -220,12 +256,13 @@ def pipeline(
     seed: SeedOpt = None,
     tune: TuneOpt = False,
     force: ForceOpt = False,
+    schema: SchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """generate → prepare → train in one go."""
+    """generate → prepare → train in one go (the built-in schema's synthetic data)."""
     from churnops import workflow
 
-    settings = settings_for(home, rows=rows, seed=seed)
+    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar:
         with step(bar, f"1/3 generating {settings.rows:,} customers"):
             generated = workflow.generate_step(settings)
@@ -243,7 +280,7 @@ def pipeline(
         _generate_summary(generated.meta, settings.raw_csv)
         _prepare_summary(prepared.report)
         _train_summary(result)
-    if not result.registered.promoted:
+    if result.registered is not None and not result.registered.promoted:
         raise typer.Exit(1)
 
 

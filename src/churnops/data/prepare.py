@@ -1,18 +1,23 @@
 """Preparation: read any customer CSV, normalise it, check every rule, split clean from rejected.
 
-Cleaning rules, applied in this order and always the same way:
+What a row must look like comes from the feature schema (the project file, or the built-in
+one). Cleaning rules, applied in this order and always the same way:
 
-1. Text cells are stripped; empty or whitespace-only cells are missing.
-2. Numbers are parsed; text that is not a number is rejected (``tenure: not a number``).
-3. Category spelling is normalised: case, spaces and punctuation are ignored and known aliases
-   ("1 year", "bank transfer") map to the schema's category; anything else is an unknown
+1. Each column is read from the CSV column the schema names (headers in any case).
+2. Text cells are stripped; empty or whitespace-only cells are missing.
+3. Numbers are parsed; text that is not a number is rejected (``tenure: not a number``).
+4. Category spelling is normalised: case, spaces and punctuation are ignored and the declared
+   aliases ("1 year", "bank transfer") map to their category; anything else is an unknown
    category and is rejected.
-4. The label accepts 0/1, true/false, yes/no (any case); other values or a blank are rejected.
-5. One missing billing number is imputed from the other two: total = tenure × monthly,
-   monthly = total / tenure, tenure = round(total / monthly). Two missing are rejected.
-6. The declared schema (``FeatureSchema.pandera_schema``) then checks ranges, whole months,
-   categories, labels, unique customer ids (the first row of an id is kept) and billing
-   consistency. Each failing row goes to ``rejected.csv`` with every reason it failed.
+5. The label's declared values (by default 0/1, true/false, yes/no; any case) become 1 or 0;
+   other values or a blank are rejected.
+6. Each declared product rule with imputation fills one missing number of its three from the
+   other two (built-in: total = tenure × monthly, monthly = total / tenure,
+   tenure = round(total / monthly)). Two missing are rejected.
+7. The declared schema (``FeatureSchema.pandera_schema``) then checks ranges, whole numbers,
+   categories, labels, customer ids (the API's pattern; unique, the first row of an id is
+   kept) and the declared rules. Each failing row goes to ``rejected.csv`` with every reason
+   it failed.
 
 Categorical *encoding* is not done here: it lives in the trained model pipeline, so the API
 feeds raw features and training and serving cannot skew.
@@ -21,7 +26,7 @@ feeds raw features and training and serving cannot skew.
 from __future__ import annotations
 
 import csv
-import re
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,25 +38,22 @@ import pyarrow.csv as pa_csv
 
 from churnops.atomic import atomic_write, atomic_write_json, sha256_file
 from churnops.errors import BadInputError
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema, billing_consistent
+from churnops.schema import (
+    DEFAULT_SCHEMA,
+    CategoricalFeature,
+    FeatureSchema,
+    ProductRule,
+    label_key,
+)
+from churnops.schema import spelling_key as spelling_key  # re-exported for drift's respelling
+from churnops.spreadsheet import neutralise_formulas
 
-LABEL_VALUES = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "yes": 1, "no": 0}
-ALIASES = {
-    "1year": "One year",
-    "oneyear": "One year",
-    "12months": "One year",
-    "2year": "Two year",
-    "twoyear": "Two year",
-    "24months": "Two year",
-    "monthly": "Month-to-month",
-    "banktransfer": "Bank transfer (automatic)",
-    "creditcard": "Credit card (automatic)",
-}
-
-
-def spelling_key(value: str) -> str:
-    """Case, spaces and punctuation do not matter: 'Month to month' ~ 'month-to-month'."""
-    return re.sub(r"[^a-z0-9]", "", value.lower()).removesuffix("s")
+# The built-in schema's aliases (spelling -> category); drift respells file values with them.
+ALIASES = {alias: c for f in DEFAULT_SCHEMA.categorical for alias, c in f.aliases.items()}
+# Refused before parsing: a hostile header (millions of columns on one line) would otherwise
+# cost minutes and gigabytes before any check could say what is wrong.
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 10_000
 
 
 @dataclass
@@ -64,6 +66,24 @@ class Prepared:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+def read_header(path: Path) -> list[str]:
+    """The header row, read from at most ``MAX_HEADER_BYTES`` characters of the file."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        head = handle.read(MAX_HEADER_BYTES + 1)
+    if len(head) > MAX_HEADER_BYTES and not any(end in head[:MAX_HEADER_BYTES] for end in "\r\n"):
+        raise BadInputError(
+            f"{path}: the header line is longer than {MAX_HEADER_BYTES:,} characters; "
+            "is it really a customer table? Give a CSV with one header row"
+        )
+    header = next(csv.reader(io.StringIO(head)), [])
+    if len(header) > MAX_COLUMNS:
+        raise BadInputError(
+            f"{path} has {len(header):,} columns, more than the {MAX_COLUMNS:,} churnops reads; "
+            "keep the columns you need"
+        )
+    return header
+
+
 def read_raw(path: Path, missing_hint: str = "check the path") -> pd.DataFrame:
     """Every column as text, so nothing is guessed before the checks see it. Column names are
     matched without regard to case or surrounding spaces ("Churn " is ``churn``)."""
@@ -72,8 +92,7 @@ def read_raw(path: Path, missing_hint: str = "check the path") -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise BadInputError(f"{path} is empty; give a CSV with a header row and customer rows")
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            header = next(csv.reader(handle), [])
+        header = read_header(path)
         table = pa_csv.read_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=1 << 24),
@@ -109,11 +128,10 @@ def _numeric(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers, numbers.isna() & ~blank
 
 
-def _categories(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, int]:
+def _categories(text: pd.Series, feature: CategoricalFeature) -> tuple[pd.Series, int]:
     """Canonical spellings (unknown values kept as given) and how many cells were respelled."""
     stripped = text.str.strip()
-    canonical = {spelling_key(c): c for c in allowed}
-    canonical.update({spelling_key(k): v for k, v in ALIASES.items() if v in allowed})
+    canonical = feature.spellings()
     uniques = stripped.dropna().unique()
     mapping = {u: canonical.get(spelling_key(u), u) for u in uniques if u != ""}
     result = stripped.map(mapping)
@@ -121,23 +139,31 @@ def _categories(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, i
     return result.astype(object), respelled
 
 
-def _impute(frame: pd.DataFrame, eligible: pd.Series) -> dict[str, int]:
-    """Fill one missing billing number from the other two, on ``eligible`` rows only."""
-    tenure, monthly, total = frame["tenure"], frame["monthly_charges"], frame["total_charges"]
-    rule_total = eligible & total.isna() & tenure.notna() & monthly.notna()
-    rule_monthly = eligible & monthly.isna() & (tenure > 0) & total.notna()
-    rule_tenure = eligible & tenure.isna() & (monthly > 0) & total.notna()
-    frame.loc[rule_total, "total_charges"] = (tenure * monthly)[rule_total].round(2)
-    frame.loc[rule_monthly, "monthly_charges"] = (total / tenure)[rule_monthly].round(2)
-    frame.loc[rule_tenure, "tenure"] = (total / monthly)[rule_tenure].round()
+def _impute(
+    frame: pd.DataFrame, rule: ProductRule, schema: FeatureSchema, eligible: pd.Series
+) -> dict[str, int]:
+    """Fill one missing number of ``result = first × second`` from the other two, on
+    ``eligible`` rows only; whole numbers for int features, cents for the others."""
+    first, second = rule.factors
+    result, a, b = frame[rule.result], frame[first], frame[second]
+    fill_result = eligible & result.isna() & a.notna() & b.notna()
+    fill_second = eligible & b.isna() & (a > 0) & result.notna()
+    fill_first = eligible & a.isna() & (b > 0) & result.notna()
+
+    def places(name: str) -> int:
+        return 0 if name in schema.int_names else 2
+
+    frame.loc[fill_result, rule.result] = (a * b)[fill_result].round(places(rule.result))
+    frame.loc[fill_second, second] = (result / a)[fill_second].round(places(second))
+    frame.loc[fill_first, first] = (result / b)[fill_first].round(places(first))
     return {
-        "total_charges": int(rule_total.sum()),
-        "monthly_charges": int(rule_monthly.sum()),
-        "tenure": int(rule_tenure.sum()),
+        rule.result: int(fill_result.sum()),
+        second: int(fill_second.sum()),
+        first: int(fill_first.sum()),
     }
 
 
-def _reason(row: pd.Series) -> str:
+def _reason(row: pd.Series, schema: FeatureSchema) -> str:
     check = str(row["check"])
     column = row["column"]
     if check == "not_nullable":
@@ -145,44 +171,77 @@ def _reason(row: pd.Series) -> str:
     if check.startswith("in_range"):
         return f"{column} out of range"
     if check.startswith("isin"):
-        return f"unknown {column}" if column != "churn" else "label not 0/1, true/false, yes/no"
+        if column == schema.label:
+            return f"label not {schema.label_values.describe()}"
+        return f"unknown {column}"
     if check.endswith("uniqueness"):
-        return "duplicate customer_id"
+        return f"duplicate {schema.id_column}"
     if check == "whole number":
         return f"{column} not a whole number"
     return check
 
 
-def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series:
+def schema_failures(
+    frame: pd.DataFrame, schema: FeatureSchema, with_rules: bool = True
+) -> pd.Series:
     """Per failing row, every reason it broke a declared rule ('; '-joined)."""
     try:
-        schema.validate(frame, lazy=True)
+        schema.pandera_schema(with_rules).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
-        reasons = cases.apply(_reason, axis=1)
+        reasons = cases.apply(_reason, axis=1, schema=schema)
         table = pd.DataFrame({"index": cases["index"].astype(int), "reason": reasons})
         table = table.drop_duplicates()
         return table.groupby("index")["reason"].agg("; ".join)
     return pd.Series(dtype=object)
 
 
+def _require_columns(raw: pd.DataFrame, schema: FeatureSchema) -> dict[str, str]:
+    """The CSV column of each prepared column; refuses a table that lacks one."""
+    sources = schema.sources()
+    required = [*schema.feature_names, schema.label]
+    missing = [name for name in required if sources[name] not in raw.columns]
+    if missing:
+
+        def shown(name: str) -> str:
+            return name if sources[name] == name else f"{sources[name]} (for {name})"
+
+        raise BadInputError(
+            f"missing required column(s): {', '.join(map(shown, missing))}; the CSV needs "
+            f"{', '.join(map(shown, required))} (and optionally {shown(schema.id_column)})"
+        )
+    return sources
+
+
+def _labels(text: pd.Series, schema: FeatureSchema) -> tuple[pd.Series, dict[str, int]]:
+    """The label as 1.0 / 0.0, -1.0 for a value that is not declared, NaN when blank."""
+    stripped = text.str.strip()
+    declared = schema.label_values.mapping()
+    mapping = {u: declared.get(label_key(u)) for u in stripped.dropna().unique()}
+    label = stripped.map(mapping).astype(float)
+    blank = stripped.isna() | (stripped == "")
+    invalid = label.isna() & ~blank
+    counts = {
+        "0": int((label == 0).sum()),
+        "1": int((label == 1).sum()),
+        "missing": int(blank.sum()),
+        "invalid": int(invalid.sum()),
+    }
+    return label.where(~invalid, -1), counts
+
+
 def prepare_frame(
-    raw: pd.DataFrame, tolerance: float, schema: FeatureSchema = DEFAULT_SCHEMA
+    raw: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Normalise ``raw`` (all text) and split it into clean and rejected rows, with counts."""
-    required = [*schema.feature_names, schema.label]
-    missing_columns = [c for c in required if c not in raw.columns]
-    if missing_columns:
-        raise BadInputError(
-            f"missing required column(s): {', '.join(missing_columns)}; the CSV needs "
-            f"{', '.join(required)} (and optionally {schema.id_column})"
-        )
+    sources = _require_columns(raw, schema)
     frame = pd.DataFrame(index=raw.index)
     checks: dict[str, Any] = {
-        "extra_columns_ignored": [c for c in raw.columns if c not in [*required, schema.id_column]]
+        "extra_columns_ignored": [c for c in raw.columns if c not in sources.values()]
     }
-    if schema.id_column in raw.columns:
-        frame[schema.id_column] = raw[schema.id_column].str.strip().replace("", None)
+    id_source = sources[schema.id_column]
+    if id_source in raw.columns:
+        frame[schema.id_column] = raw[id_source].str.strip().replace("", None)
     else:
         frame[schema.id_column] = "row-" + pd.Series(raw.index + 1, index=raw.index).astype(str)
         checks["ids_assigned_from_row_numbers"] = True
@@ -190,7 +249,7 @@ def prepare_frame(
     text_reasons = pd.Series("", index=raw.index, dtype=object)
     not_numeric: dict[str, int] = {}
     for name in schema.numeric_names:
-        frame[name], bad_text = _numeric(raw[name])
+        frame[name], bad_text = _numeric(raw[sources[name]])
         not_numeric[name] = int(bad_text.sum())
         text_reasons[bad_text] += f"{name} not a number; "
     checks["not_a_number"] = not_numeric
@@ -199,41 +258,30 @@ def prepare_frame(
     }
     respelled: dict[str, int] = {}
     for cat in schema.categorical:
-        frame[cat.name], respelled[cat.name] = _categories(raw[cat.name], cat.categories)
+        frame[cat.name], respelled[cat.name] = _categories(raw[sources[cat.name]], cat)
     checks["spelling_normalised"] = respelled
 
-    label_text = raw[schema.label].str.strip().str.lower()
-    label = label_text.map(LABEL_VALUES)
-    invalid_label = label.isna() & (label_text != "")
-    frame[schema.label] = label.where(~invalid_label, -1).astype(float)
-    checks["label_values"] = {
-        "0": int((label == 0).sum()),
-        "1": int((label == 1).sum()),
-        "missing": int((label_text == "").sum()),
-        "invalid": int(invalid_label.sum()),
-    }
-    checks["imputed"] = _impute(frame, eligible=text_reasons == "")
+    frame[schema.label], checks["label_values"] = _labels(raw[sources[schema.label]], schema)
+    imputed: dict[str, int] = {}
+    for rule in schema.rules:
+        if rule.impute:
+            for name, count in _impute(frame, rule, schema, text_reasons == "").items():
+                imputed[name] = imputed.get(name, 0) + count
+    checks["imputed"] = imputed
+    required = [*schema.feature_names, schema.label]
     checks["missing_after_imputation"] = {c: int(frame[c].isna().sum()) for c in required}
     checks["out_of_range"] = {
         f.name: int(((frame[f.name] < f.min) | (frame[f.name] > f.max)).sum())
         for f in schema.numeric
     }
     checks["unknown_categories"] = {
-        cat.name: {
-            str(k): int(v)
-            for k, v in frame[cat.name][
-                frame[cat.name].notna() & ~frame[cat.name].isin(cat.categories)
-            ]
-            .value_counts()
-            .head(20)
-            .items()
-        }
-        for cat in schema.categorical
+        cat.name: _unknown(frame[cat.name], cat) for cat in schema.categorical
     }
     checks["duplicate_ids"] = int(frame[schema.id_column].duplicated(keep="first").sum())
-    checks["inconsistent_total_charges"] = int((~billing_consistent(frame, tolerance)).sum())
+    for rule in schema.rules:
+        checks[f"inconsistent_{rule.result}"] = int((~rule.consistent(frame)).sum())
 
-    failures = schema_failures(frame, schema.pandera_schema(total_tolerance=tolerance))
+    failures = schema_failures(frame, schema)
     combined = text_reasons + failures.reindex(raw.index).fillna("")
     reasons = combined.str.strip().str.rstrip(";")
     reasons = reasons[reasons != ""]
@@ -241,42 +289,56 @@ def prepare_frame(
     rejected = raw[rejected_mask].copy()
     rejected.insert(0, "reason", reasons.reindex(rejected.index).to_numpy())
     clean = frame[~rejected_mask].copy()
-    clean[schema.label] = clean[schema.label].astype(int)
-    clean["tenure"] = clean["tenure"].astype(int)
+    for name in [schema.label, *schema.int_names]:
+        clean[name] = clean[name].astype(int)
     clean = clean[[schema.id_column, *schema.feature_names, schema.label]]
     return clean.reset_index(drop=True), rejected, checks
 
 
-def _gate(clean: pd.DataFrame, rows: int, checks: dict[str, Any], max_rate: float) -> str | None:
+def _unknown(values: pd.Series, feature: CategoricalFeature) -> dict[str, int]:
+    """The 20 most frequent values that are not a category, with their counts."""
+    unknown = values[values.notna() & ~values.isin(feature.categories)]
+    return {str(k): int(v) for k, v in unknown.value_counts().head(20).items()}
+
+
+def _gate(
+    clean: pd.DataFrame, rows: int, checks: dict[str, Any], max_rate: float, schema: FeatureSchema
+) -> str | None:
     """Why the data may not be used for training, or None when it may."""
     labels = checks["label_values"]
     if labels["0"] + labels["1"] == 0:
-        return "the label column has no usable value (0/1, true/false, yes/no)"
+        return (
+            f"the label column has no usable value ({schema.label_values.describe()}); "
+            "check label: in the project file"
+        )
     rate = (rows - len(clean)) / rows
     if rate > max_rate:
         return (
             f"{rate:.1%} of rows were rejected, above the {max_rate:.1%} limit; "
             "see data/rejected.csv for the reasons, or raise --max-reject-rate"
         )
-    if clean.empty or clean["churn"].nunique() < 2:
+    if clean.empty or clean[schema.label].nunique() < 2:
         return "the clean rows hold only one label value; a churn model needs both 0 and 1"
     return None
 
 
 def prepare(
-    input_path: Path, output_dir: Path, max_reject_rate: float, tolerance: float
+    input_path: Path,
+    output_dir: Path,
+    max_reject_rate: float,
+    schema: FeatureSchema = DEFAULT_SCHEMA,
 ) -> Prepared:
     """Run every check on ``input_path``; write the report, the rejects and (if it passes) the data.
 
     ``processed.csv`` is only replaced when the quality gate passes.
     """
     raw = read_raw(input_path, "run `churnops generate` first or pass --input FILE")
-    clean, rejected, checks = prepare_frame(raw, tolerance)
+    clean, rejected, checks = prepare_frame(raw, schema)
     reasons: dict[str, int] = {}
     for text in rejected["reason"]:
         for reason in str(text).split("; "):
             reasons[reason] = reasons.get(reason, 0) + 1
-    failure = _gate(clean, len(raw), checks, max_reject_rate)
+    failure = _gate(clean, len(raw), checks, max_reject_rate, schema)
     report = {
         "input": str(input_path),
         "input_sha256": sha256_file(input_path),
@@ -287,10 +349,11 @@ def prepare(
         "gate": {"max_reject_rate": max_reject_rate, "passed": failure is None, "reason": failure},
         "checks": checks,
         "rejections_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-        "churn_rate": float(clean["churn"].mean()) if len(clean) else None,
+        "churn_rate": float(clean[schema.label].mean()) if len(clean) else None,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(rejected, output_dir / "rejected.csv")
+    # rejected.csv is for people, who open it in a spreadsheet: formulas made inert
+    _write_csv(neutralise_formulas(rejected), output_dir / "rejected.csv")
     atomic_write_json(output_dir / "quality_report.json", report)
     if failure is None:
         _write_csv(clean, output_dir / "processed.csv")

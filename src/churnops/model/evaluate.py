@@ -21,6 +21,7 @@ from churnops.model.metrics import classification_metrics
 from churnops.registry.entries import ModelVersion, parse_version
 from churnops.registry.lifecycle import verify
 from churnops.registry.store import Registry
+from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
 
@@ -42,15 +43,25 @@ class Evaluation:
         }
 
 
-def _labelled_csv(path: Path, tolerance: float) -> tuple[pd.DataFrame, int]:
-    """The rows of ``path`` that pass the quality checks, and how many did not."""
-    clean, rejected, _checks = prepare_frame(read_raw(path), tolerance)
-    if clean.empty:
-        raise BadInputError(
-            f"{path} has no row that passes the quality checks; "
-            f"run `churnops prepare --input {path}` to see why"
-        )
-    return clean, len(rejected)
+class _GivenData:
+    """A labelled CSV to score, prepared once per schema (versions may declare different ones)."""
+
+    def __init__(self, path: Path, raw: pd.DataFrame) -> None:
+        self.path, self.raw = path, raw
+        self._prepared: dict[str, tuple[pd.DataFrame, int]] = {}
+
+    def labelled(self, schema: FeatureSchema) -> tuple[pd.DataFrame, int]:
+        """The rows that pass the quality checks of ``schema``, and how many did not."""
+        key = schema.model_dump_json()
+        if key not in self._prepared:
+            clean, rejected, _checks = prepare_frame(self.raw, schema)
+            if clean.empty:
+                raise BadInputError(
+                    f"{self.path} has no row that passes the quality checks; "
+                    f"run `churnops prepare --input {self.path}` to see why"
+                )
+            self._prepared[key] = clean, len(rejected)
+        return self._prepared[key]
 
 
 def _holdout(registry: Registry, entry: ModelVersion) -> pd.DataFrame:
@@ -109,14 +120,14 @@ def evaluate_versions(
         raise BadInputError(
             "no version is current; name the versions to evaluate, e.g. `churnops evaluate v1`"
         )
-    given, dropped = _labelled_csv(data, settings.total_charges_tolerance) if data else (None, 0)
+    given = _GivenData(data, read_raw(data)) if data else None
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     results = []
     for number in numbers:
         entry = registry.require(state, number)
         model = verify(registry, entry)
-        frame = given if given is not None else _holdout(registry, entry)
+        frame, dropped = given.labelled(model.schema) if given else (_holdout(registry, entry), 0)
         y = frame[model.schema.label].to_numpy(dtype=int)
         proba = model.predict_frame(frame)
         metrics = classification_metrics(y, proba, entry.threshold)

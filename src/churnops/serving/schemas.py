@@ -13,9 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
-from churnops.schema import SEED_EXAMPLE, CategoricalFeature, FeatureSchema, NumericFeature
-
-CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
+from churnops.schema import (
+    CUSTOMER_ID_PATTERN,
+    SEED_EXAMPLE,
+    CategoricalFeature,
+    FeatureSchema,
+    NumericFeature,
+)
 
 
 def only_numbers(value: Any) -> Any:

@@ -78,7 +78,7 @@ def test_clean_frame_satisfies_the_declared_schema(generated: Generated) -> None
     """Before dirt, every row passes every declared rule: ranges, whole months, categories,
     labels, unique ids and billing consistency."""
     frame = generated.frame
-    DEFAULT_SCHEMA.pandera_schema(total_tolerance=0.25).validate(frame, lazy=True)
+    DEFAULT_SCHEMA.pandera_schema().validate(frame, lazy=True)
     for feature in DEFAULT_SCHEMA.numeric:
         assert frame[feature.name].between(feature.min, feature.max).all(), feature.name
     assert set(frame["churn"].unique()) == {0, 1}
@@ -156,7 +156,7 @@ def test_documented_dirt_is_present(raw_text: pd.DataFrame) -> None:
 
 def test_respelled_categories_are_only_spelling(raw_text: pd.DataFrame) -> None:
     """Every respelled category is a case, space or alias variant that prepare maps back."""
-    _clean, _rejected, checks = prepare_frame(raw_text.astype("str"), tolerance=0.25)
+    _clean, _rejected, checks = prepare_frame(raw_text.astype("str"))
     assert checks["unknown_categories"] == {f.name: {} for f in DEFAULT_SCHEMA.categorical}
     assert sum(checks["spelling_normalised"].values()) > 0
 

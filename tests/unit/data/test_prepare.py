@@ -14,7 +14,6 @@ from churnops.errors import BadInputError
 from churnops.model.train import load_processed
 from churnops.schema import DEFAULT_SCHEMA
 
-TOLERANCE = 0.25
 BASE = {
     "customer_id": "C1",
     "tenure": "12",
@@ -35,7 +34,7 @@ def rows(*changes: dict[str, str]) -> pd.DataFrame:
 
 
 def prepared(*changes: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    return prepare_frame(rows(*changes), TOLERANCE)
+    return prepare_frame(rows(*changes))
 
 
 def only_clean_row(change: dict[str, str]) -> pd.Series:
@@ -116,14 +115,14 @@ def test_refuses_non_utf8_files_with_bad_input(tmp_path: Path, content: bytes) -
     path = tmp_path / "in.csv"
     path.write_bytes(content)
     with pytest.raises(BadInputError):
-        prepare_frame(read_raw(path), TOLERANCE)
+        prepare_frame(read_raw(path))
 
 
 def test_refuses_repeated_column_names(tmp_path: Path) -> None:
     """It refuses a CSV that names a column twice as bad input."""
     path = write(tmp_path / "in.csv", f"{HEADER},tenure\nC1,12,50,600,One year,Mailed check,1,3\n")
     with pytest.raises(BadInputError, match="tenure"):
-        prepare_frame(read_raw(path), TOLERANCE)
+        prepare_frame(read_raw(path))
 
 
 # ---- columns -------------------------------------------------------------------------------
@@ -131,7 +130,7 @@ def test_names_every_missing_required_column() -> None:
     """It refuses a table without required columns and names each one."""
     raw = rows({}).drop(columns=["tenure", "churn"])
     with pytest.raises(BadInputError, match="missing required column") as caught:
-        prepare_frame(raw, TOLERANCE)
+        prepare_frame(raw)
     assert "tenure" in str(caught.value)
     assert "churn" in str(caught.value)
 
@@ -139,7 +138,7 @@ def test_names_every_missing_required_column() -> None:
 def test_extra_columns_stay_out_of_the_features() -> None:
     """It ignores extra columns for the output but reports them and keeps them in the rejects."""
     raw = rows({}, {"churn": "maybe"}).assign(region="north", notes="vip")
-    clean, rejected, checks = prepare_frame(raw, TOLERANCE)
+    clean, rejected, checks = prepare_frame(raw)
     assert list(clean.columns) == OUTPUT_COLUMNS
     assert checks["extra_columns_ignored"] == ["region", "notes"]
     assert list(rejected.columns) == ["reason", *raw.columns]
@@ -147,7 +146,7 @@ def test_extra_columns_stay_out_of_the_features() -> None:
 
 def test_assigns_ids_when_the_column_is_absent() -> None:
     """Without a customer_id column, rows are named by their row number."""
-    clean, _, checks = prepare_frame(rows({}, {}).drop(columns=["customer_id"]), TOLERANCE)
+    clean, _, checks = prepare_frame(rows({}, {}).drop(columns=["customer_id"]))
     assert clean["customer_id"].tolist() == ["row-1", "row-2"]
     assert checks["ids_assigned_from_row_numbers"] is True
 
@@ -218,8 +217,8 @@ def test_imputes_one_missing_billing_number(
         ({"total_charges": "6000"}, ["total_charges inconsistent"]),
         ({"contract_type": "Three year"}, ["unknown contract_type"]),
         ({"payment_method": "  "}, ["missing payment_method"]),
-        ({"churn": "2"}, ["label not 0/1, true/false, yes/no"]),
-        ({"churn": "maybe"}, ["label not 0/1, true/false, yes/no"]),
+        ({"churn": "2"}, ["label not 1/true/yes (churned) or 0/false/no (stayed)"]),
+        ({"churn": "maybe"}, ["label not 1/true/yes (churned) or 0/false/no (stayed)"]),
         ({"churn": ""}, ["missing churn"]),
         ({"customer_id": " "}, ["missing customer_id"]),
         ({"tenure": "x", "contract_type": "??"}, ["tenure not a number", "unknown contract_type"]),
@@ -300,7 +299,7 @@ def test_prepare_writes_data_report_and_rejects(tmp_path: Path) -> None:
     quality report whose counts add up."""
     source = write(tmp_path / "in.csv", _csv(*([{}] * 40), {"churn": "1"}, {"contract_type": "3y"}))
     out = tmp_path / "data"
-    result = prepare(source, out, max_reject_rate=0.05, tolerance=TOLERANCE)
+    result = prepare(source, out, max_reject_rate=0.05)
     assert result.passed
     report = json.loads((out / "quality_report.json").read_text(encoding="utf-8"))
     assert report["rows_read"] == 42
@@ -321,7 +320,7 @@ def test_gate_failure_leaves_processed_csv_untouched(tmp_path: Path) -> None:
     previous = b"an earlier, good processed.csv\n"
     (out / "processed.csv").write_bytes(previous)
     source = write(tmp_path / "in.csv", _csv({}, {"churn": "1"}, {"tenure": "-1"}))
-    result = prepare(source, out, max_reject_rate=0.05, tolerance=TOLERANCE)
+    result = prepare(source, out, max_reject_rate=0.05)
     assert not result.passed
     assert result.failure is not None and "above the 5.0% limit" in result.failure
     assert (out / "processed.csv").read_bytes() == previous
@@ -333,7 +332,7 @@ def test_gate_failure_leaves_processed_csv_untouched(tmp_path: Path) -> None:
 def test_gate_fails_when_every_label_is_missing(tmp_path: Path) -> None:
     """It refuses data with no usable label, whatever the reject limit."""
     source = write(tmp_path / "in.csv", _csv({"churn": ""}, {"churn": " "}))
-    result = prepare(source, tmp_path / "data", max_reject_rate=1.0, tolerance=TOLERANCE)
+    result = prepare(source, tmp_path / "data", max_reject_rate=1.0)
     assert not result.passed
     assert result.failure is not None and "label" in result.failure
     assert not (tmp_path / "data" / "processed.csv").exists()
@@ -342,7 +341,7 @@ def test_gate_fails_when_every_label_is_missing(tmp_path: Path) -> None:
 def test_gate_fails_on_a_single_label_value(tmp_path: Path) -> None:
     """It refuses clean data that holds only stayers: a churn model needs both classes."""
     source = write(tmp_path / "in.csv", _csv({}, {}, {}))
-    result = prepare(source, tmp_path / "data", max_reject_rate=0.05, tolerance=TOLERANCE)
+    result = prepare(source, tmp_path / "data", max_reject_rate=0.05)
     assert not result.passed
     assert result.failure is not None and "one label value" in result.failure
 
@@ -355,7 +354,7 @@ def test_prepare_is_deterministic(tmp_path: Path) -> None:
     )
     outputs = []
     for name in ("a", "b"):
-        prepare(source, tmp_path / name, max_reject_rate=1.0, tolerance=TOLERANCE)
+        prepare(source, tmp_path / name, max_reject_rate=1.0)
         outputs.append(
             [(tmp_path / name / f).read_bytes() for f in ("processed.csv", "rejected.csv")]
         )

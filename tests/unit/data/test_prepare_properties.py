@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from churnops.data.prepare import ALIASES, prepare_frame, spelling_key
 from churnops.schema import DEFAULT_SCHEMA
 
-TOLERANCE = 0.25
+TOLERANCE = DEFAULT_SCHEMA.rules[0].tolerance
 EXAMPLES = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SEPARATORS = st.sampled_from(["", "", "", " ", "  ", "-", "_", ".", "/", "(", ")", ",", "\t"])
 CATEGORIES = [(f.name, c) for f in DEFAULT_SCHEMA.categorical for c in f.categories]
@@ -60,7 +60,7 @@ def test_any_case_space_or_punctuation_variant_maps_to_its_category(
     cases: list[tuple[str, str, str]],
 ) -> None:
     """Every case / space / punctuation variant of a category comes out as that category."""
-    clean, rejected, _ = prepare_frame(table([{col: text} for col, _, text in cases]), TOLERANCE)
+    clean, rejected, _ = prepare_frame(table([{col: text} for col, _, text in cases]))
     assert rejected.empty, rejected["reason"].tolist()
     for index, (column, category, _text) in enumerate(cases):
         assert clean.loc[index, column] == category
@@ -82,7 +82,7 @@ def test_a_different_word_is_never_taken_for_a_category(
     """Text whose letters and digits match no category or alias is rejected as unknown, never
     silently mapped to a category."""
     changes = [{column: text} for (column, _), text in cases]
-    clean, rejected, _ = prepare_frame(table(changes), TOLERANCE)
+    clean, rejected, _ = prepare_frame(table(changes))
     assert clean.empty
     for reason, ((column, _), _text) in zip(rejected["reason"], cases, strict=True):
         assert f"unknown {column}" in reason
@@ -107,8 +107,8 @@ def test_imputation_is_deterministic_and_stays_in_range(rows: list[dict[str, str
     """Imputation gives the same result every time, and no clean row ever holds a value outside
     the schema's ranges, a fractional tenure or an inconsistent bill."""
     raw = table(rows)
-    first, first_rejected, _ = prepare_frame(raw, TOLERANCE)
-    second, second_rejected, _ = prepare_frame(raw.copy(), TOLERANCE)
+    first, first_rejected, _ = prepare_frame(raw)
+    second, second_rejected, _ = prepare_frame(raw.copy())
     pd.testing.assert_frame_equal(first, second)
     pd.testing.assert_frame_equal(first_rejected, second_rejected)
     for feature in DEFAULT_SCHEMA.numeric:
@@ -141,7 +141,7 @@ def test_imputation_recovers_a_consistent_bill(cases: list[tuple[int, Decimal, s
             "total_charges": str(round(tenure * monthly, 2)),
         }
         changes.append({**row, blank: ""})
-    clean, rejected, _ = prepare_frame(table(changes), TOLERANCE)
+    clean, rejected, _ = prepare_frame(table(changes))
     assert rejected.empty, rejected["reason"].tolist()
     tenures = [tenure for tenure, _, _ in cases]
     monthlies = [float(m) for _, m, _ in cases]
@@ -188,7 +188,7 @@ def raw_tables(draw: st.DrawFn) -> pd.DataFrame:
 @given(raw_tables())
 def test_never_loses_a_row_and_every_reject_has_a_reason(raw: pd.DataFrame) -> None:
     """Each row read comes out once, clean or rejected with a reason; clean rows obey the schema."""
-    clean, rejected, _ = prepare_frame(raw, TOLERANCE)
+    clean, rejected, _ = prepare_frame(raw)
     assert len(clean) + len(rejected) == len(raw)
     assert all(isinstance(r, str) and r.strip() for r in rejected["reason"])
     pd.testing.assert_frame_equal(rejected.drop(columns="reason"), raw.loc[rejected.index])

@@ -170,7 +170,7 @@ def test_load_processed_reads_the_prepared_table(tmp_path: Path, frame: pd.DataF
             lambda f: f.assign(monthly_charges=f["monthly_charges"].where(f.index > 0, np.inf)),
             "out of range",
         ),
-        (lambda f: f.assign(churn=f["churn"].where(f.index > 0, 2)), "label not 0/1"),
+        (lambda f: f.assign(churn=f["churn"].where(f.index > 0, 2)), "label not 1/true/yes"),
         (
             lambda f: f.assign(contract_type=f["contract_type"].where(f.index > 0, "Lifetime")),
             "unknown contract_type",
