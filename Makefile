@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo PORT=8080` serves on another port (the same as CHURNOPS_PORT=8080)
 demo: $(STAMP)
 	$(BIN)/churnops pipeline
 	$(BIN)/churnops registry list
-	$(BIN)/churnops serve
+	$(if $(PORT),CHURNOPS_PORT=$(PORT) )$(BIN)/churnops serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

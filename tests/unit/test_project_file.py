@@ -264,3 +264,13 @@ def test_a_wrong_file_stops_prepare_and_writes_nothing(
     again = run_cli("prepare", "--home", home, "--input", source)
     assert again.code == 2 and "line 10" in again.err
     assert not home.exists()
+
+
+def test_the_readme_example_is_a_valid_project_file() -> None:
+    """The project file shown in the README reads as the schema it describes."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own data", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    schema = parse_project(example, "README.md")
+    assert schema.feature_names == ["tenure", "monthly_charges", "total_charges", "contract"]
+    assert schema.categorical_feature("contract").spellings()["1year"] == "One year"

@@ -44,12 +44,13 @@ def test_an_absurd_header_is_refused_from_its_first_megabyte(tmp_path: Path) -> 
         handle.write(",".join(f"c{i}" for i in range(2_000_000)))
     tracemalloc.start()
     try:
-        with pytest.raises(BadInputError, match="header line is longer"):
+        with pytest.raises(BadInputError) as caught:
             read_raw(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+    assert "header line is longer" in str(caught.value)
 
 
 @pytest.mark.parametrize(
