@@ -219,14 +219,18 @@ def test_killed_promote_rollback_loop_leaves_a_consistent_registry(
 
 
 def test_two_trains_at_once_get_distinct_versions(trained_home: Path) -> None:
-    """Two `churnops train` processes started together register v2 and v3; metadata.json keeps
-    both entries and the history has one event each."""
+    """Two `churnops train` processes started together (two seeds: two different models)
+    register v2 and v3; metadata.json keeps both entries and the history has one event each."""
     command = [sys.executable, "-m", "churnops", "train", "--home", str(trained_home), "--json"]
     processes = [
         subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment() | {"CHURNOPS_SEED": str(seed)},
         )
-        for _ in range(2)
+        for seed in (1, 2)
     ]
     outputs = [process.communicate(timeout=180) for process in processes]
     for process, (_out, err) in zip(processes, outputs, strict=True):

@@ -56,17 +56,7 @@ def init(
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, text)
     if as_json:
-        print_json(
-            {
-                "file": str(target),
-                "rows": draft.rows,
-                "columns": [
-                    {"column": d.column, "role": d.role, "name": d.name or None, "why": d.why}
-                    for d in draft.decisions
-                ],
-                "rules": [f"{r.result} ≈ {r.factors[0]} × {r.factors[1]}" for r in draft.rules],
-            }
-        )
+        print_json(_draft_json(draft, target))
         return
     console.print(_decisions_table(draft))
     for rule in draft.rules:
@@ -77,6 +67,18 @@ def init(
         f"`churnops prepare --input {from_path}` and `churnops train`.",
         highlight=False,
     )
+
+
+def _draft_json(draft: Draft, target: Path) -> dict[str, object]:
+    return {
+        "file": str(target),
+        "rows": draft.rows,
+        "columns": [
+            {"column": d.column, "role": d.role, "name": d.name or None, "why": d.why}
+            for d in draft.decisions
+        ],
+        "rules": [f"{r.result} ≈ {r.factors[0]} × {r.factors[1]}" for r in draft.rules],
+    }
 
 
 def _decisions_table(draft: Draft) -> Table:

@@ -230,22 +230,17 @@ def _labels(text: pd.Series, schema: FeatureSchema) -> tuple[pd.Series, dict[str
     return label.where(~invalid, -1), counts
 
 
-def prepare_frame(
-    raw: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Normalise ``raw`` (all text) and split it into clean and rejected rows, with counts."""
-    sources = _require_columns(raw, schema)
+def _normalised(
+    raw: pd.DataFrame, schema: FeatureSchema, sources: dict[str, str], checks: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Rules 1–6: the typed table, and per row the cells that were text but not numbers."""
     frame = pd.DataFrame(index=raw.index)
-    checks: dict[str, Any] = {
-        "extra_columns_ignored": [c for c in raw.columns if c not in sources.values()]
-    }
     id_source = sources[schema.id_column]
     if id_source in raw.columns:
         frame[schema.id_column] = raw[id_source].str.strip().replace("", None)
     else:
         frame[schema.id_column] = "row-" + pd.Series(raw.index + 1, index=raw.index).astype(str)
         checks["ids_assigned_from_row_numbers"] = True
-
     text_reasons = pd.Series("", index=raw.index, dtype=object)
     not_numeric: dict[str, int] = {}
     for name in schema.numeric_names:
@@ -260,27 +255,44 @@ def prepare_frame(
     for cat in schema.categorical:
         frame[cat.name], respelled[cat.name] = _categories(raw[sources[cat.name]], cat)
     checks["spelling_normalised"] = respelled
-
     frame[schema.label], checks["label_values"] = _labels(raw[sources[schema.label]], schema)
     imputed: dict[str, int] = {}
-    for rule in schema.rules:
-        if rule.impute:
-            for name, count in _impute(frame, rule, schema, text_reasons == "").items():
-                imputed[name] = imputed.get(name, 0) + count
+    for rule in (rule for rule in schema.rules if rule.impute):
+        for name, count in _impute(frame, rule, schema, text_reasons == "").items():
+            imputed[name] = imputed.get(name, 0) + count
     checks["imputed"] = imputed
-    required = [*schema.feature_names, schema.label]
-    checks["missing_after_imputation"] = {c: int(frame[c].isna().sum()) for c in required}
-    checks["out_of_range"] = {
-        f.name: int(((frame[f.name] < f.min) | (frame[f.name] > f.max)).sum())
-        for f in schema.numeric
-    }
-    checks["unknown_categories"] = {
-        cat.name: _unknown(frame[cat.name], cat) for cat in schema.categorical
-    }
-    checks["duplicate_ids"] = int(frame[schema.id_column].duplicated(keep="first").sum())
-    for rule in schema.rules:
-        checks[f"inconsistent_{rule.result}"] = int((~rule.consistent(frame)).sum())
+    return frame, text_reasons
 
+
+def _count_problems(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
+    """What the declared rules will find, counted per check for the quality report."""
+    required = [*schema.feature_names, schema.label]
+    counts: dict[str, Any] = {
+        "missing_after_imputation": {c: int(frame[c].isna().sum()) for c in required},
+        "out_of_range": {
+            f.name: int(((frame[f.name] < f.min) | (frame[f.name] > f.max)).sum())
+            for f in schema.numeric
+        },
+        "unknown_categories": {
+            cat.name: _unknown(frame[cat.name], cat) for cat in schema.categorical
+        },
+        "duplicate_ids": int(frame[schema.id_column].duplicated(keep="first").sum()),
+    }
+    for rule in schema.rules:
+        counts[f"inconsistent_{rule.result}"] = int((~rule.consistent(frame)).sum())
+    return counts
+
+
+def prepare_frame(
+    raw: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Normalise ``raw`` (all text) and split it into clean and rejected rows, with counts."""
+    sources = _require_columns(raw, schema)
+    checks: dict[str, Any] = {
+        "extra_columns_ignored": [c for c in raw.columns if c not in sources.values()]
+    }
+    frame, text_reasons = _normalised(raw, schema, sources, checks)
+    checks |= _count_problems(frame, schema)
     failures = schema_failures(frame, schema)
     combined = text_reasons + failures.reindex(raw.index).fillna("")
     reasons = combined.str.strip().str.rstrip(";")
