@@ -340,7 +340,7 @@ def test_train_lists_the_leftovers_it_removed(churnops: Churnops, trained_home: 
     assert not any((models / name).exists() for name in names)
     (models / names[0]).write_bytes(b"orphan")
     os.utime(models / names[0], (time.time() - 7200, time.time() - 7200))
-    shown = churnops("train", "--home", trained_home)
+    shown = churnops("train", "--home", trained_home, "--seed", "5")  # a new model: registered
     assert shown.code == 0, shown.err
     assert "removed 1 leftover(s) of interrupted trainings" in shown.out
     assert f"models/{names[0]}" in shown.out

@@ -74,3 +74,29 @@ def test_predict_matrix_returns_churn_probabilities(model: OnnxModel, frame: pd.
     assert proba.dtype == np.float64
     assert ((proba >= 0) & (proba <= 1)).all()
     np.testing.assert_array_equal(proba, model.predict_matrix(matrix.astype(np.float32)))
+
+
+@pytest.mark.parametrize(
+    "keep",
+    [("tenure", "monthly_charges"), ("contract_type", "payment_method"), ("tenure",)],
+    ids=["numeric-only", "categorical-only", "one-feature"],
+)
+def test_any_declared_schema_exports_with_parity(
+    frame: pd.DataFrame, keep: tuple[str, ...]
+) -> None:
+    """A schema of numeric features only, categorical ones only, or a single feature trains,
+    exports and serves the same probabilities as scikit-learn."""
+    schema = DEFAULT_SCHEMA.model_copy(
+        update={
+            "numeric": tuple(f for f in DEFAULT_SCHEMA.numeric if f.name in keep),
+            "categorical": tuple(f for f in DEFAULT_SCHEMA.categorical if f.name in keep),
+            "rules": (),
+        }
+    )
+    pipeline = build_pipeline(schema, {"n_estimators": 10, "max_depth": 5}, seed=3)
+    pipeline.fit(frame[schema.feature_names], frame["churn"])
+    model = OnnxModel(export_onnx(pipeline, schema), schema)
+    assert check_parity(pipeline, model, frame) <= MAX_PARITY_GAP
+    np.testing.assert_array_equal(
+        schema.encode(frame), pipeline.named_steps["preprocess"].transform(frame[list(keep)])
+    )
