@@ -4,12 +4,14 @@ Each column gets one decision, with the reason shown to the user:
 
 - the label: ``--label``, else the one column named like churn / exited / attrition with two
   values; its churned value is 1, yes or true, else the word that says so, else the rarer one;
-- the id: ``--id``, else a column named like an id whose values are all different;
+- the id: ``--id``, else a column named like an id whose values are (95 %) all different;
 - numbers (at least 95 % of the filled cells are numbers; blanks are missing, not text):
   ``int`` or ``float``, allowed range = observed range widened by ``MARGIN`` of its span on each
-  side, never below 0 when no value is negative; a 0/1 column is a categorical flag;
+  side, never below 0 when no value is negative (under ``RARE`` negative values are taken for
+  typos and left out of the range); a 0/1 column is a categorical flag;
 - text with at most ``MAX_CATEGORIES`` spellings (case, spaces and punctuation ignored, the
-  most frequent spelling kept): categorical, with each category's count;
+  most frequent spelling kept): categorical, with each category's count; a rare spelling that
+  begins one category ('credit card') becomes its alias;
 - left out, and listed: empty or constant columns, whole numbers that are all different (row
   numbers, numeric ids) and text with too many distinct values (ids, names, free text).
 
