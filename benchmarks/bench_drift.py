@@ -109,7 +109,7 @@ def fill_log(settings: Settings, rows: int, shift: str) -> pd.DataFrame:
                     )
                 )
             ]
-            logstore.insert(conn, batch)
+            logstore.insert(conn, batch, names=logstore.prediction_columns())
     finally:
         conn.close()
     return frame[names]

@@ -21,9 +21,21 @@ TABLE = "inference_log"
 BUSY_TIMEOUT_MS = 30_000
 ROWS_PER_STATEMENT = 500
 
+# Experiment columns, NULL outside an experiment: ``variant`` is "champion" or "challenger"
+# (the arm that answered), ``variant_random`` 1 when a request without a customer id was
+# assigned at random, ``experiment_id`` the registry's experiment; in shadow mode the answer
+# is the champion's and ``shadow_version`` / ``shadow_probability`` hold the challenger's.
+EXPERIMENT_COLUMNS: dict[str, str] = {
+    "variant": "TEXT",
+    "variant_random": "INTEGER",
+    "experiment_id": "TEXT",
+    "shadow_version": "INTEGER",
+    "shadow_probability": "REAL",
+}
 
-def columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
-    """Column order of the table (and of the tuples ``insert`` takes), after the id."""
+
+def prediction_columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
+    """What every logged prediction has: ``columns()`` without the experiment columns."""
     return [
         "ts",
         "request_id",
@@ -36,23 +48,44 @@ def columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
     ]
 
 
-def _ddl(schema: FeatureSchema) -> list[str]:
-    features = [f"{name} REAL" for name in schema.numeric_names]
-    features += [f"{name} TEXT" for name in schema.categorical_names]
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-            id INTEGER PRIMARY KEY,
-            ts REAL NOT NULL,
-            request_id TEXT NOT NULL,
-            customer_id TEXT,
-            model_version INTEGER NOT NULL,
-            {", ".join(features)},
-            probability REAL NOT NULL,
-            decision INTEGER NOT NULL,
-            latency_ms REAL NOT NULL
-        )""",
-        f"CREATE INDEX IF NOT EXISTS {TABLE}_ts ON {TABLE} (ts)",
-    ]
+def columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
+    """Column order of the table (and of the tuples ``insert`` takes), after the id."""
+    return [*prediction_columns(schema), *EXPERIMENT_COLUMNS]
+
+
+def quoted(name: str) -> str:
+    """An SQL identifier, quoted: a feature may be named like a keyword (``order``)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed_columns(schema: FeatureSchema) -> dict[str, str]:
+    """Every column of ``columns(schema)`` with its SQL type and constraint."""
+    return {
+        "ts": "REAL NOT NULL",
+        "request_id": "TEXT NOT NULL",
+        "customer_id": "TEXT",
+        "model_version": "INTEGER NOT NULL",
+        **{name: "REAL" for name in schema.numeric_names},
+        **{name: "TEXT" for name in schema.categorical_names},
+        "probability": "REAL NOT NULL",
+        "decision": "INTEGER NOT NULL",
+        "latency_ms": "REAL NOT NULL",
+        **EXPERIMENT_COLUMNS,
+    }
+
+
+def _create(conn: sqlite3.Connection, schema: FeatureSchema) -> None:
+    """Create the table, or add the columns it lacks: a log written for one feature schema
+    (or by an older churnops) takes rows of another; older rows read NULL there."""
+    typed = _typed_columns(schema)
+    body = ", ".join(f"{quoted(name)} {kind}" for name, kind in typed.items())
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, {body})")
+    stored = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    for name, kind in typed.items():
+        if name not in stored:  # added columns cannot be NOT NULL: old rows have no value
+            nullable = kind.replace(" NOT NULL", "")
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quoted(name)} {nullable}")
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_ts ON {TABLE} (ts)")
 
 
 def connect(
@@ -65,16 +98,25 @@ def connect(
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    for statement in _ddl(schema):
-        conn.execute(statement)
-    conn.commit()
+    with conn:
+        _create(conn, schema)
     return conn
 
 
+def ensure_columns(conn: sqlite3.Connection, schema: FeatureSchema) -> None:
+    """Make the table take rows of ``schema`` (when the API starts serving another one)."""
+    with conn:
+        _create(conn, schema)
+
+
 def insert(
-    conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], schema: FeatureSchema = DEFAULT_SCHEMA
+    conn: sqlite3.Connection,
+    rows: Iterable[Sequence[Any]],
+    schema: FeatureSchema = DEFAULT_SCHEMA,
+    names: Sequence[str] | None = None,
 ) -> int:
-    """Append rows (tuples in ``columns()`` order) in one transaction; returns the count.
+    """Append rows (tuples in ``names`` order, default ``columns()``) in one transaction;
+    returns the count. Columns left out of ``names`` are NULL.
 
     Rows go in multi-row ``INSERT … VALUES (…), (…), …`` statements of up to 500 rows rather
     than ``executemany``, which steps once per row and releases Python's GIL around each
@@ -82,12 +124,12 @@ def insert(
     thousands of times a second (measured: ~15% of a worker's requests/s). This way costs
     less CPU too (3.0 vs 3.5 µs a row) and stores exactly what ``executemany`` would."""
     batch = list(rows)
-    names = columns(schema)
+    names = list(names or columns(schema))
     width = len(names)
     per_statement = max(
         1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
     )
-    head = f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES "
+    head = f"INSERT INTO {TABLE} ({', '.join(map(quoted, names))}) VALUES "
     one_row = "(" + ", ".join("?" * width) + ")"
     with conn:
         for start in range(0, len(batch), per_statement):
@@ -161,7 +203,7 @@ def read(
     if until is not None:
         where.append("ts < ?")
         params.append(until)
-    sql = f"SELECT id, {', '.join(names)} FROM {TABLE}"
+    sql = f"SELECT id, {', '.join(map(quoted, names))} FROM {TABLE}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     if last is not None:

@@ -53,7 +53,7 @@ def log_scored(
     ]
     conn = logstore.connect(settings.inference_db)
     try:
-        logstore.insert(conn, rows)
+        logstore.insert(conn, rows, names=logstore.prediction_columns())
     finally:
         conn.close()
     return probabilities

@@ -82,10 +82,12 @@ def log(settings: Settings, frame: pd.DataFrame, version: int, start: float, ste
         "decision": (frame["probability"] >= 0.5).astype(int),
         "latency_ms": [1.0] * len(frame),
     }
-    table = frame.assign(**values)[logstore.columns()]
+    table = frame.assign(**values)[logstore.prediction_columns()]
     conn = logstore.connect(settings.inference_db)
     try:
-        logstore.insert(conn, table.itertuples(index=False, name=None))
+        logstore.insert(
+            conn, table.itertuples(index=False, name=None), names=logstore.prediction_columns()
+        )
     finally:
         conn.close()
 

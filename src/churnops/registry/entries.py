@@ -13,7 +13,8 @@ from churnops.errors import BadInputError
 from churnops.schema import FeatureSchema
 
 Status = Literal["current", "archived", "rejected"]
-Action = Literal["register", "promote", "rollback", "reject"]
+Action = Literal["register", "promote", "rollback", "reject", "experiment_start", "experiment_stop"]
+ExperimentMode = Literal["ab", "shadow"]
 
 FORMAT = 2
 """Format 2 added ``last_version``; a format 1 file reads as if it held its highest version."""
@@ -99,6 +100,32 @@ class HistoryEvent(BaseModel):
     user: str
 
 
+class Experiment(BaseModel):
+    """The running experiment: registry state like the current version, changed only in a
+    registry commit (so recorded in the history) and followed by the API like the pointer.
+
+    A/B: ``share`` percent of customers — by a stable hash of the customer id salted with
+    ``id`` — are answered by the challenger. Shadow: the champion answers every request and
+    the challenger scores the same rows off the request path (``share`` is None).
+    """
+
+    id: str = Field(pattern=r"^exp[0-9]{1,10}$")  # from the start event's seq: never reused
+    mode: ExperimentMode
+    champion: VersionNumber  # the current version, for the whole experiment
+    challenger: VersionNumber
+    share: float | None = Field(default=None, gt=0, lt=100)
+    started_at: str
+    started_by: str
+
+    @model_validator(mode="after")
+    def _arms(self) -> Experiment:
+        if self.champion == self.challenger:
+            raise ValueError("the challenger is the champion")
+        if (self.share is None) != (self.mode == "shadow"):
+            raise ValueError("an A/B experiment has a share; a shadow one has none")
+        return self
+
+
 class RegistryFile(BaseModel):
     """The whole of ``registry/metadata.json``: its atomic rename is the registry's commit point.
 
@@ -111,6 +138,7 @@ class RegistryFile(BaseModel):
     last_version: int = Field(default=0, ge=0, le=MAX_VERSION)
     versions: list[ModelVersion] = Field(default_factory=list)
     last_event: HistoryEvent | None = None
+    experiment: Experiment | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RegistryFile:
@@ -119,6 +147,11 @@ class RegistryFile(BaseModel):
             raise ValueError("a version number appears twice")
         if self.current_version is not None and self.current_version not in numbers:
             raise ValueError(f"current_version {self.current_version} is not a registered version")
+        experiment = self.experiment
+        if experiment is not None and (
+            experiment.champion != self.current_version or experiment.challenger not in numbers
+        ):
+            raise ValueError("the experiment's champion is not current or its challenger unknown")
         self.last_version = max([self.last_version, *numbers])
         return self
 

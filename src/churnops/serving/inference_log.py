@@ -41,6 +41,7 @@ BUSY_SLICE_MS = 1_000  # one wait for another writer's lock: the stop deadline i
 STOP_GRACE_S = 5.0
 
 LogRow = tuple[Any, ...]
+NO_EXPERIMENT = (None,) * len(logstore.EXPERIMENT_COLUMNS)  # a row served outside an experiment
 
 
 class InferenceLogWriter:
@@ -99,6 +100,7 @@ class InferenceLogWriter:
             probability,
             decision,  # bool: SQLite stores 1 / 0
             latency_ms,
+            *NO_EXPERIMENT,
         )
 
     def rows(
@@ -122,6 +124,7 @@ class InferenceLogWriter:
                 probabilities,
                 decisions,
                 repeat(latency_ms),
+                *map(repeat, NO_EXPERIMENT),
                 strict=False,  # the repeat()s are endless; the columns all have the batch's length
             )
         )

@@ -55,7 +55,9 @@ def test_row_matches_the_table_columns(tmp_path: Path) -> None:
     log.submit([one_row(log)])
     log.close()
     frame = logstore.read(tmp_path / "log.sqlite")
-    assert frame.iloc[0].to_dict() == {
+    experiment = list(logstore.EXPERIMENT_COLUMNS)
+    assert frame[experiment].isna().all(axis=None)  # served outside an experiment
+    assert frame.drop(columns=experiment).iloc[0].to_dict() == {
         "ts": 1_700_000_000.5,
         "request_id": "r1",
         "customer_id": "C0000001",
@@ -156,9 +158,10 @@ def test_insert_stores_every_value_exactly(tmp_path: Path) -> None:
         for i in range(1_234)  # more than two statements' worth
     ]
     conn = logstore.connect(tmp_path / "log.sqlite")
-    assert logstore.insert(conn, rows) == 1_234
+    assert logstore.insert(conn, rows, names=logstore.prediction_columns()) == 1_234
     conn.close()
-    back = list(logstore.read(tmp_path / "log.sqlite").itertuples(index=False, name=None))
+    read = logstore.read(tmp_path / "log.sqlite", fields=logstore.prediction_columns())
+    back = list(read.itertuples(index=False, name=None))
     assert [tuple(None if pd.isna(v) else v for v in row) for row in back] == [
         (*row[:4], float(row[4]), *row[5:10], int(row[10]), row[11]) for row in rows
     ]
