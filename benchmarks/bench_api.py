@@ -42,7 +42,7 @@ import httpx
 
 from churnops import workflow
 from churnops.cli.serve_cmds import GUARDED_HTTP
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings

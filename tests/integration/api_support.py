@@ -24,7 +24,7 @@ from typing import IO
 import httpx
 
 from churnops import workflow
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings
 

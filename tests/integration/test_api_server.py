@@ -22,7 +22,7 @@ from api_support import (
     uvicorn_command,
 )
 
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.settings import Settings
 
 

@@ -13,7 +13,7 @@ from drift_support import log_scored, run_cli, traffic
 
 from churnops import workflow
 from churnops.monitoring.shifts import apply_shift
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.settings import Settings
 

@@ -23,8 +23,8 @@ import pytest
 
 from churnops import workflow
 from churnops.atomic import sha256_file
-from churnops.registry.lifecycle import verify
 from churnops.registry.orphans import MIN_AGE_S
+from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.settings import Settings, load_settings
 
@@ -36,7 +36,8 @@ FAST_ENV = {"CHURNOPS_N_ESTIMATORS": "20", "CHURNOPS_MIN_AUC": "0", "CHURNOPS_MA
 DRIVER = r"""
 import os, sys
 from churnops.model.train import load_processed, train_model
-from churnops.registry.lifecycle import register, switch
+from churnops.registry.lifecycle import register
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.settings import load_settings
 

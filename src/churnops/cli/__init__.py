@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from churnops import __version__
 from churnops.cli import drift_cmds, project_cmds, registry_cmds, serve_cmds, stages
@@ -42,6 +43,16 @@ drift_cmds.register(app)
 serve_cmds.register(app)
 
 
+def _missing_extra(module: str | None) -> str:
+    """A command whose libraries this install lacks: a serving install (churnops[serve]) has
+    no training libraries, a training one no web server."""
+    return (
+        f"this command needs the {module} package, which is not installed: "
+        "pip install 'churnops[train]' (prepare, train, evaluate, drift) or "
+        "'churnops[serve]' (the API), or 'churnops[all]'"
+    )
+
+
 def main() -> None:
     """Run the CLI; expected failures print one line and exit 1 (check failed) or 2 (bad input).
 
@@ -52,6 +63,12 @@ def main() -> None:
     except ChurnopsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("churnops"):
+            raise
+        message = escape(_missing_extra(exc.name))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except OSError as exc:  # unwritable folder, full disk, …: the system's words, no traceback
         where = f" ({exc.filename})" if exc.filename else ""
         err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)

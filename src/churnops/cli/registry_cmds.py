@@ -119,7 +119,7 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Make a version current after checking its files, hash, loading and a smoke prediction."""
-    from churnops.registry.lifecycle import switch
+    from churnops.registry.promotion import switch
 
     previous, entry = switch(
         settings_for(home), "promote", parse_version(version), reason or "manual promotion", force
@@ -138,7 +138,7 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Go back to the previously current version (or --to any version), after verifying it."""
-    from churnops.registry.lifecycle import switch
+    from churnops.registry.promotion import switch
 
     settings = settings_for(home)
     if list_only:
@@ -150,7 +150,7 @@ def rollback(
 
 
 def _candidates(registry: Registry, as_json: bool) -> None:
-    from churnops.registry.lifecycle import verify
+    from churnops.registry.promotion import verify
 
     state = registry.read()
     rows = []

@@ -19,7 +19,7 @@ from churnops.data.prepare import prepare_frame, read_raw
 from churnops.errors import BadInputError
 from churnops.model.metrics import classification_metrics
 from churnops.registry.entries import ModelVersion, parse_version
-from churnops.registry.lifecycle import verify
+from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings

@@ -28,13 +28,15 @@ from churnops.monitoring.rule import (
     feature_verdict,
     overall,
 )
-from churnops.monitoring.stats_tests import (
+from churnops.monitoring.statistics import (
     CategoricalResult,
     CategoricalStats,
     MissingResult,
-    NumericReference,
     NumericResult,
     NumericStats,
+)
+from churnops.monitoring.stats_tests import (
+    NumericReference,
     bin_counts,
     compare_categorical,
     compare_missing,

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from churnops.monitoring.rule import NOT_COMPARED, Judgement, Thresholds
-from churnops.monitoring.stats_tests import CategoricalStats, Finite, MissingStats, NumericStats
+from churnops.monitoring.statistics import CategoricalStats, Finite, MissingStats, NumericStats
 
 Kind = Literal["numeric", "categorical"]
 

@@ -39,7 +39,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from churnops.monitoring.stats_tests import CategoricalResult, MissingResult, NumericResult
+from churnops.monitoring.statistics import CategoricalResult, MissingResult, NumericResult
 from churnops.settings import Settings
 
 Status = Literal["ok", "warning", "drift"]

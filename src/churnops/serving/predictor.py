@@ -2,7 +2,7 @@
 
 A request reads ``predictor.current`` once and uses that object to the end, so a swap never
 mixes two models in one answer and in-flight requests finish on the model they started with.
-A new model is only published after ``lifecycle.verify`` (SHA-256 of both files, load, smoke
+A new model is only published after ``promotion.verify`` (SHA-256 of both files, load, smoke
 prediction) and a check that it takes the features this API validates; any failure leaves the
 old model serving and is kept in ``last_reload_error`` until the current version serves.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from churnops.errors import CheckFailedError, ChurnopsError
 from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import ModelVersion, utc_now
-from churnops.registry.lifecycle import verify
+from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
 from churnops.serving.encoding import RowEncoder

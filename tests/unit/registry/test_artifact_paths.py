@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from churnops.atomic import sha256_file
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import ModelVersion
-from churnops.registry.lifecycle import verify
+from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 
 OUTSIDE = [

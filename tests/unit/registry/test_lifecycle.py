@@ -18,7 +18,8 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.export import MAX_PARITY_GAP
 from churnops.model.train import Trained
 from churnops.registry.entries import HistoryEvent
-from churnops.registry.lifecycle import Registered, previous_current, switch, verify
+from churnops.registry.lifecycle import Registered
+from churnops.registry.promotion import previous_current, switch, verify
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.settings import Settings, load_settings

@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from churnops.registry.lifecycle import Registered, verify
+from churnops.registry.lifecycle import Registered
 from churnops.registry.orphans import MIN_AGE_S
+from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.settings import Settings
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from churnops import workflow
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.schema import SEED_EXAMPLE
 from churnops.serving.app import create_app
 from churnops.settings import Settings, load_settings

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from churnops.atomic import atomic_write_json
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
 from churnops.serving.predictor import Predictor
