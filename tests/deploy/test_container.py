@@ -7,7 +7,6 @@ import re
 import shlex
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from churnops.settings import load_settings
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 SERVING_IMAGE_LIMIT_MB = 450
+LOAD_ROWS = 200  # answered before the stop, so that it lands under load
 
 
 @contextmanager
@@ -63,6 +63,12 @@ def seed_curl(port: int) -> dict[str, object]:
     return body
 
 
+def rows_scored(url: str) -> float:
+    """Rows the API has scored so far, from its /metrics (every model version)."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return sum(map(float, re.findall(r"^churnops_predictions_total\{.*\} (\S+)$", text, re.M)))
+
+
 def answering_version(url: str) -> int:
     return int(httpx.get(f"{url}/model-info", timeout=5).json()["version"])
 
@@ -92,13 +98,13 @@ def test_serving_image_answers_swaps_and_loses_no_row_on_stop(
 
         stopped = threading.Event()
         load = in_background(lambda: run_load(url, stopped.is_set))
-        time.sleep(2.0)
+        wait_until(lambda: rows_scored(url) > LOAD_ROWS, "the load to build up")  # + the curl
         podman("stop", "--time", "60", name)
         stopped.set()
         answered = load().ok
         state = inspect(name)["State"]
         assert state["ExitCode"] in (0, 143), state  # type: ignore[index]
-    assert answered > 100
+    assert answered >= LOAD_ROWS
     assert logged_rows(load_settings(home=container_home)) == answered + 1  # + the seed curl
 
     run_job(images.full, container_home, "drift", "--last", "24h")
