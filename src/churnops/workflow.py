@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.atomic import atomic_write_json, sha256_file
-from churnops.data.generate import Generated, generate, write_csv
+from churnops.data.generate import Generated, generate, generator_fits, write_csv
 from churnops.data.prepare import Prepared, prepare
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.train import Trained, load_processed, train_model
@@ -26,20 +26,9 @@ def project_schema(settings: Settings) -> FeatureSchema:
     return load_schema(settings.schema_file, settings.home, settings.total_charges_tolerance)
 
 
-def _generator_fits(schema: FeatureSchema) -> bool:
-    """The synthetic generator writes the built-in columns, types and categories only."""
-
-    def shape(s: FeatureSchema) -> tuple[object, ...]:
-        kinds = [(f.name, f.kind) for f in s.numeric]
-        categories = [(f.name, frozenset(f.categories)) for f in s.categorical]
-        return s.sources(), kinds, categories
-
-    return shape(schema) == shape(DEFAULT_SCHEMA)
-
-
 def generate_step(settings: Settings) -> Generated:
     schema = project_schema(settings)
-    if not _generator_fits(schema):
+    if not generator_fits(schema):
         raise BadInputError(
             "`churnops generate` writes synthetic customers of the built-in schema "
             f"({', '.join(DEFAULT_SCHEMA.feature_names)}), which do not match the project file "

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnops.atomic import atomic_write_text
+from churnops.cli.project_cmds import SchemaOpt
 from churnops.cli.ui import (
     HomeOpt,
     JsonOpt,
@@ -24,6 +25,8 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.monitoring.shifts import SHIFTS
 
 if TYPE_CHECKING:  # the statistics stack is imported inside the commands, for a fast start
+    import pandas as pd
+
     from churnops.monitoring.run import DriftRun
     from churnops.monitoring.simulate import SimulationResult
 from churnops.registry.entries import parse_version
@@ -65,6 +68,14 @@ def drift(
     version: Annotated[
         str | None,
         typer.Option("--version", help="Only rows served by vN (with --current: vN's reference)"),
+    ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help="Project file for --current FILE with --reference FILE (env CHURNOPS_SCHEMA); "
+            "otherwise each model version's own schema is used",
+        ),
     ] = None,
     chunk: Annotated[
         str | None, typer.Option("--chunk", help="Chunks over time: auto, 1h, 1d or N rows")
@@ -109,7 +120,8 @@ def drift(
         float | None, typer.Option("--drift-share", help="Share of features for overall [0.2]")
     ] = None,
 ) -> None:
-    """Compare current data with the reference of the model version that served it.
+    """Compare current data with the reference of the model version that served it, read
+    and judged with that version's feature schema.
 
     Exit 0: no drift; 1: drift detected; 2: bad input (e.g. no log rows in the window).
     """
@@ -117,6 +129,7 @@ def drift(
 
     settings = settings_for(
         home,
+        schema_file=schema,
         drift_chunk=chunk,
         drift_alpha=alpha,
         drift_psi_floor=psi_floor,
@@ -166,13 +179,22 @@ def _simulation_table(result: SimulationResult, url: str, shift: str) -> Table:
     return table
 
 
+def _write_rows(frame: pd.DataFrame, out: Path, source: str, shift: str, as_json: bool) -> None:
+    atomic_write_text(out, frame.to_csv(index=False))
+    if as_json:
+        print_json({"rows": len(frame), "shift": shift, "source": source, "out": str(out)})
+    else:
+        console.print(f"wrote {len(frame):,} rows from {source} (shift: {shift}) to {out}")
+
+
 def simulate(
+    home: HomeOpt = None,
     url: Annotated[str, typer.Option("--url", help="API base URL")] = "http://127.0.0.1:8000",
     rows: Annotated[int, typer.Option("--rows", min=1, help="Customers to send")] = 1_000,
     shift: Annotated[
         str, typer.Option("--shift", help=f"none or one of: {', '.join(SHIFTS)}")
     ] = "none",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated customers")] = 7,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated customers")] = 7,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256)] = 8,
     batch_size: Annotated[
         int,
@@ -182,20 +204,25 @@ def simulate(
         Path | None,
         typer.Option("--out", help="Write the rows to this CSV instead of sending them"),
     ] = None,
+    schema: SchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send realistic customers (optionally with a named shift) to a running API."""
-    from churnops.monitoring.simulate import payloads, send_traffic, simulated_frame
+    """Send realistic customers (optionally with a named shift) to a running API.
+
+    Customers follow the serving version's schema: generated for the built-in one, else drawn
+    from that version's reference sample (training rows).
+    """
+    from churnops.monitoring.simulate import payloads, population, send_traffic, simulated_frame
+    from churnops.registry.store import Registry
+    from churnops.workflow import project_schema
 
     if shift != "none" and shift not in SHIFTS:
         raise BadInputError(f"unknown shift {shift!r}; choose none or one of {', '.join(SHIFTS)}")
-    frame = simulated_frame(rows, seed, shift)
+    settings = settings_for(home, schema_file=schema)
+    customers = population(Registry(settings), lambda: project_schema(settings))
+    frame = simulated_frame(rows, seed, shift, customers)
     if out is not None:
-        atomic_write_text(out, frame.to_csv(index=False))
-        if not as_json:
-            console.print(f"wrote {rows:,} rows (shift: {shift}) to {out}")
-        else:
-            print_json({"rows": rows, "shift": shift, "out": str(out)})
+        _write_rows(frame, out, customers.source, shift, as_json)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(
@@ -203,13 +230,17 @@ def simulate(
     ) as bar:
         task = bar.add_task(f"sending to {url}", total=rows)
         result = send_traffic(
-            url, payloads(frame), concurrency, batch_size, lambda n: bar.advance(task, n)
+            url,
+            payloads(frame, customers.schema),
+            concurrency,
+            batch_size,
+            lambda n: bar.advance(task, n),
         )
     if result.accepted == 0:
         reason = result.first_refusal or f"{result.transport_errors} connection error(s)"
         raise CheckFailedError(f"the API at {url} accepted no row ({reason}); is it running?")
     if as_json:
-        print_json({"url": url, "shift": shift, **result.as_dict()})
+        print_json({"url": url, "shift": shift, "source": customers.source, **result.as_dict()})
     else:
         console.print(_simulation_table(result, url, shift))
     refused = result.rows - result.accepted

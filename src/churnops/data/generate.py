@@ -30,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 
 from churnops.atomic import atomic_write
 from churnops.errors import BadInputError
-from churnops.schema import CONTRACT_TYPES, PAYMENT_METHODS
+from churnops.schema import CONTRACT_TYPES, DEFAULT_SCHEMA, PAYMENT_METHODS, FeatureSchema
 from churnops.settings import MAX_SEED
 
 TARGET_CHURN_RATE = 0.25
@@ -197,6 +197,17 @@ def check_memory(rows: int) -> None:
             f"{available / 2**30:,.1f} GiB is available; ask for at most "
             f"{available // BYTES_PER_ROW:,} rows"
         )
+
+
+def generator_fits(schema: FeatureSchema) -> bool:
+    """The generator writes the built-in columns, types and categories only."""
+
+    def shape(s: FeatureSchema) -> tuple[object, ...]:
+        kinds = [(f.name, f.kind) for f in s.numeric]
+        categories = [(f.name, frozenset(f.categories)) for f in s.categorical]
+        return s.sources(), kinds, categories
+
+    return shape(schema) == shape(DEFAULT_SCHEMA)
 
 
 def generate(rows: int, seed: int, dirt: bool = True) -> Generated:

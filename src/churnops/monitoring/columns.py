@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churnops.data.prepare import ALIASES, spelling_key
-from churnops.schema import FeatureSchema
+from churnops.schema import CategoricalFeature, FeatureSchema, spelling_key
 
 Rows = slice | np.ndarray
 
@@ -54,11 +53,10 @@ class Columns:
         return {name: (count, self.rows) for name, count in counts.items()}
 
 
-def _canonical(labels: tuple[str, ...], allowed: tuple[str, ...]) -> list[str]:
+def _canonical(labels: tuple[str, ...], feature: CategoricalFeature) -> list[str]:
     """Each label in the schema's spelling, as ``prepare`` respells them (case, spaces and
-    punctuation ignored, known aliases); unknown values are kept as given."""
-    canonical = {spelling_key(c): c for c in allowed}
-    canonical.update({spelling_key(k): v for k, v in ALIASES.items() if v in allowed})
+    punctuation ignored, the feature's declared aliases); unknown values are kept as given."""
+    canonical = feature.spellings()
     return [canonical.get(spelling_key(label), label) for label in labels]
 
 
@@ -103,6 +101,6 @@ def normalise(
             codes, uniques = pd.factorize(text)
             labels = [str(v) for v in uniques]
             if clean_text:
-                labels = _canonical(tuple(labels), feature.categories)
+                labels = _canonical(tuple(labels), feature)
             categorical[feature.name] = _recode(np.asarray(codes), labels)
     return Columns(numeric, categorical, len(frame)), invalid

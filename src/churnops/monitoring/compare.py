@@ -45,7 +45,7 @@ from churnops.monitoring.stats_tests import (
     numeric_reference,
     ratio_scale,
 )
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema, NumericFeature
+from churnops.schema import NumericFeature
 
 DISPLAY_BINS = 30
 PREDICTION = "prediction"
@@ -81,16 +81,19 @@ NO_REFERENCE_VALUES = "the reference has no value for it (all missing, or of ano
 
 def on_ratio_scale(feature: NumericFeature, present: np.ndarray) -> bool:
     """Whether a numeric feature is on a ratio scale (money, counts), which adds the relative
-    change of its mean to its effects. Inferred from the reference values (``ratio_scale``
-    states the rule); a scale declared in the schema would be read here, first."""
-    return ratio_scale(present)
+    change of its mean to its effects: as the schema declares it (``scale: ratio`` or
+    ``interval``), else inferred from the reference values (``ratio_scale`` states the rule).
+    A declared ratio scale still needs a positive reference mean to change relative to."""
+    if feature.scale is None:
+        return ratio_scale(present)
+    return feature.scale == "ratio" and present.size > 1 and float(present.mean()) > 0
 
 
-def prepare_reference(
-    reference: Reference, bins: int, schema: FeatureSchema = DEFAULT_SCHEMA
-) -> PreparedReference:
-    """Sort, bin and count the reference once. A feature without any present reference value
-    cannot be tested and is set aside with the reason (it is reported as not compared)."""
+def prepare_reference(reference: Reference, bins: int) -> PreparedReference:
+    """Sort, bin and count the reference once, by its schema. A feature without any present
+    reference value cannot be tested and is set aside with the reason (it is reported as not
+    compared)."""
+    schema = reference.schema
     skipped = dict(reference.skipped)
     numeric = {}
     for feature in schema.numeric:

@@ -2,17 +2,20 @@
 with its own version's reference, over the whole window and chunk by chunk.
 
 After a rollback the log holds rows answered by two versions; each is judged against the
-training statistics of the version that actually answered it. A group drifts when the whole
-window drifts or when its latest chunks do (see ``rule``): a drift that began recently is not
-hidden by a long calm history.
+training statistics of the version that actually answered it, its rows read with that
+version's feature schema (versions may declare different features). A group drifts when the
+whole window drifts or when its latest chunks do (see ``rule``): a drift that began recently
+is not hidden by a long calm history.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from churnops import logstore
 from churnops.errors import BadInputError
@@ -24,7 +27,7 @@ from churnops.monitoring.compare import (
     compare,
     prepare_reference,
 )
-from churnops.monitoring.reference import CurrentFile, Reference, version_reference
+from churnops.monitoring.reference import CurrentFile, Reference, VersionReferences
 from churnops.monitoring.results import (
     Bounds,
     Chunk,
@@ -43,9 +46,7 @@ from churnops.monitoring.results import (
 )
 from churnops.monitoring.rule import SEVERITY, Thresholds, overall
 from churnops.monitoring.window import ChunkSpec, Window, chunk_bounds, iso
-from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
-from churnops.settings import Settings
+from churnops.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
 
 @dataclass
@@ -124,12 +125,11 @@ def _mark_recent(
     return entry.model_copy(update=update)
 
 
-def judge_group(
-    group: Group, t: Thresholds, chunks: ChunkSpec, bins: int, schema: FeatureSchema
-) -> GroupResult:
+def judge_group(group: Group, t: Thresholds, chunks: ChunkSpec, bins: int) -> GroupResult:
     """The whole-window comparison with full detail, then one compact comparison per chunk;
     the group drifts if the window does or if its latest chunks do."""
-    prepared = prepare_reference(group.reference, bins, schema)
+    schema = group.reference.schema
+    prepared = prepare_reference(group.reference, bins)
     result = compare(prepared, group.columns, group.prediction, t, True)
     timeline = [
         _chunk(prepared, group, start, stop, t)
@@ -204,12 +204,7 @@ def _summary_features(groups: list[GroupResult]) -> dict[str, SummaryFeature]:
 
 
 def _judge_all(
-    groups: list[Group],
-    t: Thresholds,
-    chunks: ChunkSpec,
-    bins: int,
-    notes: list[str],
-    schema: FeatureSchema,
+    groups: list[Group], t: Thresholds, chunks: ChunkSpec, bins: int, notes: list[str]
 ) -> tuple[list[GroupResult], list[str]]:
     """The groups that get a verdict, and why each other group with enough rows got none
     (groups with too few rows are only noted)."""
@@ -222,8 +217,8 @@ def _judge_all(
                 f"{t.min_rows}); not judged"
             )
             continue
-        result = judge_group(group, t, chunks, bins, schema)
-        too_few = too_few_compared(result, len(schema.feature_names))
+        result = judge_group(group, t, chunks, bins)
+        too_few = too_few_compared(result, len(group.reference.schema.feature_names))
         if too_few:
             uncompared.append(f"{label}: {too_few}")
             notes.append(f"{label}: {too_few}; not judged")
@@ -239,12 +234,11 @@ def build_report(
     bins: int,
     source: Source,
     notes: list[str],
-    schema: FeatureSchema = DEFAULT_SCHEMA,
 ) -> DriftReport:
     """Judge each group, then the summary: any group drifting is drift; per feature, the worst
     group's verdict; the earliest start of drift among drifting groups (else among any dated
     group)."""
-    results, uncompared = _judge_all(groups, t, chunks, bins, notes, schema)
+    results, uncompared = _judge_all(groups, t, chunks, bins, notes)
     if not results and uncompared:
         raise BadInputError(
             f"{'; '.join(uncompared)} — a verdict needs at least half of the schema's features; "
@@ -277,59 +271,114 @@ def build_report(
 LOG_FIELDS = ("ts", "model_version", "probability")
 
 
-def log_groups(
-    settings: Settings,
-    window: Window,
-    version: int | None,
-    reference: Reference | None,
-    notes: list[str],
-    schema: FeatureSchema = DEFAULT_SCHEMA,
-) -> list[Group]:
-    """Read the window from the inference log and split it by serving model version."""
-    path = settings.inference_db
+def reading_schema(schemas: list[FeatureSchema]) -> FeatureSchema:
+    """One schema naming every feature of ``schemas`` (a name's first declaration), to read
+    all their log columns in one query: one snapshot of the log, however many versions."""
+    numeric: dict[str, NumericFeature] = {}
+    categorical: dict[str, CategoricalFeature] = {}
+    for schema in schemas:
+        for number in schema.numeric:
+            if number.name not in categorical:
+                numeric.setdefault(number.name, number)
+        for category in schema.categorical:
+            if category.name not in numeric:
+                categorical.setdefault(category.name, category)
+    return FeatureSchema(numeric=tuple(numeric.values()), categorical=tuple(categorical.values()))
+
+
+def _layout(schema: FeatureSchema) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What reading logged rows depends on: which features are numbers, which categories."""
+    return tuple(schema.numeric_names), tuple(schema.categorical_names)
+
+
+@dataclass
+class _Log:
+    """One read of the log window: the rows' features, served version, probability, time."""
+
+    path: Path
+    stored: set[str]
+    frame: pd.DataFrame
+    served: np.ndarray
+    probability: np.ndarray
+    ts: np.ndarray
+
+    def groups(self, members: list[tuple[int, Reference]]) -> list[Group]:
+        """One group per version of ``members`` (versions whose schemas read the log alike,
+        with their references), their rows normalised once, each group in time order."""
+        schema = members[0][1].schema
+        numbers = [number for number, _ in members]
+        mine = np.isin(self.served, numbers)
+        rows = slice(None) if mine.all() else np.flatnonzero(mine)
+        columns, _ = normalise(self.frame.iloc[rows], schema, clean_text=False)
+        served, ts, probability = self.served[rows], self.ts[rows], self.probability[rows]
+        absent = {
+            name: f"not in the inference log {self.path} (written by an older schema?)"
+            for name in schema.feature_names
+            if name not in self.stored
+        }
+        groups = []
+        for number, ref in members:
+            taken = np.flatnonzero(served == number)
+            if np.any(np.diff(ts[taken]) < 0):
+                taken = taken[np.argsort(ts[taken], kind="stable")]
+            rows_of = columns.take(taken)
+            groups.append(
+                Group(ref, rows_of, probability[taken], ts[taken], number, skipped=dict(absent))
+            )
+        return groups
+
+
+def _read_log(path: Path, window: Window, schemas: list[FeatureSchema]) -> _Log:
     if not path.exists():
         raise BadInputError(
             f"there is no inference log at {path}; serve the API and send it traffic "
             "(`churnops simulate`), or judge a file with --current FILE"
         )
-    stored = logstore.stored_columns(path)
-    absent = {
-        name: f"not in the inference log {path} (written by an older schema?)"
-        for name in schema.feature_names
-        if name not in stored
-    }
-    fields = [*LOG_FIELDS, *(name for name in schema.feature_names if name not in absent)]
-    frame = logstore.read(path, window.since, window.until, window.last_rows, fields, schema)
+    stored = set(logstore.stored_columns(path))
+    reading = reading_schema(schemas)
+    fields = [*LOG_FIELDS, *(name for name in reading.feature_names if name in stored)]
+    frame = logstore.read(path, window.since, window.until, window.last_rows, fields, reading)
     if frame.empty:
         raise BadInputError(
             f"no log rows in this window ({window.describe()}) in {path}; widen it with "
             "--since / --last, or check that the API is logging"
         )
-    ts = frame["ts"].to_numpy(dtype=np.float64)
-    order = np.argsort(ts, kind="stable") if np.any(np.diff(ts) < 0) else slice(None)
-    columns, _ = normalise(frame, schema, clean_text=False)
-    columns = columns.take(order)
-    ts = ts[order]
-    served = frame["model_version"].to_numpy(dtype=np.int64)[order]
-    probability = frame["probability"].to_numpy(dtype=np.float64)[order]
-    del frame
-    registry = Registry(settings)
-    groups = []
-    for served_by in np.unique(served):
-        number = int(served_by)
+    return _Log(
+        path,
+        stored,
+        frame,
+        frame["model_version"].to_numpy(dtype=np.int64),
+        frame["probability"].to_numpy(dtype=np.float64),
+        frame["ts"].to_numpy(dtype=np.float64),
+    )
+
+
+def log_groups(
+    path: Path,
+    window: Window,
+    version: int | None,
+    references: VersionReferences,
+    notes: list[str],
+) -> list[Group]:
+    """Read the window from the inference log and split it by serving model version; each
+    version's rows are read with its own schema and judged against its own reference."""
+    log = _read_log(path, window, references.schemas(version))
+    served_by = [int(v) for v in np.unique(log.served)]
+    alike: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[int, Reference]]] = {}
+    for number in served_by:
         if version is not None and number != version:
             continue
-        rows = np.flatnonzero(served == served_by)
         try:
-            ref = reference or version_reference(registry, number, schema)
+            ref = references.get(number)
         except BadInputError as exc:
-            notes.append(f"v{number}: {len(rows)} row(s) not judged: {exc}")
+            rows = int(np.count_nonzero(log.served == number))
+            notes.append(f"v{number}: {rows} row(s) not judged: {exc}")
             continue
-        groups.append(
-            Group(ref, columns.take(rows), probability[rows], ts[rows], number, dict(absent))
-        )
+        alike.setdefault(_layout(ref.schema), []).append((number, ref))
+    groups = [group for members in alike.values() for group in log.groups(members)]
+    groups.sort(key=lambda group: group.model_version or 0)
     if not groups:
-        served_text = ", ".join(f"v{int(v)}" for v in np.unique(served))
+        served_text = ", ".join(f"v{v}" for v in served_by)
         detail = "; ".join(notes) if notes else f"no rows were served by v{version}"
         raise BadInputError(f"nothing to judge in this window (served by {served_text}): {detail}")
     return groups

@@ -4,13 +4,20 @@ A version's reference lives in the registry (written at training time), so the m
 needs the training set: ``registry/versions/vN/reference.parquet`` (≤ 10,000 training rows),
 ``train_stats.json`` (full-training category counts and missing rates) and ``holdout.parquet``
 (whose ``prediction`` column is the reference for prediction drift).
+
+Each reference carries the feature schema both sides are read with: a version's own stored
+schema (the one its model and its logged rows follow), or for a reference file the schema it
+is given. A file may name its columns by the schema's feature names (as ``simulate --out``
+writes them) or by the CSV columns the schema reads (the export ``prepare`` reads).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from churnops.data.prepare import read_raw, spelling_key
 from churnops.errors import BadInputError
 from churnops.monitoring.columns import Columns, normalise
+from churnops.registry.entries import ModelVersion
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 
@@ -30,6 +38,7 @@ PREDICTION_COLUMNS = ("probability", "prediction")
 class Reference:
     label: str
     version: int | None
+    schema: FeatureSchema  # what is compared, and how both sides are read
     columns: Columns  # the schema's features it has
     prediction: np.ndarray | None
     seen: dict[str, set[str]] = field(default_factory=dict)  # categories seen in training
@@ -122,15 +131,34 @@ def _missing_columns(frame: pd.DataFrame, schema: FeatureSchema, where: str) -> 
     return reasons
 
 
+def by_feature_names(frame: pd.DataFrame, schema: FeatureSchema) -> tuple[pd.DataFrame, bool]:
+    """``frame`` with its columns under the schema's feature names, and whether they were read
+    from the schema's CSV columns: a table holding more of those (``monthlycharges`` for
+    ``monthly_charges``) than of the feature names is read by them, as ``prepare`` reads it.
+    Column names are lower case (``read_raw``)."""
+    sources = schema.sources()
+    names = schema.feature_names
+    by_name = sum(name in frame.columns for name in names)
+    by_source = sum(sources[name] in frame.columns for name in names)
+    if by_source <= by_name:
+        return frame, False
+    renames = {sources[name]: name for name in names}
+    # a column named like a feature but not read by the schema would collide with it
+    kept = [c for c in frame.columns if c in renames or c not in names]
+    return frame[kept].rename(columns=renames), True
+
+
 def frame_reference(
     frame: pd.DataFrame, label: str, schema: FeatureSchema = DEFAULT_SCHEMA
 ) -> Reference:
     """Any table of customers as the reference; a ``prediction``/``probability`` column is used."""
     _require_rows(len(frame), label)
+    frame, _ = by_feature_names(frame, schema)
     columns, _ = normalise(frame, schema)
     return Reference(
         label=label,
         version=None,
+        schema=schema,
         columns=columns,
         prediction=_prediction(frame),
         seen={name: coded.present() for name, coded in columns.categorical.items()},
@@ -151,20 +179,28 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise BadInputError(f"{path} is not a readable Parquet file ({exc})") from exc
 
 
-def version_reference(
-    registry: Registry, version: int, schema: FeatureSchema = DEFAULT_SCHEMA
-) -> Reference:
-    """The reference of model version ``version`` from the registry (never the training set)."""
-    entry = registry.require(registry.read(), version)
-    folder = registry.version_dir(version)
-    sample_path = folder / "reference.parquet"
+def reference_sample(
+    registry: Registry, entry: ModelVersion, remedy: str = "retrain it"
+) -> pd.DataFrame:
+    """Version ``entry``'s stored sample of its training rows (features and label)."""
+    sample_path = registry.version_dir(entry.version) / "reference.parquet"
     if not sample_path.exists():
         raise BadInputError(
-            f"{entry.name} has no reference sample ({sample_path} is missing); retrain it or "
-            "pass --reference FILE"
+            f"{entry.name} has no reference sample ({sample_path} is missing); {remedy}"
         )
     raw = _read_parquet(sample_path)
     _require_rows(len(raw), f"{entry.name}'s reference sample {sample_path}")
+    return raw
+
+
+def version_reference(registry: Registry, version: int) -> Reference:
+    """The reference of model version ``version`` from the registry (never the training set),
+    under the schema stored with it."""
+    entry = registry.require(registry.read(), version)
+    schema = FeatureSchema.model_validate(entry.feature_schema)
+    folder = registry.version_dir(version)
+    sample_path = folder / "reference.parquet"
+    raw = reference_sample(registry, entry, "retrain it or pass --reference FILE")
     columns, _ = normalise(raw, schema)
     skipped = _missing_columns(raw, schema, f"{entry.name}'s reference sample")
     for name in schema.feature_names:  # a stored column of the wrong type is not comparable
@@ -173,15 +209,6 @@ def version_reference(
         ):
             expected = "numbers" if name in schema.numeric_names else "text"
             skipped[name] = f"stored as {raw[name].dtype} in {sample_path}, not as {expected}"
-    try:
-        trained_schema = FeatureSchema.model_validate(entry.feature_schema)
-        for name in schema.feature_names:
-            if name in trained_schema.feature_names and (
-                (name in trained_schema.numeric_names) != (name in schema.numeric_names)
-            ):
-                skipped[name] = f"{entry.name} was trained with {name} of another type"
-    except ValidationError:
-        skipped.update({n: f"{entry.name}'s schema is unreadable" for n in schema.feature_names})
     columns = Columns(
         {n: v for n, v in columns.numeric.items() if n not in skipped},
         {n: c for n, c in columns.categorical.items() if n not in skipped},
@@ -194,6 +221,7 @@ def version_reference(
     reference = Reference(
         label=entry.name,
         version=version,
+        schema=schema,
         columns=columns,
         prediction=prediction,
         missing=columns.missing(),
@@ -210,16 +238,52 @@ def version_reference(
     return reference
 
 
+class VersionReferences:
+    """The reference each model version found in the log is judged against: its own from the
+    registry, or the ``--reference`` file read under that version's schema (under
+    ``fallback()``, the project's schema, for a version the registry does not hold)."""
+
+    def __init__(
+        self, registry: Registry, file: Path | None, fallback: Callable[[], FeatureSchema]
+    ) -> None:
+        self.registry = registry
+        self.stored = {
+            entry.version: FeatureSchema.model_validate(entry.feature_schema)
+            for entry in registry.read().versions
+        }
+        self.file = file
+        self.fallback = cache(fallback)  # read the project file once, and only if needed
+        self._files: dict[str, Reference] = {}  # the reference file, per schema (as JSON)
+
+    def schemas(self, version: int | None) -> list[FeatureSchema]:
+        """The schemas logged rows may follow: every registered version's (only ``version``'s
+        when given), and with a reference file the fallback too."""
+        numbers = list(self.stored) if version is None else [version]
+        schemas = [self.stored[number] for number in numbers if number in self.stored]
+        return [*schemas, self.fallback()] if self.file is not None else schemas
+
+    def get(self, version: int) -> Reference:
+        if self.file is None:
+            return version_reference(self.registry, version)
+        schema = self.stored.get(version) or self.fallback()
+        key = schema.model_dump_json()
+        if key not in self._files:
+            self._files[key] = csv_reference(self.file, schema)
+        return self._files[key]
+
+
 @dataclass
 class CurrentFile:
     columns: Columns
     prediction: np.ndarray | None
     invalid: dict[str, int]
     skipped: dict[str, str]
+    by_source: bool = False  # read by the schema's CSV column names
 
 
 def current_csv(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> CurrentFile:
     """A scoring file as the current data (a ``probability``/``prediction`` column is used)."""
-    raw = read_raw(path)
+    raw, by_source = by_feature_names(read_raw(path), schema)
     columns, invalid = normalise(raw, schema)
-    return CurrentFile(columns, _prediction(raw), invalid, _missing_columns(raw, schema, str(path)))
+    skipped = _missing_columns(raw, schema, str(path))
+    return CurrentFile(columns, _prediction(raw), invalid, skipped, by_source)

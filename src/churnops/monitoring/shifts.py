@@ -9,15 +9,20 @@ Each shift is what a real business change would do to the traffic the model sees
 - ``contract-shift``: the contract mix becomes 80 % month-to-month, 10 % one year, 10 % two year.
 - ``new-payment-method``: 5 % of rows pay with a method the model never saw ("Digital wallet").
 - ``missing-values``: 10 % of the cells of every feature become missing.
+
+A shift applies to any schema that has the features it names (``NEEDS``), with the same
+names and types: on another schema it is refused with the features it lacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from churnops.errors import BadInputError
 from churnops.schema import CONTRACT_TYPES, DEFAULT_SCHEMA, FeatureSchema
 
 PRICE_FACTOR = 1.10
@@ -106,13 +111,60 @@ MOVES: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Need:
+    """A feature a shift reads or writes: a number, or a categorical one holding
+    ``categories`` (the values the shift writes; empty: any categories)."""
+
+    feature: str
+    categories: tuple[str, ...] | None = None  # None: numeric
+
+    def met_by(self, schema: FeatureSchema) -> bool:
+        if self.categories is None:
+            return self.feature in schema.numeric_names
+        if self.feature not in schema.categorical_names:
+            return False
+        declared = schema.categorical_feature(self.feature).categories
+        return set(self.categories) <= set(declared)
+
+    def describe(self) -> str:
+        if self.categories is None:
+            return f"{self.feature} (a number)"
+        if not self.categories:
+            return f"{self.feature} (categorical)"
+        return f"{self.feature} (categorical: {', '.join(self.categories)})"
+
+
+NEEDS: dict[str, tuple[Need, ...]] = {
+    "price-increase": (Need("monthly_charges"), Need("total_charges")),
+    "new-customers": (Need("tenure"), Need("monthly_charges"), Need("total_charges")),
+    "contract-shift": (Need("contract_type", CONTRACT_TYPES),),
+    "new-payment-method": (Need("payment_method", ()),),
+    "missing-values": (),
+}
+
+
+def fitting_shifts(schema: FeatureSchema) -> list[str]:
+    """The shifts that apply to ``schema``."""
+    return [name for name, needs in NEEDS.items() if all(n.met_by(schema) for n in needs)]
+
+
 def apply_shift(
     frame: pd.DataFrame,
     name: str | None,
     rng: np.random.Generator,
     schema: FeatureSchema = DEFAULT_SCHEMA,
+    whose: str = "the feature schema",
 ) -> pd.DataFrame:
-    """``frame`` with the named shift applied (``None`` or ``"none"``: unchanged)."""
+    """``frame`` with the named shift applied (``None`` or ``"none"``: unchanged); a shift
+    naming a feature ``schema`` (``whose``: e.g. "v3's schema") lacks raises
+    ``BadInputError``."""
     if name is None or name == "none":
         return frame
+    lacking = [need.describe() for need in NEEDS[name] if not need.met_by(schema)]
+    if lacking:
+        raise BadInputError(
+            f"the shift {name} moves {', '.join(lacking)}, which {whose} lacks; "
+            f"shifts that fit it: {', '.join(fitting_shifts(schema))}"
+        )
     return SHIFTS[name](frame, rng, schema)

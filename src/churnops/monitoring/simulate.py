@@ -1,9 +1,13 @@
-"""Realistic traffic for a running API: generated customers, optionally shifted, sent concurrently.
+"""Realistic traffic for a running API: customers like the training data, optionally shifted,
+sent concurrently.
 
-Rows come from the same generator as the training data (clean, no dirt), then a named shift
-(see ``shifts``) is applied. Rows go to ``POST /predict`` one by one (as live traffic does), or
-in ``/predict/batch`` calls; a batch the API refuses (422) is re-sent row by row so the valid
-rows still arrive and each refused row is counted.
+The serving (current) version's schema says what a customer looks like — the API validates
+against it; before any training, the project's schema does. With the built-in schema rows come
+from the same generator as the training data (clean, no dirt); with any other they are drawn,
+seeded and with replacement, from the serving version's stored reference sample (training
+rows). Then a named shift (see ``shifts``) is applied. Rows go to ``POST /predict`` one by
+one (as live traffic does), or in ``/predict/batch`` calls; a batch the API refuses (422) is
+re-sent row by row so the valid rows still arrive and each refused row is counted.
 
 The API validates every request against the feature schema, so rows with a never-seen
 category or a missing value are refused (422) and never reach the inference log: the
@@ -24,20 +28,76 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from churnops.data.generate import generate
+from churnops.data.generate import generate, generator_fits
+from churnops.errors import BadInputError
+from churnops.monitoring.reference import reference_sample
 from churnops.monitoring.shifts import apply_shift
+from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 
 TIMEOUT_S = 30.0
 REFUSAL_CHARS = 160
 
 
+@dataclass(frozen=True)
+class Population:
+    """Where simulated customers come from, and the schema they follow."""
+
+    schema: FeatureSchema
+    sample: pd.DataFrame | None = None  # a version's reference sample; None: the generator
+    source: str = "the synthetic generator"
+    whose: str = "the built-in schema"  # for messages: "v3's schema"
+
+
+GENERATED = Population(DEFAULT_SCHEMA)
+
+
+def population(registry: Registry, project: Callable[[], FeatureSchema]) -> Population:
+    """The customers of the serving version's schema, or of ``project()`` before any
+    version is current: the generator's when the schema is the built-in one, else the serving
+    version's reference sample."""
+    current = registry.read().current
+    if current is None:
+        schema = project()
+        if generator_fits(schema):
+            return Population(schema)
+        raise BadInputError(
+            "the project's feature schema is not the built-in one, so simulated customers are "
+            "drawn from the serving version's reference sample, and no version is current yet; "
+            "run `churnops train` first"
+        )
+    schema = FeatureSchema.model_validate(current.feature_schema)
+    whose = f"{current.name}'s schema"
+    if generator_fits(schema):
+        return Population(schema, whose=whose)
+    sample = reference_sample(registry, current)
+    lacking = [name for name in schema.feature_names if name not in sample.columns]
+    if lacking:
+        raise BadInputError(
+            f"{current.name}'s reference sample lacks {', '.join(lacking)}; retrain {current.name}"
+        )
+    return Population(schema, sample, f"{current.name}'s reference sample", whose)
+
+
+def _drawn(sample: pd.DataFrame, rows: int, seed: int, schema: FeatureSchema) -> pd.DataFrame:
+    """``rows`` rows of ``sample`` drawn with replacement (seeded), with new customer ids."""
+    picked = np.random.default_rng(seed).integers(0, len(sample), rows)
+    frame = sample[schema.feature_names].iloc[picked].reset_index(drop=True)
+    frame.insert(0, schema.id_column, [f"S{seed}-{i:07d}" for i in range(1, rows + 1)])
+    return frame
+
+
 def simulated_frame(
-    rows: int, seed: int, shift: str | None, schema: FeatureSchema = DEFAULT_SCHEMA
+    rows: int, seed: int, shift: str | None, population: Population = GENERATED
 ) -> pd.DataFrame:
-    """``rows`` generated customers (id and features) with ``shift`` applied."""
-    frame = generate(rows, seed, dirt=False).frame[[schema.id_column, *schema.feature_names]]
-    return apply_shift(frame, shift, np.random.default_rng([seed, 1]), schema)
+    """``rows`` customers (id and features) with ``shift`` applied."""
+    schema = population.schema
+    if population.sample is None:
+        frame = generate(rows, seed, dirt=False).frame[[schema.id_column, *schema.feature_names]]
+    else:
+        frame = _drawn(population.sample, rows, seed, schema)
+    rng = np.random.default_rng([seed, 1])
+    return apply_shift(frame, shift, rng, schema, population.whose)
 
 
 def payloads(frame: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA) -> list[dict[str, Any]]:

@@ -55,7 +55,7 @@ def judge_over_time(
     chunk by chunk, and the overall rule over both (rows in time order)."""
     columns, _ = normalise(current, DEFAULT_SCHEMA)
     group = Group(frame_reference(reference, "reference"), columns, None, ts, 1)
-    return judge_group(group, thresholds_with(**thresholds_kw), chunks, 10, DEFAULT_SCHEMA)
+    return judge_group(group, thresholds_with(**thresholds_kw), chunks, 10)
 
 
 def customers(rows: int, seed: int) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def long_report() -> DriftReport:
     columns, _ = normalise(long_named(2_000, 2, shift=1.3), LONG)
     group = Group(reference, columns, None, None, None)
     source = Source(kind="file", path="current.csv")
-    return build_report([group], thresholds_with(), AUTO, 10, source, [], LONG)
+    return build_report([group], thresholds_with(), AUTO, 10, source, [])
 
 
 def rendered(report: DriftReport, explain: bool = False) -> str:
