@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import RunCli, cli_runner
+from schema_homes import SHAPES, SchemaHome, Template, build_project, copy_of
 
 from churnops import workflow
 from churnops.settings import Settings, load_settings
@@ -46,3 +47,26 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
     """Run ``churnops ARGS…`` in-process through the real entry point (``churnops.cli.main``,
     which maps errors to exit codes): exit code, stdout, stderr."""
     return cli_runner(monkeypatch, capsys)
+
+
+@pytest.fixture(scope="session")
+def _schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """Each user table's trained project, built the first time a test asks for it."""
+    built: dict[str, SchemaHome] = {}
+
+    def template(shape: str) -> SchemaHome:
+        if shape not in built:
+            built[shape] = build_project(shape, tmp_path_factory.mktemp(f"{shape}-template"))
+        return built[shape]
+
+    return template
+
+
+@pytest.fixture(params=SHAPES)
+def schema_home(
+    request: pytest.FixtureRequest, _schema_templates: Template, tmp_path: Path
+) -> SchemaHome:
+    """A private copy of a trained project home on each of the three user tables (telecom,
+    bank, minimal): churnops.yaml drafted by init, the table prepared, v1 trained and current.
+    A test taking it runs once per table."""
+    return copy_of(_schema_templates(request.param), tmp_path / "home")

@@ -5,58 +5,14 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import pytest
+from schema_homes import log_scored as log_scored  # scored rows, logged as the API logs them
 
-from churnops import logstore
 from churnops.cli import main
-from churnops.model.onnx_model import OnnxModel
 from churnops.monitoring.simulate import simulated_frame
-from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA
-from churnops.settings import Settings
-
-
-def log_scored(
-    settings: Settings, frame: pd.DataFrame, version: int, start_ts: float, step_s: float = 1.0
-) -> np.ndarray:
-    """Score ``frame`` with version ``version``'s ONNX model and append it to the inference log,
-    one row every ``step_s`` seconds from ``start_ts``; returns the probabilities."""
-    registry = Registry(settings)
-    entry = registry.require(registry.read(), version)
-    model = OnnxModel.load(registry.onnx_path(entry), DEFAULT_SCHEMA)
-    probabilities = model.predict_frame(frame)
-    names = DEFAULT_SCHEMA.feature_names
-    rows = [
-        (
-            start_ts + i * step_s,
-            uuid.uuid4().hex,
-            str(customer),
-            version,
-            *features,
-            float(p),
-            int(p >= entry.threshold),
-            1.0,
-        )
-        for i, (customer, *features, p) in enumerate(
-            zip(
-                frame["customer_id"],
-                *(frame[n].tolist() for n in names),
-                probabilities,
-                strict=True,
-            )
-        )
-    ]
-    conn = logstore.connect(settings.inference_db)
-    try:
-        logstore.insert(conn, rows, names=logstore.prediction_columns())
-    finally:
-        conn.close()
-    return probabilities
 
 
 def traffic(rows: int, seed: int, shift: str | None = None) -> pd.DataFrame:

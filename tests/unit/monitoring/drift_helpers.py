@@ -24,7 +24,7 @@ from churnops.monitoring.results import (
 )
 from churnops.monitoring.rule import Judgement, Thresholds
 from churnops.monitoring.window import ChunkSpec
-from churnops.schema import DEFAULT_SCHEMA
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
 AUTO = ChunkSpec("auto", 10)
@@ -36,10 +36,11 @@ def judge_frames(
     thresholds: Thresholds | None = None,
     prediction: np.ndarray | None = None,
     detail: bool = True,
+    schema: FeatureSchema = DEFAULT_SCHEMA,
     **thresholds_kw: Any,
 ) -> Comparison:
-    prepared = prepare_reference(frame_reference(reference, "reference"), 10)
-    columns, _ = normalise(current, DEFAULT_SCHEMA)
+    prepared = prepare_reference(frame_reference(reference, "reference", schema), 10)
+    columns, _ = normalise(current, schema)
     rule = thresholds or thresholds_with(**thresholds_kw)
     return compare(prepared, columns, prediction, rule, detail)
 
