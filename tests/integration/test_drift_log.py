@@ -277,6 +277,7 @@ def test_nothing_comparable_is_bad_input(
 ) -> None:
     """It exits 2 when a hand-edited feature schema leaves no feature comparable, rather than
     saying 'no drift'."""
+    log_scored(trained_settings, traffic(300, 29), 1, time.time() - 60)  # logged, then edited
     registry = Registry(trained_settings)
     metadata = json.loads(registry.metadata_path.read_text(encoding="utf-8"))
     schema = metadata["versions"][0]["feature_schema"]
@@ -286,7 +287,6 @@ def test_nothing_comparable_is_bad_input(
     swapped_categorical = [{"name": n["name"], "categories": ["a"]} for n in schema["numeric"]]
     schema.update(numeric=swapped_numeric, categorical=swapped_categorical)
     registry.metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
-    log_scored(trained_settings, traffic(300, 29), 1, time.time() - 60)
     result = run_cli(capsys, "drift", "--home", str(trained_settings.home))
     assert result.code == 2, result.out + result.err
     assert "nothing could be compared" in result.err and "stored as" in result.err
