@@ -45,10 +45,10 @@ from churnops.schema import (
     ProductRule,
     label_key,
 )
-from churnops.schema import spelling_key as spelling_key  # re-exported for drift's respelling
+from churnops.schema import spelling_key as spelling_key  # re-exported
 from churnops.spreadsheet import neutralise_formulas
 
-# The built-in schema's aliases (spelling -> category); drift respells file values with them.
+# The built-in schema's aliases (spelling -> category).
 ALIASES = {alias: c for f in DEFAULT_SCHEMA.categorical for alias, c in f.aliases.items()}
 # Refused before parsing: a hostile header (millions of columns on one line) would otherwise
 # cost minutes and gigabytes before any check could say what is wrong.

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from churnops.data.prepare import read_raw, spelling_key
+from churnops.data.prepare import read_raw
 from churnops.errors import BadInputError
 from churnops.monitoring.columns import Columns, normalise
 from churnops.registry.entries import ModelVersion
 from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.schema import DEFAULT_SCHEMA, FeatureSchema, spelling_key
 
 PREDICTION_COLUMNS = ("probability", "prediction")
 
