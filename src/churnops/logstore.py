@@ -34,21 +34,22 @@ EXPERIMENT_COLUMNS: dict[str, str] = {
 }
 
 
-def prediction_columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
-    """What every logged prediction has: ``columns()`` without the experiment columns."""
+def prediction_columns(schema: FeatureSchema | None = DEFAULT_SCHEMA) -> list[str]:
+    """What every logged prediction has: ``columns()`` without the experiment columns (and
+    without feature columns for ``None``)."""
     return [
         "ts",
         "request_id",
         "customer_id",
         "model_version",
-        *schema.feature_names,
+        *(schema.feature_names if schema is not None else []),
         "probability",
         "decision",
         "latency_ms",
     ]
 
 
-def columns(schema: FeatureSchema = DEFAULT_SCHEMA) -> list[str]:
+def columns(schema: FeatureSchema | None = DEFAULT_SCHEMA) -> list[str]:
     """Column order of the table (and of the tuples ``insert`` takes), after the id."""
     return [*prediction_columns(schema), *EXPERIMENT_COLUMNS]
 
@@ -58,15 +59,18 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed_columns(schema: FeatureSchema) -> dict[str, str]:
-    """Every column of ``columns(schema)`` with its SQL type and constraint."""
+def _typed_columns(schema: FeatureSchema | None) -> dict[str, str]:
+    """Every column of ``columns(schema)`` with its SQL type and constraint (no feature columns
+    for ``None``)."""
+    numeric = schema.numeric_names if schema is not None else []
+    categorical = schema.categorical_names if schema is not None else []
     return {
         "ts": "REAL NOT NULL",
         "request_id": "TEXT NOT NULL",
         "customer_id": "TEXT",
         "model_version": "INTEGER NOT NULL",
-        **{name: "REAL" for name in schema.numeric_names},
-        **{name: "TEXT" for name in schema.categorical_names},
+        **{name: "REAL" for name in numeric},
+        **{name: "TEXT" for name in categorical},
         "probability": "REAL NOT NULL",
         "decision": "INTEGER NOT NULL",
         "latency_ms": "REAL NOT NULL",
@@ -74,39 +78,49 @@ def _typed_columns(schema: FeatureSchema) -> dict[str, str]:
     }
 
 
-def _create(conn: sqlite3.Connection, schema: FeatureSchema) -> None:
+def _create(conn: sqlite3.Connection, schema: FeatureSchema | None) -> None:
     """Create the table, or add the columns it lacks: a log written for one feature schema
-    (or by an older churnops) takes rows of another; older rows read NULL there."""
+    (or by an older churnops) takes rows of another; older rows read NULL there.
+
+    Runs in one ``BEGIN IMMEDIATE`` transaction: the check and the ``ALTER TABLE`` happen under
+    the write lock, so API workers adding the same columns at once do not collide."""
     typed = _typed_columns(schema)
     body = ", ".join(f"{quoted(name)} {kind}" for name, kind in typed.items())
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, {body})")
-    stored = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    for name, kind in typed.items():
-        if name not in stored:  # added columns cannot be NOT NULL: old rows have no value
-            nullable = kind.replace(" NOT NULL", "")
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quoted(name)} {nullable}")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_ts ON {TABLE} (ts)")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, {body})")
+        stored = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+        for name, kind in typed.items():
+            if name not in stored:  # added columns cannot be NOT NULL: old rows have no value
+                nullable = kind.replace(" NOT NULL", "")
+                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quoted(name)} {nullable}")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_ts ON {TABLE} (ts)")
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 def connect(
-    path: Path, schema: FeatureSchema = DEFAULT_SCHEMA, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    path: Path,
+    schema: FeatureSchema | None = DEFAULT_SCHEMA,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> sqlite3.Connection:
-    """Open (creating if needed) the log database in WAL mode; a statement waits up to
-    ``busy_timeout_ms`` for another writer's lock."""
+    """Open (creating if needed) the log database in WAL mode, with the columns of ``schema``
+    (``None``: only the ones every row has; ``ensure_columns`` adds a schema's later); a
+    statement waits up to ``busy_timeout_ms`` for another writer's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    with conn:
-        _create(conn, schema)
+    _create(conn, schema)
     return conn
 
 
 def ensure_columns(conn: sqlite3.Connection, schema: FeatureSchema) -> None:
     """Make the table take rows of ``schema`` (when the API starts serving another one)."""
-    with conn:
-        _create(conn, schema)
+    _create(conn, schema)
 
 
 def insert(
@@ -183,19 +197,21 @@ def read(
     until: float | None = None,
     last: int | None = None,
     fields: Sequence[str] | None = None,
-    schema: FeatureSchema = DEFAULT_SCHEMA,
+    schema: FeatureSchema | None = DEFAULT_SCHEMA,
 ) -> pd.DataFrame:
     """Rows with ``since <= ts < until`` (epoch seconds) and/or the newest ``last`` ones, oldest
-    first; only ``fields`` if given. Built from ``fetchall`` (2-3x faster than ``read_sql``).
+    first; only ``fields`` if given, else the columns of ``schema`` — or, for ``None``, every
+    column the log has (the features of every schema it served; NULL where a row's schema has
+    no such feature). Built from ``fetchall`` (2-3x faster than ``read_sql``).
 
     A file that is not a readable log (garbage, no table, a folder) or lacks a requested column
     raises ``BadInputError`` naming the file and what to do."""
-    names = list(fields or columns(schema))
-    unknown = [name for name in names if name not in columns(schema)]
-    if unknown:
-        raise ValueError(f"unknown inference-log column(s): {unknown}")
+    if schema is not None:
+        unknown = [name for name in fields or () if name not in columns(schema)]
+        if unknown:
+            raise ValueError(f"unknown inference-log column(s): {unknown}")
     if not path.exists():
-        return pd.DataFrame(columns=names)
+        return pd.DataFrame(columns=list(fields or columns(schema)))
     where, params = [], []
     if since is not None:
         where.append("ts >= ?")
@@ -203,24 +219,30 @@ def read(
     if until is not None:
         where.append("ts < ?")
         params.append(until)
-    sql = f"SELECT id, {', '.join(map(quoted, names))} FROM {TABLE}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if last is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(last)})"
-    sql += " ORDER BY id"
     try:
         conn = _open_read_only(path)
         try:
-            absent = [name for name in names if name not in _stored(conn, path)]
+            stored = _stored(conn, path)
+            every = [name for name in stored if name != "id"]
+            names = list(fields or (columns(schema) if schema is not None else every))
+            absent = [name for name in names if name not in stored]
             if absent:
                 raise BadInputError(
                     f"{path} has no column {', '.join(absent)} (written by an older churnops?); "
                     "read only the columns it has, or move it aside to start a new log"
                 )
-            rows = conn.execute(sql, params).fetchall()
+            rows = conn.execute(_select(names, where, last), params).fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise _unreadable(path, exc) from exc
     return pd.DataFrame.from_records(rows, columns=["id", *names]).drop(columns="id")
+
+
+def _select(names: list[str], where: list[str], last: int | None) -> str:
+    sql = f"SELECT id, {', '.join(map(quoted, names))} FROM {TABLE}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if last is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(last)})"
+    return sql + " ORDER BY id"

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     log_level: LogLevel = "warning"
     poll_interval: float = _seconds(2.0, 3600, "Seconds between registry polls")
     batch_limit: int = Field(default=10_000, ge=1)
+    api_extra_fields: Literal["ignore", "forbid"] = Field(
+        default="ignore",
+        description="Request fields the model does not take: ignored, or refused with a 422",
+    )
+    batch_errors: Literal["refuse", "skip"] = Field(
+        default="refuse",
+        description="A batch with bad rows: refused whole (422), or its good rows answered",
+    )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     header_timeout: float = _seconds(10.0, 300, "Seconds a client has to send request headers")
     body_timeout: float = _seconds(30.0, 600, "Seconds a client has to send the body after them")
@@ -125,9 +133,9 @@ class Settings(BaseSettings):
     )
     drift_min_rows: int = Field(default=30, ge=1, description="Fewest rows for a verdict")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "api_extra_fields", "batch_errors", mode="before")
     @classmethod
-    def _lower_case_level(cls, value: Any) -> Any:
+    def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("admin_token")

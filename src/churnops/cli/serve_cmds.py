@@ -111,7 +111,8 @@ def _read_window(home: Path | None, since: str | None, until: str | None) -> pd.
             f"{settings.inference_db} does not exist yet: start the API "
             "(`churnops serve`) and send it predictions first"
         )
-    frame = logstore.read(settings.inference_db, since=start, until=end)
+    # every column: rows of versions with other feature schemas have NULL in the others'
+    frame = logstore.read(settings.inference_db, since=start, until=end, schema=None)
     return frame.assign(ts=pd.to_datetime(frame["ts"], unit="s", utc=True))
 
 

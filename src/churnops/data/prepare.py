@@ -37,6 +37,7 @@ import pyarrow as pa_arrow
 import pyarrow.csv as pa_csv
 
 from churnops.atomic import atomic_write, atomic_write_json, sha256_file
+from churnops.data import cells
 from churnops.errors import BadInputError
 from churnops.schema import (
     DEFAULT_SCHEMA,
@@ -118,25 +119,6 @@ def read_raw(path: Path, missing_hint: str = "check the path") -> pd.DataFrame:
     if frame.empty:
         raise BadInputError(f"{path} has a header but no rows; give a CSV with customer rows")
     return frame
-
-
-def _numeric(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parsed numbers and a mask of cells that held text which is not a number."""
-    stripped = text.str.strip()
-    blank = stripped.isna() | (stripped == "")
-    numbers = pd.to_numeric(stripped.where(~blank), errors="coerce").astype(float)
-    return numbers, numbers.isna() & ~blank
-
-
-def _categories(text: pd.Series, feature: CategoricalFeature) -> tuple[pd.Series, int]:
-    """Canonical spellings (unknown values kept as given) and how many cells were respelled."""
-    stripped = text.str.strip()
-    canonical = feature.spellings()
-    uniques = stripped.dropna().unique()
-    mapping = {u: canonical.get(spelling_key(u), u) for u in uniques if u != ""}
-    result = stripped.map(mapping)
-    respelled = int((result.notna() & (result != text)).sum())
-    return result.astype(object), respelled
 
 
 def _impute(
@@ -244,7 +226,7 @@ def _normalised(
     text_reasons = pd.Series("", index=raw.index, dtype=object)
     not_numeric: dict[str, int] = {}
     for name in schema.numeric_names:
-        frame[name], bad_text = _numeric(raw[sources[name]])
+        frame[name], bad_text = cells.numbers(raw[sources[name]])
         not_numeric[name] = int(bad_text.sum())
         text_reasons[bad_text] += f"{name} not a number; "
     checks["not_a_number"] = not_numeric
@@ -253,7 +235,7 @@ def _normalised(
     }
     respelled: dict[str, int] = {}
     for cat in schema.categorical:
-        frame[cat.name], respelled[cat.name] = _categories(raw[sources[cat.name]], cat)
+        frame[cat.name], respelled[cat.name] = cells.categories(raw[sources[cat.name]], cat)
     checks["spelling_normalised"] = respelled
     frame[schema.label], checks["label_values"] = _labels(raw[sources[schema.label]], schema)
     imputed: dict[str, int] = {}

@@ -1,35 +1,39 @@
-"""The FastAPI app factory: builds per-process state, routers and the lifespan.
+"""The FastAPI app factory: builds per-process state, routes and the lifespan.
 
-Building the app does no I/O. The lifespan raises the open-files limit, starts the connection
-guard (handed to the HTTP protocol through the lifespan state), opens the inference log, loads
-the current model (the app starts, not ready, on an empty registry), polls the registry, and
-on shutdown — after the server has finished in-flight requests — writes the buffered log rows.
+The request models come from the model serving (each version brings the feature schema it was
+trained on), so the app has no schema of its own. Building the app does no I/O. The lifespan
+raises the open-files limit, starts the connection guard (handed to the HTTP protocol through
+the lifespan state), opens the inference log, loads the current model (the app starts, not
+ready, on an empty registry), polls the registry, and on shutdown — after the server has
+finished in-flight requests — writes the buffered log rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
 from churnops import __version__
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
 from churnops.serving.errors import validation_failed
 from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.inputs import ModelInputs
 from churnops.serving.metrics import ProtectionCollector, ServingMetrics
 from churnops.serving.middleware import RequestContextMiddleware
+from churnops.serving.openapi import ServingDocument
 from churnops.serving.predictor import Predictor, poll_registry
 from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
-from churnops.serving.schemas import build_request_models
 from churnops.serving.security import AdminGuard
 from churnops.serving.state import ServingState
 from churnops.settings import Settings, load_settings
@@ -39,16 +43,28 @@ logger = logging.getLogger("churnops.serving")
 DRIFT_REPORT = "drift_latest.json"
 DESCRIPTION = """Churn probability of customers, from the registry's current model (ONNX Runtime).
 
-The model is hot-swapped when `registry/current_model.txt` changes (promote / rollback),
-after verification. Every prediction is recorded in the inference log for drift monitoring."""
+The model is hot-swapped when the registry's current version changes (promote / rollback),
+after verification. The request bodies are those of the model serving: a version trained on
+other features brings its own, and this document follows. Every prediction is recorded in the
+inference log for drift monitoring."""
+# Every group of routes, added in this order: a new area adds its function here.
+ROUTES: tuple[Callable[[FastAPI, ServingState], None], ...] = (
+    add_prediction_routes,
+    add_ops_routes,
+)
 
 
-def build_state(settings: Settings, schema: FeatureSchema = DEFAULT_SCHEMA) -> ServingState:
-    predictor = Predictor(settings, schema)
+def build_state(settings: Settings) -> ServingState:
+    inputs_for = functools.partial(
+        ModelInputs,
+        batch_limit=settings.batch_limit,
+        extra=settings.api_extra_fields,
+        batch_errors=settings.batch_errors,
+    )
+    predictor = Predictor(settings, inputs_for)
     log = (
         InferenceLogWriter(
             settings.inference_db,
-            schema,
             capacity=settings.log_queue_size,
             batch_size=settings.log_batch_size,
             flush_interval=settings.log_flush_interval,
@@ -64,8 +80,6 @@ def build_state(settings: Settings, schema: FeatureSchema = DEFAULT_SCHEMA) -> S
     drift_report = settings.reports_dir / DRIFT_REPORT
     return ServingState(
         settings=settings,
-        schema=schema,
-        models=build_request_models(schema, settings.batch_limit),
         predictor=predictor,
         log=log,
         metrics=ServingMetrics(
@@ -76,8 +90,8 @@ def build_state(settings: Settings, schema: FeatureSchema = DEFAULT_SCHEMA) -> S
     )
 
 
-def create_app(settings: Settings | None = None, schema: FeatureSchema = DEFAULT_SCHEMA) -> FastAPI:
-    return app_for(build_state(settings or load_settings(), schema))
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return app_for(build_state(settings or load_settings()))
 
 
 def app_for(state: ServingState) -> FastAPI:
@@ -111,15 +125,17 @@ def app_for(state: ServingState) -> FastAPI:
             if state.log is not None:
                 await anyio.to_thread.run_sync(state.log.close)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their JavaScript served from the package
         title="churnops prediction API",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
     )
+    app.openapi = ServingDocument(app, state.predictor, state.settings.batch_limit)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_failed)
-    add_prediction_routes(app, state)
-    add_ops_routes(app, state)
+    for add_routes in ROUTES:
+        add_routes(app, state)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=state.metrics,

@@ -80,35 +80,45 @@ def summarise(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return shown
 
 
-def listed_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """The first errors of a body's validation (``loc`` from ``body``), if there are not so many
-    that listing them would stall the server; else one entry saying how many there are."""
+def listed_errors(
+    exc: ValidationError, at: tuple[str | int, ...] = ("body",)
+) -> list[dict[str, Any]]:
+    """The first errors of a validation, ``loc`` prefixed with ``at`` (where the validated value
+    is in the request), if there are not so many that listing them would stall the server;
+    else one entry saying how many there are."""
     count = exc.error_count()
     if count > MAX_EXAMINED:
         return [
             {
                 "type": "too_many_errors",
-                "loc": ["body"],
+                "loc": list(at),
                 "msg": f"{count:,} errors, too many to list: check the body against /docs",
             }
         ]
     errors = exc.errors(include_url=False)
-    return summarise({**error, "loc": ("body", *error["loc"])} for error in errors)
+    return summarise({**error, "loc": (*at, *error["loc"])} for error in errors)
 
 
 class SummarisedValidationError(RequestValidationError):
-    """Validation errors already cut to the ones shown; ``total`` counts them all."""
+    """Validation errors already cut to the ones shown; ``total`` counts them all, and
+    ``rows_refused`` the rows of a batch with an error (None for a whole-body problem)."""
 
-    def __init__(self, errors: list[dict[str, Any]], total: int) -> None:
+    def __init__(
+        self, errors: list[dict[str, Any]], total: int, rows_refused: int | None = None
+    ) -> None:
         super().__init__(errors)
         self.total = total
+        self.rows_refused = rows_refused
 
 
 async def validation_failed(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    answer: dict[str, Any]
     if isinstance(exc, SummarisedValidationError):
-        shown, total = list(exc.errors()), exc.total
+        answer = {"detail": list(exc.errors()), "error_count": exc.total}
+        if exc.rows_refused is not None:
+            answer["rows_refused"] = exc.rows_refused
     else:  # FastAPI's own validation (endpoints without a JsonBodyRoute)
-        shown, total = summarise(exc.errors()), len(exc.errors())
-    body = orjson.dumps({"detail": shown, "error_count": total})
+        answer = {"detail": summarise(exc.errors()), "error_count": len(exc.errors())}
+    body = orjson.dumps(answer)
     return Response(body, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")

@@ -17,6 +17,11 @@ then the rest is counted as failed and the process stops anyway.
 A hard kill (SIGKILL, the OOM killer) loses only the rows not yet committed: the answers of
 the last ``flush_interval`` seconds plus a batch being written, and never more than
 ``capacity`` rows. Committed rows survive it (SQLite in WAL mode).
+
+Rows come tagged with their ``LogLayout`` (the columns of the feature schema of the model
+that answered them), so one writer takes rows of versions with different schemas: the first
+rows of a layout add its feature columns to the table (``logstore.ensure_columns``), and each
+batch is inserted with its own column names.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -44,42 +49,15 @@ LogRow = tuple[Any, ...]
 NO_EXPERIMENT = (None,) * len(logstore.EXPERIMENT_COLUMNS)  # a row served outside an experiment
 
 
-class InferenceLogWriter:
-    def __init__(
-        self,
-        path: Path,
-        schema: FeatureSchema,
-        capacity: int,
-        batch_size: int,
-        flush_interval: float,
-        shutdown_timeout: float,
-    ) -> None:
-        self.path = path
+class LogLayout:
+    """The log columns of one feature schema, and the rows in that order (``logstore.columns``)."""
+
+    def __init__(self, schema: FeatureSchema) -> None:
         self.schema = schema
-        self.capacity = capacity
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self.shutdown_timeout = shutdown_timeout
-        self.written = 0
-        self.dropped = 0  # refused: the queue was full or closed
-        self.failed = 0  # accepted, but the database did not take them
-        self.last_error: str | None = None
+        self.names = tuple(logstore.columns(schema))
         self._features = tuple(schema.feature_names)
         self._id_column = schema.id_column
-        self._buffer: list[LogRow] = []
-        self._in_flight = 0
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closing = threading.Event()
-        self._accepting = False
-        self._give_up_at = float("inf")  # set by close: when to stop writing
-        self._drop_log = ThrottledLog(logger)
-        self._fail_log = ThrottledLog(logger, logging.ERROR)
-        self._retry_log = ThrottledLog(logger)
-        self._conn: sqlite3.Connection | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- request side ----------------------------------------------------------------------
     def row(
         self,
         ts: float,
@@ -89,8 +67,9 @@ class InferenceLogWriter:
         probability: float,
         decision: bool,
         latency_ms: float,
+        experiment: tuple[Any, ...] = NO_EXPERIMENT,
     ) -> LogRow:
-        """One log row in ``logstore.columns()`` order from a validated request row."""
+        """One log row from a validated request row (features as attributes)."""
         return (
             ts,
             request_id,
@@ -100,7 +79,7 @@ class InferenceLogWriter:
             probability,
             decision,  # bool: SQLite stores 1 / 0
             latency_ms,
-            *NO_EXPERIMENT,
+            *experiment,
         )
 
     def rows(
@@ -112,6 +91,7 @@ class InferenceLogWriter:
         probabilities: Sequence[float],
         decisions: Sequence[bool],
         latency_ms: float,
+        experiment: tuple[Any, ...] = NO_EXPERIMENT,
     ) -> list[LogRow]:
         """Log rows for a batch given column-wise (``columns`` holds each feature and the id)."""
         return list(
@@ -124,17 +104,70 @@ class InferenceLogWriter:
                 probabilities,
                 decisions,
                 repeat(latency_ms),
-                *map(repeat, NO_EXPERIMENT),
+                *map(repeat, experiment),
                 strict=False,  # the repeat()s are endless; the columns all have the batch's length
             )
         )
 
-    def submit(self, rows: Sequence[LogRow]) -> bool:
-        """Queue rows for writing; False (and counted as dropped) when the buffer is full."""
+
+Chunk = tuple[LogLayout, Sequence[LogRow]]
+
+
+def batches(chunks: Iterable[Chunk], size: int) -> Iterator[tuple[LogLayout, list[LogRow]]]:
+    """Consecutive rows of one layout, in batches of at most ``size``, in the order given."""
+    runs: list[tuple[LogLayout, list[LogRow]]] = []
+    for layout, rows in chunks:
+        if runs and runs[-1][0] is layout:
+            runs[-1][1].extend(rows)
+        else:
+            runs.append((layout, list(rows)))
+    for layout, rows in runs:
+        for start in range(0, len(rows), size):
+            yield layout, rows[start : start + size]
+
+
+class InferenceLogWriter:
+    def __init__(
+        self,
+        path: Path,
+        capacity: int,
+        batch_size: int,
+        flush_interval: float,
+        shutdown_timeout: float,
+    ) -> None:
+        self.path = path
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.shutdown_timeout = shutdown_timeout
+        self.written = 0
+        self.dropped = 0  # refused: the queue was full or closed
+        self.failed = 0  # accepted, but the database did not take them
+        self.last_error: str | None = None
+        self._buffer: list[Chunk] = []
+        self._buffered = 0
+        self._in_flight = 0
+        self._ready: set[tuple[str, ...]] = set()  # layouts whose columns the table has
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._accepting = False
+        self._give_up_at = float("inf")  # set by close: when to stop writing
+        self._drop_log = ThrottledLog(logger)
+        self._fail_log = ThrottledLog(logger, logging.ERROR)
+        self._retry_log = ThrottledLog(logger)
+        self._conn: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- request side ----------------------------------------------------------------------
+    def submit(self, layout: LogLayout, rows: Sequence[LogRow]) -> bool:
+        """Queue rows (in ``layout``'s column order) for writing; False (and counted as dropped)
+        when the buffer is full."""
         with self._lock:
-            if self._accepting and len(self._buffer) + self._in_flight + len(rows) <= self.capacity:
-                self._buffer.extend(rows)
-                full = len(self._buffer) >= self.batch_size
+            if self._accepting and self.pending + len(rows) <= self.capacity:
+                self._buffer.append((layout, rows))
+                self._buffered += len(rows)
+                full = self._buffered >= self.batch_size
                 accepted = True
             else:
                 self.dropped += len(rows)
@@ -152,12 +185,13 @@ class InferenceLogWriter:
     @property
     def pending(self) -> int:
         """Rows accepted but not yet committed to the database."""
-        return len(self._buffer) + self._in_flight
+        return self._buffered + self._in_flight
 
     # ---- writer side -----------------------------------------------------------------------
     def start(self) -> None:
-        """Open the database (creating it in WAL mode) and start the writer thread."""
-        self._conn = logstore.connect(self.path, self.schema, busy_timeout_ms=BUSY_SLICE_MS)
+        """Open the database (creating it in WAL mode; feature columns come with the first rows
+        of each schema) and start the writer thread."""
+        self._conn = logstore.connect(self.path, None, busy_timeout_ms=BUSY_SLICE_MS)
         self._accepting = True
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
@@ -192,39 +226,42 @@ class InferenceLogWriter:
 
     def _drain(self) -> None:
         with self._lock:
-            rows, self._buffer = self._buffer, []
-            self._in_flight = len(rows)
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
+            chunks, self._buffer = self._buffer, []
+            self._in_flight, self._buffered = self._buffered, 0
+        for layout, rows in batches(chunks, self.batch_size):
             if time.monotonic() < self._give_up_at:
-                self._write(chunk)
+                self._write(layout, rows)
             else:
-                self._fail(len(chunk), f"not written within the {self.shutdown_timeout:g} s stop")
+                self._fail(len(rows), f"not written within the {self.shutdown_timeout:g} s stop")
             with self._lock:
-                self._in_flight -= len(chunk)
+                self._in_flight -= len(rows)
 
-    def _write(self, chunk: list[LogRow]) -> None:
+    def _write(self, layout: LogLayout, rows: list[LogRow]) -> None:
         """Write one batch; if the database refuses its data, write it row by row so only the
         offending rows are lost."""
-        error = self._insert(chunk)
+        error = self._insert(layout, rows)
         if error is None:
-            self.written += len(chunk)
-        elif len(chunk) > 1 and not isinstance(error, sqlite3.OperationalError):
-            for row in chunk:
-                self._write([row])
+            self.written += len(rows)
+        elif len(rows) > 1 and not isinstance(error, sqlite3.OperationalError):
+            for row in rows:
+                self._write(layout, [row])
         else:
-            self._fail(len(chunk), f"{type(error).__name__}: {error}")
+            self._fail(len(rows), f"{type(error).__name__}: {error}")
 
-    def _insert(self, chunk: list[LogRow]) -> Exception | None:
-        """Insert one batch, retrying for ``WRITE_PATIENCE_S`` (or until the stop deadline)
-        while the database is locked or full; the error, or None when written. Catches
-        everything: the writer thread must not die."""
+    def _insert(self, layout: LogLayout, rows: list[LogRow]) -> Exception | None:
+        """Insert one batch (adding its layout's columns first if the table lacks them),
+        retrying for ``WRITE_PATIENCE_S`` (or until the stop deadline) while the database is
+        locked or full; the error, or None when written. Catches everything: the writer thread
+        must not die."""
         assert self._conn is not None
         patience_ends = time.monotonic() + WRITE_PATIENCE_S
         delay = 0.1
         while True:
             try:
-                logstore.insert(self._conn, chunk, self.schema)
+                if layout.names not in self._ready:
+                    logstore.ensure_columns(self._conn, layout.schema)
+                    self._ready.add(layout.names)
+                logstore.insert(self._conn, rows, names=layout.names)
                 return None
             except sqlite3.OperationalError as exc:  # locked past the busy wait, disk full…
                 if time.monotonic() + delay >= min(patience_ends, self._give_up_at):

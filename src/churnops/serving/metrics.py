@@ -108,6 +108,11 @@ class ServingStateCollector:
         )
         if current is not None:
             yield GaugeMetricFamily(
+                "churnops_model_features",
+                "Features the serving model takes (its feature schema's; a swap may change it)",
+                value=len(current.inputs.schema.feature_names),
+            )
+            yield GaugeMetricFamily(
                 "churnops_model_loaded_timestamp_seconds",
                 "When the serving model was loaded (epoch seconds)",
                 value=current.loaded_at_epoch,

@@ -3,8 +3,10 @@
 A request reads ``predictor.current`` once and uses that object to the end, so a swap never
 mixes two models in one answer and in-flight requests finish on the model they started with.
 A new model is only published after ``promotion.verify`` (SHA-256 of both files, load, smoke
-prediction) and a check that it takes the features this API validates; any failure leaves the
-old model serving and is kept in ``last_reload_error`` until the current version serves.
+prediction), together with the ``ModelInputs`` of the feature schema it was trained on: a
+version with other features swaps validation, encoding and log columns with the model, in the
+same single reference. Any failure — including a stored schema that cannot be served — leaves
+the old model serving and is kept in ``last_reload_error`` until the current version serves.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -25,7 +28,7 @@ from churnops.registry.entries import ModelVersion, utc_now
 from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
-from churnops.serving.encoding import RowEncoder
+from churnops.serving.inputs import ModelInputs
 from churnops.settings import Settings
 
 logger = logging.getLogger("churnops.serving")
@@ -37,7 +40,7 @@ class LoadedModel:
 
     entry: ModelVersion
     model: OnnxModel
-    encoder: RowEncoder
+    inputs: ModelInputs  # built from the schema the model was trained on
     loaded_at: str
     loaded_at_epoch: float
 
@@ -77,9 +80,11 @@ class Predictor:
     in ``/model-info``) but never followed.
     """
 
-    def __init__(self, settings: Settings, schema: FeatureSchema) -> None:
+    def __init__(
+        self, settings: Settings, inputs_for: Callable[[FeatureSchema], ModelInputs]
+    ) -> None:
         self.registry = Registry(settings)
-        self.schema = schema
+        self.inputs_for = inputs_for
         self.home = settings.home
         self.current: LoadedModel | None = None
         self.last_reload_error: str | None = None
@@ -173,20 +178,29 @@ class Predictor:
         return message
 
     def _load(self, entry: ModelVersion) -> LoadedModel:
-        declared = FeatureSchema.model_validate(entry.feature_schema)
-        if declared.encoded_names != self.schema.encoded_names:
-            raise CheckFailedError(
-                f"{entry.name} refused: it was trained on features {declared.encoded_names}, "
-                f"this API validates {self.schema.encoded_names}; restart the API with its schema"
-            )
+        inputs = self._inputs(entry)
         model = verify(self.registry, entry)
         return LoadedModel(
             entry=entry,
             model=model,
-            encoder=RowEncoder(self.schema),
+            inputs=inputs,
             loaded_at=utc_now(),
             loaded_at_epoch=time.time(),
         )
+
+    def _inputs(self, entry: ModelVersion) -> ModelInputs:
+        """The inputs of the schema ``entry`` was trained on: the serving model's when it is the
+        same schema (a retrain), else new ones; refused when the API cannot build them."""
+        schema = FeatureSchema.model_validate(entry.feature_schema)  # checked by the registry
+        serving = self.current
+        if serving is not None and serving.inputs.schema == schema:
+            return serving.inputs
+        try:
+            return self.inputs_for(schema)
+        except (TypeError, ValueError, NameError) as exc:  # pydantic refusing a field name…
+            raise CheckFailedError(
+                f"{entry.name} refused: the API cannot build requests for its features ({exc})"
+            ) from exc
 
 
 async def poll_registry(predictor: Predictor, interval: float) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from churnops import __version__
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import CONTENT_TYPE
+from churnops.serving.predictor import LoadedModel
 from churnops.serving.schemas import Health, LogHealth, ModelInfo, Readiness, ReloadResult
 from churnops.serving.state import ServingState
 
@@ -38,6 +39,14 @@ def log_health(log: InferenceLogWriter | None) -> LogHealth | None:
     )
 
 
+def example_body(current: LoadedModel | None) -> dict[str, Any] | None:
+    """The documented example body of the model serving (None before one is loaded)."""
+    if current is None:
+        return None
+    examples: list[dict[str, Any]] = current.inputs.row_model.model_json_schema()["examples"]
+    return examples[0]
+
+
 def add_ops_routes(app: FastAPI, state: ServingState) -> None:
     predictor = state.predictor
 
@@ -52,7 +61,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             "docs": "/docs",
             "openapi": "/openapi.json",
             "endpoints": ENDPOINTS,
-            "example": {"POST /predict": state.models.row.model_json_schema()["examples"][0]},
+            "example": {"POST /predict": example_body(current)},
         }
 
     @app.get("/model-info", response_model=ModelInfo, tags=["service"])

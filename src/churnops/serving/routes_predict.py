@@ -1,21 +1,26 @@
 """``POST /predict`` and ``POST /predict/batch``: validate, encode, score, log, answer.
 
-The request types are built at run time from the feature schema, so this module does not use
-``from __future__ import annotations``: FastAPI reads the real classes from the signatures.
-Each request takes ``predictor.current`` once, so a hot swap never splits an answer.
+Each request takes ``predictor.current`` once and uses that one object to the end: its model,
+and the request model, encoder and log layout of the schema that model was trained on
+(``LoadedModel.inputs``). A hot swap — even to a version with other features — never mixes
+two versions in one answer. Without a model nothing can be validated: the answer is 503.
 """
 
+from __future__ import annotations
+
 import math
+import threading
 import time
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request, Response, status
 
-from churnops.serving.json_route import JsonBodyRoute
+from churnops.serving.errors import MAX_ERRORS
+from churnops.serving.json_route import JsonBody, JsonBodyRoute
 from churnops.serving.middleware import REQUEST_ID, STARTED
 from churnops.serving.predictor import LoadedModel
-from churnops.serving.schemas import BatchPrediction, Prediction
+from churnops.serving.schemas import BatchPrediction, Prediction, ValidationProblem
 from churnops.serving.state import ServingState
 
 JSON = "application/json"
@@ -24,18 +29,20 @@ BODY_LIMITS = {"/predict": (ROW_BODY_BYTES, "one customer; send many to /predict
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body larger than 64 KiB (/predict) or CHURNOPS_MAX_BODY_BYTES"},
     415: {"description": "Body not sent as application/json"},
+    422: {
+        "model": ValidationProblem,
+        "description": f"Bad values: the first {MAX_ERRORS} errors and how many there are",
+    },
     503: {"description": "No verified model is loaded yet (see /health/ready)"},
 }
 
 
 def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
     """Routes go on the app itself: an included router adds a matching layer per request."""
-    Row = state.models.row
-    Batch = state.models.batch
     predictor, log, metrics = state.predictor, state.log, state.metrics
-    id_column = state.schema.id_column
-    column_names = [*state.schema.feature_names, id_column]
     retry_after = str(math.ceil(state.settings.poll_interval))
+    # validation holds the GIL: batches are validated one at a time (see ``json_route``)
+    validating = threading.Lock()
 
     def serving_model() -> LoadedModel:
         loaded = predictor.current
@@ -48,18 +55,21 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             )
         return loaded
 
-    async def predict(row: Row, request: Request) -> Response:  # type: ignore[valid-type]
+    async def predict(request: Request, body: JsonBody) -> Response:
         # async: the work is tens of microseconds, less than a hop to the thread pool
         loaded = serving_model()
-        probability = float(loaded.predict(loaded.encoder.encode_one(row))[0])
+        inputs = loaded.inputs
+        row = inputs.row(body)
+        probability = float(loaded.predict(inputs.encoder.encode_one(row))[0])
         churn = probability >= loaded.threshold
         scope = request.scope
         rid = scope[REQUEST_ID]
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
-            log.submit(
-                (log.row(time.time(), rid, loaded.version, row, probability, churn, latency_ms),)
+            logged = inputs.log.row(
+                time.time(), rid, loaded.version, row, probability, churn, latency_ms
             )
+            log.submit(inputs.log, (logged,))
         metrics.count_predictions(loaded.version, 1)
         metrics.probabilities.observe_one(probability)
         answer = {
@@ -68,33 +78,38 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "churn_probability": probability,
             "churn": churn,
             "threshold": loaded.threshold,
-            "customer_id": getattr(row, id_column),
+            "customer_id": getattr(row, inputs.schema.id_column),
         }
         return Response(orjson.dumps(answer), media_type=JSON)
 
-    def predict_batch(rows: Batch, request: Request) -> Response:  # type: ignore[valid-type]
+    def predict_batch(request: Request, body: JsonBody) -> Response:
         # plain def: validated and run in the thread pool, so a large batch never stalls the loop
         loaded = serving_model()
-        validated: list[Any] = rows
-        fields = [row.__dict__ for row in validated]  # pydantic keeps validated values there
-        columns = {name: [field[name] for field in fields] for name in column_names}
-        scores = loaded.predict(loaded.encoder.encode_columns(columns))
+        inputs = loaded.inputs
+        with validating:
+            batch = inputs.batch(body)
+        id_column = inputs.schema.id_column
+        fields = [row.__dict__ for row in batch.rows]  # pydantic keeps validated values there
+        names = [*inputs.schema.feature_names, id_column]
+        columns = {name: [field[name] for field in fields] for name in names}
+        scores = loaded.predict(inputs.encoder.encode_columns(columns))
         probabilities: list[float] = scores.tolist()
         decisions: list[bool] = (scores >= loaded.threshold).tolist()
         scope = request.scope
         rid = scope[REQUEST_ID]
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
-            log.submit(
-                log.rows(
-                    time.time(), rid, loaded.version, columns, probabilities, decisions, latency_ms
-                )
+            rows = inputs.log.rows(
+                time.time(), rid, loaded.version, columns, probabilities, decisions, latency_ms
             )
-        metrics.count_predictions(loaded.version, len(validated))
+            log.submit(inputs.log, rows)
+        metrics.count_predictions(loaded.version, len(batch.rows))
         metrics.probabilities.observe_many(scores)
         items = [
-            {"churn_probability": p, "churn": d, "customer_id": c}
-            for p, d, c in zip(probabilities, decisions, columns[id_column], strict=True)
+            {"row": r, "churn_probability": p, "churn": d, "customer_id": c}
+            for r, p, d, c in zip(
+                batch.positions, probabilities, decisions, columns[id_column], strict=True
+            )
         ]
         answer = {
             "request_id": rid,
@@ -102,6 +117,9 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "threshold": loaded.threshold,
             "count": len(items),
             "predictions": items,
+            "rows_refused": batch.rows_refused,
+            "errors": batch.errors,
+            "error_count": batch.error_count,
         }
         return Response(orjson.dumps(answer), media_type=JSON)
 

@@ -1,18 +1,24 @@
-"""Request and response models of the API; the request side is built from the feature schema.
+"""Request and response models of the API; the request side is built from a feature schema.
 
-Nothing here repeats a feature by hand: names, integer-or-float, ranges, category lists and
-descriptions all come from ``FeatureSchema``, so a change to the schema changes validation,
-the OpenAPI document (``/docs`` enumerates the categories) and the 422 messages together.
+Nothing here repeats a feature by hand: names, integer-or-float, ranges, category lists,
+aliases and descriptions all come from ``FeatureSchema``, so the schema of the model serving
+decides validation, the OpenAPI document (``/docs`` enumerates the categories) and the 422
+messages together. Values are read by the rules ``prepare`` applies to CSV cells
+(``churnops.data.cells``): numeric text is a number, categories are matched without regard to
+case, spaces and punctuation or through their aliases — but a boolean, a list or text that is
+not a number is refused for a number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model
 from pydantic_core import PydanticCustomError
 
+from churnops.data import cells
 from churnops.schema import (
     CUSTOMER_ID_PATTERN,
     SEED_EXAMPLE,
@@ -21,17 +27,52 @@ from churnops.schema import (
     NumericFeature,
 )
 
+ExtraFields = Literal["ignore", "forbid"]
+ROW_DESCRIPTION = (
+    "One customer's features, as declared by the feature schema of the model serving. Numbers "
+    'may be sent as numeric text ("12"); categories in any case and spacing, or as a declared '
+    "alias. Fields the model does not take are {extra}."
+)
+EXTRA_WORDING = {"ignore": "ignored", "forbid": "refused (CHURNOPS_API_EXTRA_FIELDS=forbid)"}
 
-def only_numbers(value: Any) -> Any:
-    """Refuse strings and booleans, which pydantic's lax mode would turn into numbers.
+
+def read_number(value: Any) -> Any:
+    """Numeric text becomes its number (as ``prepare`` reads a CSV cell); booleans and other
+    text are refused, which pydantic's lax mode would turn into numbers.
 
     (Strict mode is not used because it refuses 14.0 for an integer, which JSON Schema — and
     so the OpenAPI document — calls a valid integer; 14.5 is still refused.)"""
-    if isinstance(value, str | bool):
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not a boolean")
+    if not isinstance(value, str):
+        return value
+    number = cells.number(value)
+    if number is None:
+        raise PydanticCustomError("number_type", "Input should be a number, not blank text")
+    if math.isnan(number):
         raise PydanticCustomError(
-            "number_type", "Input should be a number, not {kind}", {"kind": type(value).__name__}
+            "number_type",
+            "Input should be a number (or numeric text such as '12'), not {text!r}",
+            {"text": value if len(value) <= 40 else value[:40] + "…"},
         )
-    return value
+    return number
+
+
+def category_reader(feature: CategoricalFeature) -> Callable[[Any], Any]:
+    """A validator giving each spelling of a category (and each alias) its canonical name, as
+    ``prepare`` does; a whole number is read as its text (a 0/1 flag sent as 0). Anything
+    else is left for the category check to refuse with the list of allowed values."""
+    exact = frozenset(feature.categories)
+    spellings = feature.spellings()
+
+    def read(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and value not in exact:
+            return cells.category(value, spellings) or value
+        return value
+
+    return read
 
 
 def _numeric_field(feature: NumericFeature) -> tuple[Any, Any]:
@@ -45,12 +86,18 @@ def _numeric_field(feature: NumericFeature) -> tuple[Any, Any]:
         examples=[limits["ge"]],
         **limits,
     )
-    return Annotated[kind, BeforeValidator(only_numbers)], field
+    return Annotated[kind, BeforeValidator(read_number)], field
 
 
 def _categorical_field(feature: CategoricalFeature) -> tuple[Any, Any]:
     allowed = Literal.__getitem__(feature.categories)  # Literal["a", "b", …] from the tuple
-    return allowed, Field(description=feature.description or None, examples=[feature.categories[0]])
+    notes = [feature.description] if feature.description else []
+    if feature.aliases:
+        shown = ", ".join(f"{alias!r} → {target!r}" for alias, target in feature.aliases.items())
+        notes.append(f"Aliases: {shown}.")
+    return Annotated[allowed, BeforeValidator(category_reader(feature))], Field(
+        description=" ".join(notes) or None, examples=[feature.categories[0]]
+    )
 
 
 def _example(schema: FeatureSchema) -> dict[str, Any]:
@@ -66,54 +113,31 @@ def _example(schema: FeatureSchema) -> dict[str, Any]:
     return row
 
 
-def build_row_model(schema: FeatureSchema) -> type[BaseModel]:
-    """``CustomerFeatures``: one customer's features, validated against the schema."""
+def build_row_model(schema: FeatureSchema, extra: ExtraFields = "ignore") -> type[BaseModel]:
+    """``CustomerFeatures``: one customer's features, validated against the schema; fields it
+    does not declare are ignored (a client sending the whole customer record is normal) or,
+    with ``extra="forbid"``, refused."""
     fields: dict[str, Any] = {}
     for num in schema.numeric:
         fields[num.name] = _numeric_field(num)
     for cat in schema.categorical:
         fields[cat.name] = _categorical_field(cat)
     fields[schema.id_column] = (
-        str | None,
-        Field(
-            default=None,
-            pattern=CUSTOMER_ID_PATTERN,
-            description="Optional: your id for this customer, kept in the inference log",
-        ),
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)]
+        | None,
+        Field(default=None, description="Optional: your id for this customer, kept in the log"),
     )
     model: type[BaseModel] = create_model(
         "CustomerFeatures",
         __config__=ConfigDict(
-            extra="forbid",  # a misspelt feature must not be silently ignored
+            extra=extra,
             frozen=True,
             json_schema_extra={"examples": [_example(schema)]},
         ),
-        __doc__="One customer's features, as declared by the feature schema.",
+        __doc__=ROW_DESCRIPTION.format(extra=EXTRA_WORDING[extra]),
         **fields,
     )
     return model
-
-
-@dataclass(frozen=True)
-class RequestModels:
-    """The request types one app validates with: a row, and the batch annotation around it."""
-
-    row: type[BaseModel]
-    batch: Any  # Annotated[list[row], Field(min_length=1, max_length=limit)]
-    batch_limit: int
-
-
-def build_request_models(schema: FeatureSchema, batch_limit: int) -> RequestModels:
-    row = build_row_model(schema)
-    batch = Annotated[
-        list[row],  # type: ignore[valid-type]
-        Field(
-            min_length=1,
-            max_length=batch_limit,
-            description=f"1 to {batch_limit:,} customers, scored in one call",
-        ),
-    ]
-    return RequestModels(row=row, batch=batch, batch_limit=batch_limit)
 
 
 # ---- responses (documentation only: the endpoints serialise with orjson) -----------------------
@@ -127,17 +151,45 @@ class Prediction(BaseModel):
 
 
 class BatchItem(BaseModel):
+    row: int = Field(description="The row's position in the request, from 0")
     churn_probability: float = Field(ge=0, le=1)
     churn: bool
     customer_id: str | None = None
+
+
+class ProblemEntry(BaseModel):
+    """One validation error, as FastAPI words them: ``loc`` is ``["body", field]`` for
+    ``/predict`` and ``["body", row, field]`` for a batch (``row`` counts from 0)."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+    input: Any = Field(default=None, description="The offending value, when small")
 
 
 class BatchPrediction(BaseModel):
     request_id: str
     model_version: int
     threshold: float
-    count: int
+    count: int = Field(description="Rows answered")
     predictions: list[BatchItem] = Field(description="In the order of the request's rows")
+    rows_refused: int = Field(
+        default=0, description="Rows left out for bad values (CHURNOPS_BATCH_ERRORS=skip)"
+    )
+    errors: list[ProblemEntry] = Field(
+        default_factory=list, description="The first 20 errors of the rows left out"
+    )
+    error_count: int = Field(default=0, description="All errors of the rows left out")
+
+
+class ValidationProblem(BaseModel):
+    """A 422: the first 20 errors, and how many there are in all."""
+
+    detail: list[ProblemEntry]
+    error_count: int
+    rows_refused: int | None = Field(
+        default=None, description="/predict/batch: rows with at least one error"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from churnops.schema import FeatureSchema
 from churnops.serving.connections import ConnectionGuard
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.predictor import Predictor
-from churnops.serving.schemas import RequestModels
 from churnops.serving.security import AdminGuard
 from churnops.settings import Settings
 
@@ -17,8 +15,6 @@ from churnops.settings import Settings
 @dataclass(frozen=True)
 class ServingState:
     settings: Settings
-    schema: FeatureSchema
-    models: RequestModels
     predictor: Predictor
     log: InferenceLogWriter | None  # None when CHURNOPS_INFERENCE_LOG=false
     metrics: ServingMetrics

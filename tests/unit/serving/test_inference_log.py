@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from churnops import logstore
-from churnops.schema import DEFAULT_SCHEMA
-from churnops.serving.inference_log import InferenceLogWriter
+from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
+from churnops.serving.inference_log import InferenceLogWriter, LogLayout, batches
 
 FEATURES = SimpleNamespace(
     tenure=12,
@@ -23,6 +23,11 @@ FEATURES = SimpleNamespace(
     contract_type="Month-to-month",
     payment_method="Electronic check",
     customer_id="C0000001",
+)
+LAYOUT = LogLayout(DEFAULT_SCHEMA)
+OTHER = FeatureSchema(
+    numeric=(NumericFeature(name="order", kind="int", min=0, max=10),),
+    categorical=(CategoricalFeature(name="plan", categories=("basic", "pro")),),
 )
 
 
@@ -36,7 +41,6 @@ def writer(path: Path, **overrides: float) -> InferenceLogWriter:
     }
     return InferenceLogWriter(
         path,
-        DEFAULT_SCHEMA,
         capacity=int(options["capacity"]),
         batch_size=int(options["batch_size"]),
         flush_interval=options["flush_interval"],
@@ -44,15 +48,15 @@ def writer(path: Path, **overrides: float) -> InferenceLogWriter:
     )
 
 
-def one_row(log: InferenceLogWriter, request_id: str = "r1") -> tuple[object, ...]:
-    return log.row(1_700_000_000.5, request_id, 3, FEATURES, 0.75, True, 1.25)
+def one_row(request_id: str = "r1") -> tuple[object, ...]:
+    return LAYOUT.row(1_700_000_000.5, request_id, 3, FEATURES, 0.75, True, 1.25)
 
 
 def test_row_matches_the_table_columns(tmp_path: Path) -> None:
     """A logged row reads back with every column in place."""
     log = writer(tmp_path / "log.sqlite")
     log.start()
-    log.submit([one_row(log)])
+    log.submit(LAYOUT, [one_row()])
     log.close()
     frame = logstore.read(tmp_path / "log.sqlite")
     experiment = list(logstore.EXPERIMENT_COLUMNS)
@@ -73,12 +77,11 @@ def test_row_matches_the_table_columns(tmp_path: Path) -> None:
     }
 
 
-def test_batch_rows_equal_single_rows(tmp_path: Path) -> None:
+def test_batch_rows_equal_single_rows() -> None:
     """Column-wise batch rows are the same tuples as row-by-row ones."""
-    log = writer(tmp_path / "log.sqlite")
     columns = {name: [getattr(FEATURES, name)] * 2 for name in vars(FEATURES)}
-    rows = log.rows(1_700_000_000.5, "r1", 3, columns, [0.75, 0.75], [True, True], 1.25)
-    assert rows == [one_row(log)] * 2
+    rows = LAYOUT.rows(1_700_000_000.5, "r1", 3, columns, [0.75, 0.75], [True, True], 1.25)
+    assert rows == [one_row()] * 2
 
 
 def test_close_writes_everything_from_many_threads(tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_close_writes_everything_from_many_threads(tmp_path: Path) -> None:
 
     def submit(thread: int) -> None:
         for i in range(500):
-            log.submit([one_row(log, f"{thread}-{i}")])
+            log.submit(LAYOUT, [one_row(f"{thread}-{i}")])
 
     threads = [threading.Thread(target=submit, args=(t,)) for t in range(4)]
     for thread in threads:
@@ -109,7 +112,7 @@ def test_submit_never_waits_for_the_database(tmp_path: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
     began = time.perf_counter()
     for i in range(200):
-        assert log.submit([one_row(log, str(i))])
+        assert log.submit(LAYOUT, [one_row(str(i))])
     assert time.perf_counter() - began < 0.5
     blocker.rollback()  # lock released: the writer's busy wait ends
     blocker.close()
@@ -121,7 +124,7 @@ def test_overflow_is_counted_and_warned(tmp_path: Path, caplog: pytest.LogCaptur
     """When the buffer is full, rows are dropped, counted and a warning is logged."""
     log = writer(tmp_path / "log.sqlite", capacity=5, flush_interval=10.0, batch_size=1_000)
     log.start()
-    accepted = [log.submit([one_row(log, str(i))]) for i in range(8)]
+    accepted = [log.submit(LAYOUT, [one_row(str(i))]) for i in range(8)]
     log.close()
     assert accepted == [True] * 5 + [False] * 3
     assert (log.written, log.dropped) == (5, 3)
@@ -133,7 +136,7 @@ def test_rows_after_close_are_dropped_not_lost_silently(tmp_path: Path) -> None:
     log = writer(tmp_path / "log.sqlite")
     log.start()
     log.close()
-    assert not log.submit([one_row(log)])
+    assert not log.submit(LAYOUT, [one_row()])
     assert log.dropped == 1
 
 
@@ -175,13 +178,13 @@ def test_a_row_sqlite_cannot_store_is_counted_and_the_writer_goes_on(
     writer thread keeps running, and the lost row is counted and logged."""
     log = writer(tmp_path / "log.sqlite", flush_interval=0.05)
     log.start()
-    bad = log.row(1_700_000_000.5, "bad", 2**63, FEATURES, 0.5, True, 1.0)
-    assert log.submit([one_row(log, "before"), bad, one_row(log, "beside")])
+    bad = LAYOUT.row(1_700_000_000.5, "bad", 2**63, FEATURES, 0.5, True, 1.0)
+    assert log.submit(LAYOUT, [one_row("before"), bad, one_row("beside")])
     deadline = time.monotonic() + 30
     while log.pending and time.monotonic() < deadline:
         time.sleep(0.02)
     assert log.running
-    assert log.submit([one_row(log, "after")])
+    assert log.submit(LAYOUT, [one_row("after")])
     log.close()
     assert (log.written, log.failed, log.dropped) == (3, 1, 0)
     assert log.last_error is not None and "OverflowError" in log.last_error
@@ -204,7 +207,7 @@ def test_stopping_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")  # holds the write lock until the test ends
     try:
         for i in range(250):  # three batches of at most 100
-            log.submit([one_row(log, str(i))])
+            log.submit(LAYOUT, [one_row(str(i))])
         closer = threading.Thread(target=log.close)
         closer.start()
         closer.join(timeout=60)  # a generous deadline: before, this took minutes
@@ -214,3 +217,48 @@ def test_stopping_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
         blocker.close()
     assert (log.written, log.failed, log.pending) == (0, 250, 0)
     assert not log.running
+
+
+def test_rows_of_two_schemas_are_written_with_their_own_columns(tmp_path: Path) -> None:
+    """One writer takes rows of two feature schemas (a swap to a version with other features):
+    each row lands in its schema's columns and reads back with ``logstore.read(schema=…)``;
+    the log starts with no feature columns and gains each schema's with its first rows."""
+    path = tmp_path / "log.sqlite"
+    log = writer(path, flush_interval=10.0)
+    log.start()
+    assert not set(DEFAULT_SCHEMA.feature_names) & set(logstore.stored_columns(path))
+    other = LogLayout(OTHER)
+    log.submit(LAYOUT, [one_row("default-1")])
+    log.submit(
+        other,
+        [
+            other.row(
+                2.0,
+                "other-1",
+                4,
+                SimpleNamespace(order=7, plan="pro", customer_id="C2"),
+                0.25,
+                False,
+                1.0,
+            )
+        ],
+    )
+    log.submit(LAYOUT, [one_row("default-2")])
+    log.close()
+    assert (log.written, log.failed) == (3, 0)
+    default = logstore.read(path)
+    assert default["request_id"].tolist() == ["default-1", "other-1", "default-2"]
+    assert default["contract_type"].tolist()[::2] == ["Month-to-month"] * 2
+    assert default["contract_type"].isna().tolist() == [False, True, False]
+    mine = logstore.read(path, schema=OTHER)
+    assert mine.loc[1, ["order", "plan", "model_version"]].tolist() == [7, "pro", 4]
+    everything = logstore.read(path, schema=None)
+    assert {*DEFAULT_SCHEMA.feature_names, "order", "plan"} <= set(everything.columns)
+
+
+def test_batches_keep_the_order_and_never_mix_layouts() -> None:
+    """Chunks become batches of one layout each, at most ``size`` rows, in submission order."""
+    other = LogLayout(OTHER)
+    chunks = [(LAYOUT, [1, 2]), (LAYOUT, [3]), (other, [4, 5, 6]), (LAYOUT, [7])]
+    got = [(layout is LAYOUT, rows) for layout, rows in batches(chunks, 2)]  # type: ignore[arg-type]
+    assert got == [(True, [1, 2]), (True, [3]), (False, [4, 5]), (False, [6]), (True, [7])]

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from serving_support import inputs_for
 
 from churnops.atomic import atomic_write_json
-from churnops.schema import DEFAULT_SCHEMA
 from churnops.serving.metrics import PROBABILITY_EDGES, ProbabilityHistogram, ServingMetrics
 from churnops.serving.predictor import Predictor
 from churnops.settings import Settings
@@ -70,7 +70,7 @@ def test_probability_histogram_matches_prometheus_histogram() -> None:
 def test_drift_gauges_follow_the_report_file(settings: Settings, tmp_path: Path) -> None:
     """No file: no drift gauges. A report: its gauges. A new report: new values."""
     report = tmp_path / "drift_latest.json"
-    metrics = ServingMetrics(Predictor(settings, DEFAULT_SCHEMA), None, report)
+    metrics = ServingMetrics(Predictor(settings, inputs_for), None, report)
     assert not any(name.startswith("churnops_drift") for name, _ in samples(metrics.exposition()))
     atomic_write_json(report, REPORT)
     got = samples(metrics.exposition())
@@ -94,7 +94,7 @@ def test_a_broken_report_gives_no_drift_gauges_and_no_error(
     """An unreadable report is ignored (scrapes keep working)."""
     report = tmp_path / "drift_latest.json"
     report.write_text(json.dumps({"drift_detected": True}))  # no drift_score
-    metrics = ServingMetrics(Predictor(settings, DEFAULT_SCHEMA), None, report)
+    metrics = ServingMetrics(Predictor(settings, inputs_for), None, report)
     got = samples(metrics.exposition())
     assert not any(name.startswith("churnops_drift") for name, _ in got)
     assert ("churnops_model_ready", ()) in got
@@ -102,12 +102,13 @@ def test_a_broken_report_gives_no_drift_gauges_and_no_error(
 
 def test_model_state_is_exposed(settings: Settings, tmp_path: Path) -> None:
     """Ready, version and reload counters reflect the predictor."""
-    predictor = Predictor(settings, DEFAULT_SCHEMA)
+    predictor = Predictor(settings, inputs_for)
     metrics = ServingMetrics(predictor, None, tmp_path / "none.json")
     assert samples(metrics.exposition())[("churnops_model_ready", ())] == 0
     predictor.refresh()
     got = samples(metrics.exposition())
     assert got[("churnops_model_ready", ())] == 1
     assert got[("churnops_model_version", ())] == 1
+    assert got[("churnops_model_features", ())] == 5
     assert got[("churnops_model_reloads_total", ())] == 1
     assert got[("churnops_model_reload_failures_total", ())] == 0

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from serving_support import inputs_for, register_other_schema, table_schema
 
+from churnops import logstore
 from churnops.atomic import atomic_write_json
 from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
+from churnops.schema import DEFAULT_SCHEMA
 from churnops.serving.predictor import Predictor
 from churnops.settings import Settings
 
@@ -18,7 +21,7 @@ from churnops.settings import Settings
 def test_empty_registry_is_not_an_error(tmp_path: Path, settings: Settings) -> None:
     """With no current model it loads nothing, reports no error and stays not ready."""
     empty = settings.model_copy(update={"home": tmp_path / "empty"})
-    predictor = Predictor(empty, DEFAULT_SCHEMA)
+    predictor = Predictor(empty, inputs_for)
     outcome = predictor.refresh()
     assert (outcome.changed, outcome.version, outcome.error) == (False, None, None)
     assert predictor.current is None and predictor.last_reload_error is None
@@ -26,20 +29,20 @@ def test_empty_registry_is_not_an_error(tmp_path: Path, settings: Settings) -> N
 
 def test_loads_the_current_version_and_scores_like_the_registry(settings: Settings) -> None:
     """It serves the pointer's version, with the probabilities recorded on its hold-out."""
-    predictor = Predictor(settings, DEFAULT_SCHEMA)
+    predictor = Predictor(settings, inputs_for)
     assert predictor.refresh().changed
     loaded = predictor.current
     assert loaded is not None and loaded.version == 1
     holdout = pd.read_parquet(Registry(settings).version_dir(1) / "holdout.parquet").head(200)
     columns = {name: holdout[name].tolist() for name in DEFAULT_SCHEMA.feature_names}
-    scores = loaded.predict(loaded.encoder.encode_columns(columns))
+    scores = loaded.predict(loaded.inputs.encoder.encode_columns(columns))
     np.testing.assert_allclose(scores, holdout["prediction"], atol=1e-5)
     assert not predictor.refresh().changed  # same pointer: nothing to do
 
 
 def test_swaps_the_reference_when_the_pointer_moves(two_versions: Settings) -> None:
     """A promotion replaces the reference; an object taken before keeps the old model."""
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     before = predictor.current
     switch(two_versions, "promote", 2, "test")
@@ -54,7 +57,7 @@ def test_a_corrupted_model_is_refused_and_the_old_one_keeps_serving(
     two_versions: Settings,
 ) -> None:
     """It refuses a version whose ONNX file changed since registration, and keeps v1."""
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     switch(two_versions, "promote", 2, "test")
     registry = Registry(two_versions)
@@ -71,23 +74,37 @@ def test_a_corrupted_model_is_refused_and_the_old_one_keeps_serving(
     assert predictor.reload_failures == 2
 
 
-def test_a_model_trained_on_other_features_is_refused(settings: Settings) -> None:
-    """A model whose features differ from the ones this API validates is never served."""
-    other = FeatureSchema(
-        numeric=(NumericFeature(name="age", kind="float", min=0, max=1),),
-        categorical=(CategoricalFeature(name="plan", categories=("a", "b")),),
-    )
-    predictor = Predictor(settings, other)
-    outcome = predictor.refresh()
-    assert predictor.current is None
-    assert outcome.error is not None and "trained on features" in outcome.error
+def test_a_version_of_another_schema_swaps_in_with_its_own_inputs(two_versions: Settings) -> None:
+    """Promoting a version trained on other features publishes it together with the request
+    model, encoder and log layout of its schema; a retrain of the same schema reuses them."""
+    home = two_versions.home
+    other = register_other_schema(home, "minimal")
+    predictor = Predictor(two_versions, inputs_for)
+    predictor.refresh()
+    before = predictor.current
+    assert before is not None and before.inputs.schema == DEFAULT_SCHEMA
+    switch(two_versions, "promote", other, "test", force=True)
+    assert predictor.refresh().changed
+    after = predictor.current
+    assert after is not None and after.version == other
+    assert after.inputs.schema == table_schema(home, "minimal")
+    assert set(after.inputs.row_model.model_fields) == {"usage_hours", "plan", "customer_id"}
+    assert after.inputs.log.names == tuple(logstore.columns(after.inputs.schema))
+    row = after.inputs.row(b'{"usage_hours": "12.5", "plan": "Basic", "tenure": 3}')
+    expected = after.model.predict_frame(pd.DataFrame([{"usage_hours": 12.5, "plan": "basic"}]))
+    assert after.predict(after.inputs.encoder.encode_one(row)) == pytest.approx(expected)
+    assert before.inputs.schema == DEFAULT_SCHEMA  # an in-flight request keeps its own
+    switch(two_versions, "promote", 2, "test: back to a built-in version")
+    predictor.refresh()
+    again = predictor.current
+    assert again is not None and again.inputs.schema == DEFAULT_SCHEMA
 
 
 def test_a_pointer_naming_an_unknown_file_is_reported_not_followed(settings: Settings) -> None:
     """current_model.txt edited by hand to an unregistered file: metadata.json's current
     version serves, and the disagreement is reported."""
     Registry(settings).pointer_path.write_text("churn_model_v9_20250101_000000.joblib\n")
-    predictor = Predictor(settings, DEFAULT_SCHEMA)
+    predictor = Predictor(settings, inputs_for)
     outcome = predictor.refresh()
     assert outcome.error is None
     assert predictor.current is not None and predictor.current.version == 1
@@ -110,7 +127,7 @@ def test_a_rejected_version_named_by_the_pointer_is_never_served(two_versions: S
     _reject(two_versions, 2)
     registry = Registry(two_versions)
     rejected = registry.require(registry.read(), 2)
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     registry.pointer_path.write_text(rejected.file + "\n")
     outcome = predictor.refresh()
@@ -129,7 +146,7 @@ def test_after_a_kill_before_the_pointer_write_the_new_current_serves(
     """A promotion killed between committing metadata.json and writing the pointer: the API
     serves the version metadata.json made current, without waiting for a repair."""
     registry = Registry(two_versions)
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     state = registry.read()
     state.current_version = 2  # what `promote v2` commits first…
@@ -143,7 +160,7 @@ def test_after_a_kill_before_the_pointer_write_the_new_current_serves(
 def test_a_reload_failure_clears_once_the_current_version_serves(two_versions: Settings) -> None:
     """A promoted version that fails verification leaves an error; rolling back to the
     version still serving clears it (the failure state does not stick forever)."""
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     switch(two_versions, "promote", 2, "test")
     registry = Registry(two_versions)
@@ -159,7 +176,7 @@ def test_a_reload_failure_clears_once_the_current_version_serves(two_versions: S
 def test_reload_errors_name_paths_relative_to_the_home(two_versions: Settings) -> None:
     """The reload error (shown unauthenticated in /model-info) does not reveal the server's
     folders: a missing file is named relative to the project home."""
-    predictor = Predictor(two_versions, DEFAULT_SCHEMA)
+    predictor = Predictor(two_versions, inputs_for)
     predictor.refresh()
     switch(two_versions, "promote", 2, "test")
     registry = Registry(two_versions)

@@ -1,15 +1,20 @@
-"""The request models are derived from the feature schema, never written by hand."""
+"""The request models are derived from the feature schema, never written by hand, and read
+values by the rules ``prepare`` applies to CSV cells."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pandas as pd
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from churnops.data.prepare import prepare_frame
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
-from churnops.serving.schemas import build_request_models, build_row_model
+from churnops.serving.errors import SummarisedValidationError
+from churnops.serving.inputs import ModelInputs
+from churnops.serving.schemas import build_row_model
 
 SEED_BODY: dict[str, Any] = {
     "tenure": 12,
@@ -64,15 +69,23 @@ def test_seed_example_is_valid() -> None:
     ("change", "error_type"),
     [
         ({"tenure": 12.5}, "int_from_float"),  # months are whole
-        ({"tenure": "12"}, "number_type"),  # a string is not a number
-        ({"tenure": True}, "number_type"),  # nor is a boolean
+        ({"tenure": "12.5"}, "int_from_float"),  # as text too
+        ({"tenure": "twelve"}, "number_type"),  # text that is not a number
+        ({"tenure": "12 months"}, "number_type"),  # prepare refuses it too
+        ({"tenure": "  "}, "number_type"),  # blank text is no number
+        ({"tenure": "nan"}, "number_type"),  # nor is NaN spelt out
+        ({"monthly_charges": "inf"}, "finite_number"),  # a number, but not a finite one
+        ({"tenure": True}, "number_type"),  # a boolean is not a number
+        ({"tenure": [12]}, "int_type"),  # nor is a list
+        ({"monthly_charges": {"value": 1}}, "float_type"),  # nor an object
+        ({"contract_type": True}, "literal_error"),  # a boolean is no category
+        ({"contract_type": 1.0}, "literal_error"),  # nor a number that is not a category's
         ({"tenure": 73}, "less_than_equal"),  # above the schema's range
         ({"monthly_charges": -1}, "greater_than_equal"),  # below it
         ({"total_charges": 1e308}, "less_than_equal"),  # huge
         ({"contract_type": "Weekly"}, "literal_error"),  # unknown category
         ({"customer_id": ""}, "string_pattern_mismatch"),  # an empty id is no id
         ({"customer_id": "x" * 65}, "string_pattern_mismatch"),  # ids are short
-        ({"surprise": 1}, "extra_forbidden"),  # a misspelt feature is not ignored
     ],
 )
 def test_it_refuses_bad_values(change: dict[str, Any], error_type: str) -> None:
@@ -103,8 +116,71 @@ def test_unknown_category_error_lists_the_allowed_values() -> None:
 
 def test_batch_limits() -> None:
     """A batch holds 1 to batch_limit rows."""
-    batch = TypeAdapter(build_request_models(DEFAULT_SCHEMA, batch_limit=3).batch)
-    assert len(batch.validate_python([SEED_BODY] * 3)) == 3
-    for size in (0, 4):
-        with pytest.raises(ValidationError):
-            batch.validate_python([SEED_BODY] * size)
+    inputs = ModelInputs(DEFAULT_SCHEMA, batch_limit=3, extra="ignore", batch_errors="refuse")
+    assert len(inputs.batch(json.dumps([SEED_BODY] * 3).encode()).rows) == 3
+    for size, problem in ((0, "too_short"), (4, "too_long")):
+        with pytest.raises(SummarisedValidationError) as caught:
+            inputs.batch(json.dumps([SEED_BODY] * size).encode())
+        assert [e["type"] for e in caught.value.errors()] == [problem]
+
+
+def test_extra_fields_are_ignored_or_refused() -> None:
+    """Fields the schema does not declare are dropped by default (a client sending the whole
+    customer record) and refused with extra="forbid" (a misspelt feature is then caught)."""
+    body = {**SEED_BODY, "gender": "Female", "SeniorCitizen": 0}
+    row = build_row_model(DEFAULT_SCHEMA).model_validate(body)
+    assert set(row.model_dump()) == {*DEFAULT_SCHEMA.feature_names, "customer_id"}
+    with pytest.raises(ValidationError) as caught:
+        build_row_model(DEFAULT_SCHEMA, extra="forbid").model_validate(body)
+    assert {e["type"] for e in caught.value.errors()} == {"extra_forbidden"}
+    assert len(caught.value.errors()) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "read_as"),
+    [
+        ({"contract_type": "month-to-month"}, {"contract_type": "Month-to-month"}),
+        ({"contract_type": " MONTH TO MONTH "}, {"contract_type": "Month-to-month"}),
+        ({"contract_type": "12 months"}, {"contract_type": "One year"}),  # a declared alias
+        ({"payment_method": "credit card"}, {"payment_method": "Credit card (automatic)"}),
+        ({"tenure": "12"}, {"tenure": 12}),
+        ({"tenure": " 12.0 "}, {"tenure": 12}),
+        ({"monthly_charges": "65.50"}, {"monthly_charges": 65.5}),
+        ({"total_charges": "7.86e2"}, {"total_charges": 786.0}),
+        ({"customer_id": " C-1 "}, {"customer_id": "C-1"}),
+    ],
+)
+def test_it_reads_values_as_prepare_does(change: dict[str, Any], read_as: dict[str, Any]) -> None:
+    """Spellings, aliases and numbers sent as text are read as their canonical value."""
+    row = build_row_model(DEFAULT_SCHEMA).model_validate_json(json.dumps({**SEED_BODY, **change}))
+    assert {name: getattr(row, name) for name in read_as} == read_as
+
+
+def test_a_whole_number_is_read_as_the_category_it_spells() -> None:
+    """A 0/1 flag declared as categories "0" and "1" takes 0 and 1 as JSON numbers too."""
+    schema = FeatureSchema(
+        numeric=(NumericFeature(name="age", kind="int", min=18, max=99),),
+        categorical=(CategoricalFeature(name="senior", categories=("0", "1")),),
+    )
+    row = build_row_model(schema).model_validate_json(b'{"age": "70", "senior": 1}')
+    assert (row.age, row.senior) == (70, "1")  # type: ignore[attr-defined]
+
+
+def test_rows_prepare_accepts_mean_the_same_to_the_api() -> None:
+    """CSV rows written every way ``prepare`` accepts, sent as JSON text values, validate to
+    the values ``prepare`` produces."""
+    cells = [
+        ("12", " 65.5", "786.00 ", "month to month", "Electronic Check"),
+        (" 1", "20", "20", "1 year", "bank transfer"),
+        ("24", "99.95", "2398.8", "TWO YEAR", "mailed-check"),
+        ("3", "1e2", "300", "Monthly", "Credit card (automatic)"),
+    ]
+    names = DEFAULT_SCHEMA.feature_names
+    raw = pd.DataFrame([(f"C{i}", *values, "0") for i, values in enumerate(cells)])
+    raw.columns = [DEFAULT_SCHEMA.id_column, *names, DEFAULT_SCHEMA.label]
+    clean, rejected, _ = prepare_frame(raw.astype(object), DEFAULT_SCHEMA)
+    assert rejected.empty
+    row_model = build_row_model(DEFAULT_SCHEMA)
+    for values, (_, prepared) in zip(cells, clean.iterrows(), strict=True):
+        row = row_model.model_validate_json(json.dumps(dict(zip(names, values, strict=True))))
+        assert [getattr(row, name) for name in names] == [prepared[name] for name in names]
