@@ -109,8 +109,13 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
         inference log's writer is doing."""
         current = predictor.current
         log = log_health(state.log)
-        if current is not None:
-            return Readiness(status="ready", model_version=current.version, inference_log=log)
+        if current is not None:  # a refused swap keeps this version: ``reason`` says why
+            return Readiness(
+                status="ready",
+                model_version=current.version,
+                reason=predictor.last_reload_error,
+                inference_log=log,
+            )
         reason = predictor.last_reload_error or "the registry has no current model yet"
         body = Readiness(status="not ready", reason=reason, inference_log=log)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -50,10 +50,11 @@ def read_number(value: Any) -> Any:
     if number is None:
         raise PydanticCustomError("number_type", "Input should be a number, not blank text")
     if math.isnan(number):
+        shown = value if len(value) <= 40 else value[:40] + "…"
         raise PydanticCustomError(
             "number_type",
-            "Input should be a number (or numeric text such as '12'), not {text!r}",
-            {"text": value if len(value) <= 40 else value[:40] + "…"},
+            "Input should be a number (or numeric text such as '12'), not {text}",
+            {"text": repr(shown)},
         )
     return number
 
@@ -137,6 +138,9 @@ def build_row_model(schema: FeatureSchema, extra: ExtraFields = "ignore") -> typ
         __doc__=ROW_DESCRIPTION.format(extra=EXTRA_WORDING[extra]),
         **fields,
     )
+    lost = set(fields) - set(model.model_fields)
+    if lost:  # pydantic drops a field named like its own settings (``model_config``)
+        raise ValueError(f"pydantic reserves the name(s) {', '.join(sorted(lost))}")
     return model
 
 
