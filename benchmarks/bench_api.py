@@ -71,7 +71,15 @@ class Server:
     url: str
 
 
-def start(name: str, target: str, home: Path, factory: bool = False, http: str = "auto") -> Server:
+def start(
+    name: str,
+    target: str,
+    home: Path,
+    factory: bool = False,
+    http: str = "auto",
+    probe: dict[str, Any] = SEED_BODY,
+) -> Server:
+    """Start ``target`` on a free port and wait until it answers ``probe`` on /predict."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", target, "--port", str(port)]
     command += ["--host", "127.0.0.1", "--workers", "1", "--log-level", "warning"]
@@ -82,7 +90,7 @@ def start(name: str, target: str, home: Path, factory: bool = False, http: str =
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.post(f"{server.url}/predict", json=SEED_BODY).status_code == 200:
+            if httpx.post(f"{server.url}/predict", json=probe).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.2)

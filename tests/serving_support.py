@@ -24,11 +24,12 @@ ROWS = {"telecom": 3_000, "bank": 3_000, "minimal": 1_500}
 inputs_for = functools.partial(ModelInputs, batch_limit=100, extra="ignore", batch_errors="refuse")
 
 
-def register_other_schema(home: Path, table: str, trees: int = 40) -> int:
+def register_other_schema(home: Path, table: str, trees: int = 40, rows: int | None = None) -> int:
     """Train a version on one of ``schemas_support``'s tables (its drafted project file kept
     beside the data as ``<table>.yaml``), leave the version that was current serving, and
     return the new version's number."""
-    source = tables.write_csv(tables.BUILDERS[table](ROWS[table]), home / f"{table}.csv")
+    frame = tables.BUILDERS[table](rows or ROWS[table])
+    source = tables.write_csv(frame, home / f"{table}.csv")
     project = home / f"{table}.yaml"
     project.write_text(render(draft_project(source, None, None)), encoding="utf-8")
     settings = load_settings(home=home, schema_file=project, n_estimators=trees)

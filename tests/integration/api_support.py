@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -129,17 +129,20 @@ class LoadResult:
     ok: int
     failures: list[str]
     answers: list[tuple[float, int, str]]  # (monotonic time, model version, request id) per 2xx
+    probabilities: list[tuple[int, float]]  # (model version, probability) per single-row 2xx
 
 
 def run_load(
-    url: str, stop: Callable[[], bool], connections: int = 8, batch: int = 0
+    url: str,
+    stop: Callable[[], bool],
+    connections: int = 8,
+    batch: int = 0,
+    body: dict[str, Any] = SEED_BODY,
 ) -> LoadResult:
-    """``connections`` clients posting the seed example (or a batch of that many rows) as fast
-    as they can until ``stop()``; each non-2xx or transport error is a failure."""
-    result = LoadResult(ok=0, failures=[], answers=[])
-    path, payload = (
-        ("/predict", SEED_BODY) if not batch else ("/predict/batch", [SEED_BODY] * batch)
-    )
+    """``connections`` clients posting ``body`` (or a batch of that many of it) as fast as they
+    can until ``stop()``; each non-2xx or transport error is a failure."""
+    result = LoadResult(ok=0, failures=[], answers=[], probabilities=[])
+    path, payload = ("/predict", body) if not batch else ("/predict/batch", [body] * batch)
 
     async def client_loop() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -152,10 +155,11 @@ def run_load(
                     continue
                 if response.is_success:
                     result.ok += max(batch, 1)
-                    body = response.json()
-                    result.answers.append(
-                        (time.monotonic(), body["model_version"], body["request_id"])
-                    )
+                    answer = response.json()
+                    version = answer["model_version"]
+                    result.answers.append((time.monotonic(), version, answer["request_id"]))
+                    if not batch:
+                        result.probabilities.append((version, answer["churn_probability"]))
                 else:
                     result.failures.append(f"{response.status_code}: {response.text[:200]}")
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from api_support import (
     SEED_BODY,
@@ -21,8 +22,13 @@ from api_support import (
     running,
     uvicorn_command,
 )
+from serving_support import body_for_both, register_other_schema, table_schema
 
+from churnops import logstore
+from churnops.model.onnx_model import OnnxModel
 from churnops.registry.promotion import switch
+from churnops.registry.store import Registry
+from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
 
@@ -136,3 +142,66 @@ def test_two_workers_share_the_log_and_both_follow_a_rollback(two_versions: Sett
     assert result.failures == []
     assert after == {worker: {1} for worker in workers}  # both workers follow the rollback
     assert logged_rows(two_versions) == result.ok + warm_up + probes
+
+
+@pytest.fixture(scope="module")
+def _telecom_waiting(_trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v1 on the built-in schema (current) and v2 on the 19-feature telecom table's."""
+    home = tmp_path_factory.mktemp("telecom") / "home"
+    shutil.copytree(_trained_template, home)
+    assert register_other_schema(home, "telecom") == 2
+    return home
+
+
+def scored_by(settings: Settings, body: dict[str, object]) -> dict[int, float]:
+    """Each version's probability for ``body``, computed outside the API."""
+    registry = Registry(settings)
+    scores = {}
+    for entry in registry.read().versions:
+        schema = FeatureSchema.model_validate(entry.feature_schema)
+        frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
+        model = OnnxModel.load(registry.onnx_path(entry), schema)
+        scores[entry.version] = float(model.predict_frame(frame)[0])
+    return scores
+
+
+@pytest.mark.slow
+def test_swaps_between_schemas_under_load_give_no_error_and_no_wrong_answer(
+    _telecom_waiting: Path, tmp_path: Path
+) -> None:
+    """`churnops serve` under 8 clients sending a body valid for both schemas (each version
+    ignores the fields it does not take): promote the 19-feature version, roll back, promote
+    again. No request fails, both versions answer, every answer — and every logged row — has
+    the probability its version gives that body, and the log holds each row in its schema's
+    columns."""
+    home = tmp_path / "home"
+    shutil.copytree(_telecom_waiting, home)
+    settings = api_settings(home)
+    telecom = table_schema(home, "telecom")
+    body = body_for_both(telecom)
+    truth = scored_by(settings, body)
+    assert abs(truth[1] - truth[2]) > 1e-3  # the two versions are told apart by their answer
+    port = free_port()
+    command = churnops_command("serve", "--home", str(home), "--port", str(port))
+    with running(command, home, port) as server:
+        done = threading.Event()
+        load = in_background(lambda: run_load(server.url, done.is_set, body=body))
+        for action, version in (("promote", 2), ("rollback", 1), ("promote", 2)):
+            time.sleep(2.5)
+            switch(settings, action, version, f"test: {action} under load", force=True)
+        time.sleep(2.5)
+        done.set()
+        result = load()
+        assert server.stop()
+    assert result.failures == []
+    assert {version for version, _ in result.probabilities} == {1, 2}
+    for version, probability in result.probabilities:
+        assert probability == pytest.approx(truth[version], abs=1e-6)
+    log = logstore.read(settings.inference_db, schema=None)
+    assert len(log) == result.ok
+    for version, rows in log.groupby("model_version"):
+        assert rows["probability"].to_numpy() == pytest.approx(truth[int(version)], abs=1e-6)
+    served_by_telecom = log["model_version"] == 2
+    assert log.loc[served_by_telecom, "internet_service"].notna().all()
+    assert log.loc[~served_by_telecom, "internet_service"].isna().all()
+    assert log.loc[served_by_telecom, "contract_type"].isna().all()
