@@ -45,14 +45,13 @@ from bench_api import (
 )
 
 from churnops import logstore
-from churnops.model.onnx_model import OnnxModel
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
-from churnops.schema import SEED_EXAMPLE, FeatureSchema
+from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings
 
 sys.path.insert(0, str(ROOT / "tests"))
-from serving_support import body_for_both, register_other_schema, table_schema
+from serving_support import body_for_both, register_other_schema, scored_by, table_schema
 
 TELECOM_ROWS = 7_000
 SWAPS = (("promote", 2), ("rollback", 1), ("promote", 2), ("rollback", 1))
@@ -83,18 +82,6 @@ def telecom_row(home: Path) -> dict[str, Any]:
     for name in schema.int_names:
         row[name] = int(row[name])
     return dict(row)
-
-
-def scored_by(settings: Settings, body: dict[str, Any]) -> dict[int, float]:
-    """Each version's probability for ``body``, computed outside the API."""
-    registry = Registry(settings)
-    scores = {}
-    for entry in registry.read().versions:
-        schema = FeatureSchema.model_validate(entry.feature_schema)
-        frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
-        model = OnnxModel.load(registry.onnx_path(entry), schema)
-        scores[entry.version] = float(model.predict_frame(frame)[0])
-    return scores
 
 
 def wrk_script(body: dict[str, Any], folder: Path, name: str) -> Path:

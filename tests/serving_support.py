@@ -8,16 +8,18 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import schemas_support as tables
 
 from churnops import workflow
 from churnops.data.infer import draft_project, render
+from churnops.model.onnx_model import OnnxModel
 from churnops.project import load_schema
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE, FeatureSchema
 from churnops.serving.inputs import ModelInputs
-from churnops.settings import load_settings
+from churnops.settings import Settings, load_settings
 
 # The sizes each table is trained at here: enough for a real model, quick to train.
 ROWS = {"telecom": 3_000, "bank": 3_000, "minimal": 1_500}
@@ -58,3 +60,16 @@ def body_for_both(schema: FeatureSchema) -> dict[str, Any]:
     for category in schema.categorical:
         body.setdefault(category.name, category.categories[-1])
     return body
+
+
+def scored_by(settings: Settings, body: dict[str, Any]) -> dict[int, float]:
+    """Each registered version's probability for ``body`` (canonical values), computed
+    outside the API from its ONNX file and its schema."""
+    registry = Registry(settings)
+    scores = {}
+    for entry in registry.read().versions:
+        schema = FeatureSchema.model_validate(entry.feature_schema)
+        frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
+        model = OnnxModel.load(registry.onnx_path(entry), schema)
+        scores[entry.version] = float(model.predict_frame(frame)[0])
+    return scores

@@ -10,21 +10,19 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 from api_support import ADMIN_TOKEN, SEED_BODY, api_settings
 from cli_support import RunCli
 from fastapi.testclient import TestClient
-from serving_support import body_for_both, register_other_schema, table_schema
+from serving_support import body_for_both, register_other_schema, scored_by, table_schema
 
 from churnops import logstore
 from churnops.atomic import atomic_write_json
-from churnops.model.onnx_model import OnnxModel
 from churnops.registry.lifecycle import switch
 from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
+from churnops.schema import DEFAULT_SCHEMA
 from churnops.serving.app import create_app
 from churnops.settings import Settings
 
@@ -53,15 +51,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def expected(settings: Settings, version: int, body: dict[str, Any]) -> float:
-    """What ``version``'s model gives ``body`` (canonical values), scored outside the API."""
-    registry = Registry(settings)
-    entry = registry.require(registry.read(), version)
-    schema = FeatureSchema.model_validate(entry.feature_schema)
-    frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
-    return float(OnnxModel.load(registry.onnx_path(entry), schema).predict_frame(frame)[0])
-
-
 def request_fields(client: TestClient) -> set[str]:
     document = client.get("/openapi.json").json()
     body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
@@ -81,14 +70,14 @@ def test_a_swap_to_other_features_switches_validation_and_model_together(
     body = {**body_for_both(minimal), "customer_id": "C1"}
     answer = client.post("/predict", json=body).json()
     assert answer["model_version"] == 1
-    assert answer["churn_probability"] == pytest.approx(expected(settings, 1, body), abs=1e-6)
+    assert answer["churn_probability"] == pytest.approx(scored_by(settings, body)[1], abs=1e-6)
     assert request_fields(client) == {*DEFAULT_SCHEMA.feature_names, "customer_id"}
 
     switch(settings, "promote", 2, "test: other features", force=True)
     assert client.post("/admin/reload", headers=ADMIN).json()["model_version"] == 2
     answer = client.post("/predict", json=body).json()
     assert answer["model_version"] == 2
-    assert answer["churn_probability"] == pytest.approx(expected(settings, 2, body), abs=1e-6)
+    assert answer["churn_probability"] == pytest.approx(scored_by(settings, body)[2], abs=1e-6)
     batch = client.post("/predict/batch", json=[body, {**body, "plan": "BASIC"}]).json()
     assert [p["row"] for p in batch["predictions"]] == [0, 1]
     seed_only = client.post("/predict", json=SEED_BODY)
@@ -185,7 +174,11 @@ def test_skip_mode_answers_the_good_rows_and_lists_the_bad(settings: Settings) -
             ["body", 3, "contract_type"],
         ]
         assert client.post("/predict/batch", json=[rows[1], rows[3]]).status_code == 422
-    assert sorted(logstore.read(settings.inference_db)["customer_id"]) == ["C0", "C2", "C4"]
+        many = client.post("/predict/batch", json=[{}] * 300 + [rows[0]]).json()  # 1,500 errors
+        assert [p["row"] for p in many["predictions"]] == [300]
+        assert (many["rows_refused"], many["error_count"], len(many["errors"])) == (300, 1500, 20)
+    logged = logstore.read(settings.inference_db)["customer_id"]
+    assert sorted(logged) == ["C0", "C0", "C2", "C4"]
 
 
 def test_a_version_the_api_cannot_serve_is_refused_and_said_why(

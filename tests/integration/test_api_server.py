@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 from api_support import (
     SEED_BODY,
@@ -22,13 +21,10 @@ from api_support import (
     running,
     uvicorn_command,
 )
-from serving_support import body_for_both, register_other_schema, table_schema
+from serving_support import body_for_both, register_other_schema, scored_by, table_schema
 
 from churnops import logstore
-from churnops.model.onnx_model import OnnxModel
 from churnops.registry.promotion import switch
-from churnops.registry.store import Registry
-from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
 
@@ -151,18 +147,6 @@ def _telecom_waiting(_trained_template: Path, tmp_path_factory: pytest.TempPathF
     shutil.copytree(_trained_template, home)
     assert register_other_schema(home, "telecom") == 2
     return home
-
-
-def scored_by(settings: Settings, body: dict[str, object]) -> dict[int, float]:
-    """Each version's probability for ``body``, computed outside the API."""
-    registry = Registry(settings)
-    scores = {}
-    for entry in registry.read().versions:
-        schema = FeatureSchema.model_validate(entry.feature_schema)
-        frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
-        model = OnnxModel.load(registry.onnx_path(entry), schema)
-        scores[entry.version] = float(model.predict_frame(frame)[0])
-    return scores
 
 
 @pytest.mark.slow

@@ -19,6 +19,8 @@ one). Cleaning rules, applied in this order and always the same way:
    kept) and the declared rules. Each failing row goes to ``rejected.csv`` with every reason
    it failed.
 
+Rules 2–4 are ``churnops.data.cells``, which the API applies to request values too.
+
 Categorical *encoding* is not done here: it lives in the trained model pipeline, so the API
 feeds raw features and training and serving cannot skew.
 """

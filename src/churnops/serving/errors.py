@@ -9,8 +9,8 @@ so the handler on the event loop only serialises a few small dicts.
 
 Listing errors costs about a microsecond each, in one call that holds the GIL (so even in a
 worker thread it stalls the event loop): past ``MAX_EXAMINED`` errors none is listed from that
-validation — ``json_route`` validates a batch again, stopping at its first invalid row, to
-list that row's errors instead.
+validation, one entry says how many there are (a batch's rows are validated one by one when it
+is bad, see ``inputs``, so this only happens for a single row with that many errors).
 
 Inputs are also made JSON-safe: ``json.dumps`` raises on NaN or Infinity and ``orjson``
 refuses integers beyond 64 bits — either would turn a bad request into a 500.

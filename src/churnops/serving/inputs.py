@@ -5,24 +5,31 @@ model that validates a row, the encoder that turns it into the ONNX input, and t
 its rows have in the inference log — so a request that reads ``predictor.current`` once
 validates, scores and logs with parts that belong together, whatever is swapped meanwhile.
 
-A batch is validated in one call when it is valid. Otherwise each row is validated on its
-own, to say which rows failed and why (``loc`` is ``["body", row, field]``), and with
-``CHURNOPS_BATCH_ERRORS=skip`` to answer the others. The errors listed are the first
-``MAX_ERRORS`` (a row with more than ``MAX_EXAMINED`` is summarised in one entry): however
-bad a batch is, the answer stays small and cheap to build.
+A batch is validated in one call. When rows are bad, the errors say which (``loc`` is
+``["body", row, field]``) — unless there are more than ``MAX_EXAMINED``, too many to list
+cheaply: then each row is validated on its own, to count the bad rows and list the first
+errors. With ``CHURNOPS_BATCH_ERRORS=skip`` the good rows are validated again without the bad
+ones, and answered. The errors listed are the first ``MAX_ERRORS`` (a row with more than
+``MAX_EXAMINED`` is summarised in one entry): however bad a batch is, the answer stays small
+and cheap to build.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import pydantic_core
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from churnops.schema import FeatureSchema
 from churnops.serving.encoding import RowEncoder
-from churnops.serving.errors import MAX_ERRORS, SummarisedValidationError, listed_errors
+from churnops.serving.errors import (
+    MAX_ERRORS,
+    MAX_EXAMINED,
+    SummarisedValidationError,
+    listed_errors,
+)
 from churnops.serving.inference_log import LogLayout
 from churnops.serving.schemas import ExtraFields, build_row_model
 
@@ -57,6 +64,7 @@ class ModelInputs:
         self._batch: TypeAdapter[Any] = TypeAdapter(
             Annotated[list[row], Field(min_length=1, max_length=batch_limit)]  # type: ignore[valid-type]
         )
+        self._rows: TypeAdapter[Any] = TypeAdapter(list[row])  # type: ignore[valid-type]
 
     def row(self, body: bytes) -> Any:
         """One validated row from a JSON body (a 422 otherwise)."""
@@ -74,13 +82,27 @@ class ModelInputs:
             return ValidBatch(rows, list(range(len(rows))))
         except ValidationError as exc:
             whole = exc
-        try:
-            items = pydantic_core.from_json(body)
-        except ValueError:
-            items = None
+        if whole.error_count() <= MAX_EXAMINED:  # few enough to say which rows they are in
+            found = {error["loc"][0] if error["loc"] else None for error in whole.errors()}
+            if all(isinstance(row, int) for row in found):
+                return self._without(body, whole, cast(set[int], found))
+            raise SummarisedValidationError(listed_errors(whole), whole.error_count()) from None
+        items = _items(body)
         if not isinstance(items, list) or not 1 <= len(items) <= self.batch_limit:
             raise SummarisedValidationError(listed_errors(whole), whole.error_count()) from None
-        checked = self._rows_one_by_one(items)
+        return self._answerable(self._rows_one_by_one(items))
+
+    def _without(self, body: bytes, whole: ValidationError, bad: set[int]) -> ValidBatch:
+        """The rows not in ``bad`` (where ``whole``'s errors are), validated."""
+        errors, count = listed_errors(whole), whole.error_count()
+        if not self.skip_bad_rows:
+            raise SummarisedValidationError(errors, count, len(bad))
+        items = cast(list[Any], _items(body))  # validated as a list of this length already
+        positions = [i for i in range(len(items)) if i not in bad]
+        rows = self._rows.validate_python([items[i] for i in positions])
+        return self._answerable(ValidBatch(rows, positions, len(bad), errors, count))
+
+    def _answerable(self, checked: ValidBatch) -> ValidBatch:
         if checked.rows_refused and (not self.skip_bad_rows or not checked.rows):
             raise SummarisedValidationError(
                 checked.errors, checked.error_count, checked.rows_refused
@@ -103,3 +125,11 @@ class ModelInputs:
                     listed = listed_errors(exc, ("body", position))
                     errors += listed[: MAX_ERRORS - len(errors)]
         return ValidBatch(rows, positions, refused, errors, count)
+
+
+def _items(body: bytes) -> Any:
+    """The parsed JSON body, or None when it is not JSON."""
+    try:
+        return pydantic_core.from_json(body)
+    except ValueError:
+        return None
