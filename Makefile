@@ -124,6 +124,7 @@ image-offline: base-image wheelhouse image
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_api_schemas.py
 	$(BIN)/python benchmarks/bench_drift.py
 
 clean:

@@ -21,10 +21,10 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi_offline import FastAPIOffline
 
 from churnops import __version__
 from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
+from churnops.serving.docs import add_docs_routes
 from churnops.serving.errors import validation_failed
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.inputs import ModelInputs
@@ -51,6 +51,7 @@ inference log for drift monitoring."""
 ROUTES: tuple[Callable[[FastAPI, ServingState], None], ...] = (
     add_prediction_routes,
     add_ops_routes,
+    add_docs_routes,
 )
 
 
@@ -125,12 +126,13 @@ def app_for(state: ServingState) -> FastAPI:
             if state.log is not None:
                 await anyio.to_thread.run_sync(state.log.close)
 
-    app = FastAPIOffline(  # /docs and /redoc with their JavaScript served from the package
+    app = FastAPI(
         title="churnops prediction API",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
+        docs_url=None,  # served by ``docs`` without a CDN
+        redoc_url=None,
     )
     app.openapi = ServingDocument(app, state.predictor, state.settings.batch_limit)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_failed)
