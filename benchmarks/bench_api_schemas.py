@@ -45,7 +45,7 @@ from bench_api import (
 )
 
 from churnops import logstore
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings

@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 import schemas_support as tables
+from schema_homes import scored
 
 from churnops import workflow
 from churnops.data.infer import draft_project, render
-from churnops.model.onnx_model import OnnxModel
 from churnops.project import load_schema
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE, FeatureSchema
 from churnops.serving.inputs import ModelInputs
@@ -65,11 +65,8 @@ def body_for_both(schema: FeatureSchema) -> dict[str, Any]:
 def scored_by(settings: Settings, body: dict[str, Any]) -> dict[int, float]:
     """Each registered version's probability for ``body`` (canonical values), computed
     outside the API from its ONNX file and its schema."""
-    registry = Registry(settings)
-    scores = {}
-    for entry in registry.read().versions:
-        schema = FeatureSchema.model_validate(entry.feature_schema)
-        frame = pd.DataFrame([{name: body[name] for name in schema.feature_names}])
-        model = OnnxModel.load(registry.onnx_path(entry), schema)
-        scores[entry.version] = float(model.predict_frame(frame)[0])
-    return scores
+    frame = pd.DataFrame([body])
+    return {
+        entry.version: float(scored(settings, frame, entry.version)["probability"].iloc[0])
+        for entry in Registry(settings).read().versions
+    }

@@ -20,7 +20,7 @@ from serving_support import body_for_both, register_other_schema, scored_by, tab
 
 from churnops import logstore
 from churnops.atomic import atomic_write_json
-from churnops.registry.lifecycle import switch
+from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.serving.app import create_app

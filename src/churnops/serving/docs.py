@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -20,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from churnops.serving.state import ServingState
 
 ASSETS_PATH = "/docs-assets"
-ASSETS = files("fastapi_offline").joinpath("static")  # swagger-ui-bundle.js, redoc.standalone.js…
+ASSETS = files(fastapi_offline).joinpath("static")  # swagger-ui-bundle.js, redoc.standalone.js…
 
 
 def add_docs_routes(app: FastAPI, _: ServingState) -> None:
