@@ -27,6 +27,7 @@ from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import ProtectionCollector, ServingMetrics
 from churnops.serving.middleware import RequestContextMiddleware
 from churnops.serving.predictor import Predictor, poll_registry
+from churnops.serving.routes_feedback import add_feedback_routes
 from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
 from churnops.serving.schemas import build_request_models
@@ -120,6 +121,7 @@ def app_for(state: ServingState) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_failed)
     add_prediction_routes(app, state)
     add_ops_routes(app, state)
+    add_feedback_routes(app, state)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=state.metrics,
