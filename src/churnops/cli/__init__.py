@@ -10,6 +10,7 @@ from rich.markup import escape
 from churnops import __version__
 from churnops.cli import (
     drift_cmds,
+    experiment_cmds,
     outcome_cmds,
     performance_cmds,
     project_cmds,
@@ -51,6 +52,7 @@ drift_cmds.register(app)
 serve_cmds.register(app)
 outcome_cmds.register(app)
 performance_cmds.register(app)
+experiment_cmds.register(app)
 
 
 def _missing_extra(module: str | None) -> str:

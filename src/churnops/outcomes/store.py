@@ -384,6 +384,16 @@ def _join_sql(names: list[str], where: str) -> str:
         ORDER BY p.id, m.observed_at, m.outcome_id"""
 
 
+def describe_join(window_days: float) -> str:
+    """The join rule in words, for the reports."""
+    return (
+        "an outcome with a request id labels the predictions answered under it (only its "
+        "customer's, when it names one); an outcome with only a customer id labels that "
+        f"customer's predictions made up to {window_days:g} days before it was observed; a "
+        "prediction labelled twice takes the outcome observed first"
+    )
+
+
 def open_outcome_store(db_path: Path, window_days: float) -> OutcomeStore:
     """The outcome store of a project: today always SQLite, beside the inference log."""
     return SqliteOutcomeStore(db_path, window_days)

@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from churnops.performance.results import AucInterval, Measured, NotEnough
-from churnops.statistics import NotEnoughOutcomes, RealisedPerformance, realised_performance
+from churnops.statistics import (
+    AucEstimate,
+    NotEnoughOutcomes,
+    RealisedPerformance,
+    realised_performance,
+)
 
 
 def one_per_outcome(frame: pd.DataFrame, by: Sequence[str] = ()) -> np.ndarray:
@@ -35,34 +40,42 @@ def one_per_outcome(frame: pd.DataFrame, by: Sequence[str] = ()) -> np.ndarray:
     return mask
 
 
+def not_enough(found: NotEnoughOutcomes) -> NotEnough:
+    return NotEnough(
+        churned=found.positives,
+        stayed=found.negatives,
+        min_per_class=found.min_per_class,
+        reason=found.reason,
+    )
+
+
 def as_result(found: RealisedPerformance | NotEnoughOutcomes) -> Measured | NotEnough:
     """The statistics' result as a report block."""
     if isinstance(found, NotEnoughOutcomes):
-        return NotEnough(
-            churned=found.positives,
-            stayed=found.negatives,
-            min_per_class=found.min_per_class,
-            reason=found.reason,
-        )
+        return not_enough(found)
     auc, metrics = found.auc, found.metrics
     return Measured(
         outcomes=found.labelled,
         churned=auc.positives,
         stayed=auc.negatives,
-        auc=AucInterval(
-            auc=auc.auc,
-            lower=auc.lower,
-            upper=auc.upper,
-            level=auc.level,
-            std_error=auc.std_error,
-            method=auc.method,
-        ),
+        auc=auc_block(auc),
         threshold=metrics.threshold,
         precision=metrics.precision,
         recall=metrics.recall,
         f1=metrics.f1,
         accuracy=metrics.accuracy,
         brier=metrics.brier,
+    )
+
+
+def auc_block(auc: AucEstimate) -> AucInterval:
+    return AucInterval(
+        auc=auc.auc,
+        lower=auc.lower,
+        upper=auc.upper,
+        level=auc.level,
+        std_error=auc.std_error,
+        method=auc.method,
     )
 
 

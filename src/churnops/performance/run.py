@@ -18,7 +18,7 @@ from churnops.atomic import atomic_write_json, atomic_write_text
 from churnops.errors import BadInputError
 from churnops.monitoring.report import stamped_path
 from churnops.monitoring.window import parse_chunk, parse_window
-from churnops.outcomes.store import open_outcome_store
+from churnops.outcomes.store import describe_join, open_outcome_store
 from churnops.performance.build import Measuring, Version, version_performance
 from churnops.performance.html import render_performance_html
 from churnops.performance.measure import describe_rule
@@ -55,15 +55,6 @@ class PerformanceRun:
     json_path: Path
     latest_path: Path
     html_path: Path | None
-
-
-def join_rule(window_days: float) -> str:
-    return (
-        "an outcome with a request id labels the predictions answered under it (only its "
-        "customer's, when it names one); an outcome with only a customer id labels that "
-        f"customer's predictions made up to {window_days:g} days before it was observed; a "
-        "prediction labelled twice takes the outcome observed first"
-    )
 
 
 def holdout_metrics(registry: Registry, entry: ModelVersion) -> HoldOut:
@@ -156,7 +147,7 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
         degraded=any(v.degraded for v in versions),
         window=window,
         inference_log=str(settings.inference_db),
-        join_rule=join_rule(settings.outcome_window_days),
+        join_rule=describe_join(settings.outcome_window_days),
         rule=describe_rule(how.level, how.max_auc_drop, how.min_per_class),
         settings=PerformanceSettings(
             min_per_class=how.min_per_class,

@@ -28,7 +28,7 @@ def _count(value: int) -> str:
     return f"{value / 1000:.0f}k" if value >= 100_000 else f"{value:,}"
 
 
-def _realised_cells(result: Measured | NotEnough) -> list[str]:
+def realised_cells(result: Measured | NotEnough) -> list[str]:
     if isinstance(result, NotEnough):
         return ["n/a", f"{result.churned}/{result.stayed}", "", "", "", ""]
     auc = result.auc
@@ -69,10 +69,10 @@ def version_table(version: VersionPerformance) -> Table:
         table.add_column(column, justify="left" if column == "period" else "right", no_wrap=True)
     for when, period in zip(period_labels(version.periods), version.periods, strict=True):
         cells = [when, _count(period.predictions), f"{period.coverage:.0%}"]
-        table.add_row(*cells, *_realised_cells(period.realised), style=STYLE[period.degraded])
+        table.add_row(*cells, *realised_cells(period.realised), style=STYLE[period.degraded])
     table.add_section()
     whole = ["all", _count(version.predictions), f"{version.coverage:.0%}"]
-    table.add_row(*whole, *_realised_cells(version.realised), style="bold")
+    table.add_row(*whole, *realised_cells(version.realised), style="bold")
     if version.holdout is not None:
         table.add_row(*_holdout_cells(version.holdout), style="cyan")
     return table
