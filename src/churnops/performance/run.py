@@ -124,15 +124,15 @@ def _groups(
 
 
 def build_performance(settings: Settings, options: PerformanceOptions) -> PerformanceReport:
-    frame, window = _read(settings, options)
-    registry = Registry(settings)
-    notes: list[str] = []
     how = Measuring(
         level=DEFAULT_LEVEL,
         min_per_class=settings.performance_min_per_class,
         max_auc_drop=settings.performance_max_auc_drop,
         chunk=parse_chunk(settings.performance_chunk),
     )
+    frame, window = _read(settings, options)
+    registry = Registry(settings)
+    notes: list[str] = []
     versions: list[VersionPerformance] = [
         version_performance(part, version, how)
         for part, version in _groups(frame, registry.read(), registry, options.by, notes)
