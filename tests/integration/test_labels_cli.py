@@ -177,3 +177,29 @@ def test_a_missing_or_unreadable_file(logged: Settings, run_cli: RunCli, tmp_pat
     assert_one_line_error(
         run_cli("labels", "import", garbage, "--home", logged.home), 2, "not a readable Parquet"
     )
+
+
+def test_logs_export_includes_outcomes(logged: Settings, run_cli: RunCli, tmp_path: Path) -> None:
+    """Each exported prediction carries its outcome and when it was observed (empty when
+    none has arrived); without the option the export is as before."""
+    path = write(
+        tmp_path / "outcomes.csv",
+        [
+            {"customer_id": "C1", "outcome": "yes", "observed_at": OBSERVED},
+            {"request_id": "r2", "outcome": "no", "observed_at": OBSERVED},
+        ],
+    )
+    run_cli("labels", "import", path, "--home", logged.home)
+    for suffix, fmt in ((".csv", "csv"), (".parquet", "parquet")):
+        out = tmp_path / f"export{suffix}"
+        found = run_cli(
+            "logs", "export", "-o", out, "--format", fmt, "--with-outcomes", "--home", logged.home
+        )
+        assert found.code == 0, found.err
+        frame = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+        assert frame["outcome"].tolist()[:2] == [1, 0] and frame["outcome"][2:].isna().all()
+        observed = pd.to_datetime(frame["outcome_observed_at"], utc=True)
+        assert observed[0] == pd.Timestamp(OBSERVED)
+    plain = tmp_path / "plain.csv"
+    run_cli("logs", "export", "-o", plain, "--home", logged.home)
+    assert "outcome" not in pd.read_csv(plain).columns

@@ -18,13 +18,13 @@ def simulated_outcomes(
 ) -> pd.DataFrame:
     """``customer_id, outcome, observed_at`` for the customers of ``frame`` (built by
     ``simulated_frame(rows, seed, …)``, a shift included): churned (1) with each customer's
-    true probability, drawn with its own seeded stream. A customer whose shifted row has no
-    true probability (a value removed by the shift) gets no outcome."""
+    true probability, drawn with its own seeded stream. A customer whose row lost a value to
+    the shift gets none: the API refuses such rows, so they have no prediction to label."""
     intercept = generate(rows, seed, dirt=False).meta["intercept"]
     assert isinstance(intercept, float)
     probability = true_churn_probability(frame, intercept)
     churned = np.random.default_rng([seed, 2]).random(len(frame)) < probability
-    known = np.isfinite(probability)
+    known = frame[DEFAULT_SCHEMA.feature_names].notna().all(axis=1).to_numpy()
     return pd.DataFrame(
         {
             "customer_id": frame[DEFAULT_SCHEMA.id_column].to_numpy()[known],

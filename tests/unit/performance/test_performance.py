@@ -160,3 +160,22 @@ def test_the_report_reads_back(trained_settings: Settings, run_cli: RunCli, tmp_
     found = run_cli("performance", "--home", home, "--json")
     path = Path(found.json()["report_path"])
     assert PerformanceReport.from_json(path.read_bytes()).to_json() == json.loads(path.read_text())
+
+
+def test_gauges_show_no_realised_number_without_enough_outcomes(
+    trained_settings: Settings, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """With too few outcomes the API exposes coverage and counts, never a realised metric."""
+    from churnops.serving.performance_metrics import performance_families
+
+    home = trained_settings.home
+    run_cli("labels", "import", traffic(trained_settings, tmp_path, 100), "--home", home)
+    run_cli("performance", "--home", home)
+    latest = trained_settings.reports_dir / "performance_latest.json"
+    samples = {
+        family.name: [sample.value for sample in family.samples]
+        for family in performance_families(latest.read_bytes())
+    }
+    assert samples["churnops_outcome_coverage"] == [1.0]
+    assert samples["churnops_outcomes_measured"] == [0]
+    assert samples["churnops_realised_auc"] == [] and samples["churnops_performance_degraded"] == []

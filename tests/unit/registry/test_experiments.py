@@ -11,7 +11,9 @@ from cli_support import registry_bytes
 
 from churnops import workflow
 from churnops.errors import BadInputError, CheckFailedError
+from churnops.model.train import Trained
 from churnops.registry.experiments import start_experiment, stop_experiment
+from churnops.registry.lifecycle import register
 from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
 from churnops.settings import Settings
@@ -157,3 +159,19 @@ def test_stop_without_an_experiment_or_with_a_broken_challenger(
         stop_experiment(experiment_settings, True, "v")
     assert registry_bytes(experiment_settings.home) == before
     assert registry.read().experiment is not None
+
+
+def test_registering_is_refused_while_it_runs(
+    experiment_settings: Settings, retrained: Trained
+) -> None:
+    """The in-lock guard of register(): a version that would be promoted past the champion
+    is not written at all (no artifact, no number used)."""
+    start_experiment(experiment_settings, 1)
+    registry = Registry(experiment_settings)
+    before = registry_bytes(experiment_settings.home)
+    models = sorted(p.name for p in experiment_settings.models_dir.iterdir())
+    with pytest.raises(CheckFailedError, match="registering a new version refused"):
+        register(experiment_settings, retrained, experiment_settings.processed_csv)
+    assert registry_bytes(experiment_settings.home) == before
+    assert sorted(p.name for p in experiment_settings.models_dir.iterdir()) == models
+    assert registry.read().last_version == 2
