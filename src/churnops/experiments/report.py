@@ -33,7 +33,6 @@ from churnops.statistics import (
     AucDifference,
     Comparison,
     NotEnoughOutcomes,
-    Verdict,
     VerdictRule,
     compare_ab,
     compare_shadow,
@@ -61,15 +60,7 @@ def find_experiment(
     """The running experiment, or the one named ``wanted``, or else the latest started."""
     running = state.experiment
     if running is not None and wanted in (None, running.id):
-        return ExperimentInfo(
-            id=running.id,
-            mode=running.mode,
-            champion=running.champion,
-            challenger=running.challenger,
-            share=running.share,
-            started_at=running.started_at,
-            running=True,
-        )
+        return ExperimentInfo(**running.model_dump(exclude={"started_by"}), running=True)
     started = _started(events)
     if not started:
         raise BadInputError(
@@ -94,29 +85,7 @@ def find_experiment(
 def _difference(found: AucDifference | NotEnoughOutcomes) -> Compared:
     if isinstance(found, NotEnoughOutcomes):
         return not_enough(found)
-    return Difference(
-        difference=found.difference,
-        lower=found.lower,
-        upper=found.upper,
-        level=found.level,
-        std_error=found.std_error,
-        p_value=found.p_value,
-        paired=found.paired,
-        method=found.method,
-    )
-
-
-def _verdict(found: Verdict) -> VerdictResult:
-    return VerdictResult(
-        label=found.label,
-        reason=found.reason,
-        rule=found.rule_text,
-        difference=found.difference,
-        lower=found.lower,
-        upper=found.upper,
-        always_valid_p_value=found.always_valid_p_value,
-        detectable_difference=found.detectable_difference,
-    )
+    return Difference.model_validate(found, from_attributes=True)
 
 
 def _arm(
@@ -232,7 +201,7 @@ def experiment_report(settings: Settings, wanted: str | None = None) -> Experime
         arms=arms,
         difference=_difference(comparison.difference),
         unpaired=unpaired,
-        verdict=_verdict(comparison.verdict),
+        verdict=VerdictResult.model_validate(comparison.verdict, from_attributes=True),
         join_rule=describe_join(settings.outcome_window_days),
         notes=notes,
     )

@@ -53,7 +53,7 @@ Compared = Annotated[Difference | NotEnough, Field(discriminator="status")]
 class VerdictResult(Result):
     label: VerdictLabel
     reason: str
-    rule: str
+    rule_text: str
     difference: float | None = None
     lower: float | None = None  # the always-valid confidence sequence at this look
     upper: float | None = None

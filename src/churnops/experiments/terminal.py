@@ -3,12 +3,11 @@ interval and p-value, and the verdict with its rule, in 80 columns."""
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from churnops.experiments.results import Compared, Difference, ExperimentReport
-from churnops.performance.terminal import realised_cells
+from churnops.performance.terminal import metrics_table, realised_cells
 
 COLUMNS = ("arm", "v", "preds", "cov", "AUC", "interval", "prec", "recall", "F1", "Brier")
 VERDICT_STYLE = {
@@ -30,15 +29,7 @@ def title(report: ExperimentReport) -> str:
 
 
 def arms_table(report: ExperimentReport) -> Table:
-    table = Table(
-        title=title(report),
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "arm" else "right", no_wrap=True)
+    table = metrics_table(title(report), COLUMNS)
     for arm in report.arms:
         cells = [
             arm.variant,
@@ -76,4 +67,4 @@ def print_experiment(console: Console, report: ExperimentReport) -> None:
     verdict = report.verdict
     style = VERDICT_STYLE[verdict.label]
     console.print(f"verdict: [{style}]{verdict.label}[/] — {verdict.reason}", highlight=False)
-    console.print(f"[dim]rule: {verdict.rule} Join: {report.join_rule}.[/]", highlight=False)
+    console.print(f"[dim]rule: {verdict.rule_text} Join: {report.join_rule}.[/]", highlight=False)

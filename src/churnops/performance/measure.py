@@ -22,7 +22,6 @@ import pandas as pd
 
 from churnops.performance.results import AucInterval, Measured, NotEnough
 from churnops.statistics import (
-    AucEstimate,
     NotEnoughOutcomes,
     RealisedPerformance,
     realised_performance,
@@ -58,24 +57,13 @@ def as_result(found: RealisedPerformance | NotEnoughOutcomes) -> Measured | NotE
         outcomes=found.labelled,
         churned=auc.positives,
         stayed=auc.negatives,
-        auc=auc_block(auc),
+        auc=AucInterval.model_validate(auc, from_attributes=True),
         threshold=metrics.threshold,
         precision=metrics.precision,
         recall=metrics.recall,
         f1=metrics.f1,
         accuracy=metrics.accuracy,
         brier=metrics.brier,
-    )
-
-
-def auc_block(auc: AucEstimate) -> AucInterval:
-    return AucInterval(
-        auc=auc.auc,
-        lower=auc.lower,
-        upper=auc.upper,
-        level=auc.level,
-        std_error=auc.std_error,
-        method=auc.method,
     )
 
 

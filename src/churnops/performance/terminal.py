@@ -56,17 +56,21 @@ def _holdout_cells(holdout: HoldOut) -> list[str]:
     ]
 
 
+def metrics_table(title: str, columns: tuple[str, ...]) -> Table:
+    """A compact table (two spaces between columns, no borders) for 80 columns: the first
+    column names the row, the others are right-aligned numbers."""
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True
+    )
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index else "left", no_wrap=True)
+    return table
+
+
 def version_table(version: VersionPerformance) -> Table:
     name = "every version" if version.model_version is None else f"v{version.model_version}"
-    table = Table(
-        title=f"{name}: {version.predictions:,} predictions, {version.labelled:,} with an outcome",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "period" else "right", no_wrap=True)
+    title = f"{name}: {version.predictions:,} predictions, {version.labelled:,} with an outcome"
+    table = metrics_table(title, COLUMNS)
     for when, period in zip(period_labels(version.periods), version.periods, strict=True):
         cells = [when, _count(period.predictions), f"{period.coverage:.0%}"]
         table.add_row(*cells, *realised_cells(period.realised), style=STYLE[period.degraded])

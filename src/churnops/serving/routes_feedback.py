@@ -110,6 +110,7 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
         response_model=FeedbackResult,
         dependencies=[Depends(guard)],
         responses={
+            400: {"description": "The body is not readable text (not UTF-8)"},
             401: {"description": "Wrong token"},
             403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
             404: {"description": "An outcome labels no logged prediction; nothing recorded"},
