@@ -52,8 +52,9 @@ def performance(
         bool, typer.Option("--explain", help="Also print how it is measured")
     ] = False,
 ) -> None:
-    """Realised ROC AUC (with its interval), precision, recall, F1 and Brier score of each
-    model version on the true outcomes that have arrived, over time, beside its hold-out.
+    """Each version's realised performance on the true outcomes so far, beside its hold-out.
+
+    ROC AUC with its interval, precision, recall, F1 and Brier score, per period over time.
 
     Exit 0: no degradation (or not enough outcomes yet); 1: a version degraded; 2: bad input.
     """

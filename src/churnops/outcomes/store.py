@@ -340,7 +340,7 @@ def _check_policy(require: MatchPolicy, total: int, unmatched: list[str], logged
         message = (
             f"{len(unmatched)} outcome(s) label no logged prediction{where}: {shown}; an outcome "
             "names the request_id the API answered with, or a customer scored before the "
-            "outcome was observed; nothing was recorded"
+            "outcome was observed (answers reach the log within a second); nothing was recorded"
         )
     else:
         message = (
