@@ -9,6 +9,7 @@ its observation time with the one time parser of the command line
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -71,12 +72,18 @@ def _identifier(value: Any, pattern: re.Pattern[str], name: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=8)
+def _mapping(labels: LabelValues) -> dict[str, int]:
+    """``labels.mapping()``, built once per label declaration rather than once per row."""
+    return labels.mapping()
+
+
 def churned_value(value: Any, labels: LabelValues) -> int:
     """1 (churned) or 0 (stayed) from a label cell: the project's spellings, booleans, 0/1."""
     if blank(value):
         raise BadInputError(f"the outcome is empty; write {labels.describe()}")
     text = str(value).lower() if isinstance(value, bool) else str(value)
-    found = labels.mapping().get(label_key(text))
+    found = _mapping(labels).get(label_key(text))
     if found is None:
         raise BadInputError(f"outcome {str(value)[:80]!r} is not {labels.describe()}")
     return found
