@@ -81,11 +81,13 @@ class Period(Result):
 
 
 def period_labels(periods: list[Period]) -> list[str]:
-    """Short names of the periods: their start dates, or day and time when two share a date."""
-    dates = [period.start[:10] for period in periods]
-    if len(set(dates)) == len(dates):
-        return dates
-    return [period.start[5:16].replace("T", " ") for period in periods]
+    """Short names of the periods: their start dates; day and minute when two share a date;
+    the time to the second when two share a minute."""
+    for cut in (slice(0, 10), slice(5, 16), slice(11, 19)):
+        labels = [period.start[cut].replace("T", " ") for period in periods]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
 
 class VersionPerformance(Result):
