@@ -70,3 +70,26 @@ def schema_home(
     bank, minimal): churnops.yaml drafted by init, the table prepared, v1 trained and current.
     A test taking it runs once per table."""
     return copy_of(_schema_templates(request.param), tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def _experiment_template(_trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v1 (the shared 60-tree forest, archived) and v2, a one-stump forest forced current: a
+    weak champion, and a clearly stronger challenger waiting."""
+    from churnops.model.train import load_processed, train_model
+    from churnops.registry.lifecycle import register
+
+    home = tmp_path_factory.mktemp("experiment") / "home"
+    shutil.copytree(_trained_template, home)
+    stump = make_settings(home, n_estimators=1, max_depth=1, min_samples_leaf=1, max_features=1.0)
+    weak = train_model(load_processed(stump.processed_csv), stump, tune=False)
+    register(stump, weak, stump.processed_csv, force=True)
+    return home
+
+
+@pytest.fixture
+def experiment_settings(_experiment_template: Path, tmp_path: Path) -> Settings:
+    """A private copy of the weak-champion (v2) / strong-challenger (v1) home."""
+    home = tmp_path / "home"
+    shutil.copytree(_experiment_template, home)
+    return make_settings(home, rows=4_000, n_estimators=60)

@@ -109,12 +109,20 @@ def connect(
     """Open (creating if needed) the log database in WAL mode, with the columns of ``schema``
     (``None``: only the ones every row has; ``ensure_columns`` adds a schema's later); a
     statement waits up to ``busy_timeout_ms`` for another writer's lock."""
+    conn = open_database(path, busy_timeout_ms)
+    _create(conn, schema)
+    return conn
+
+
+def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Open (creating if needed) the SQLite file of the log — and of the outcomes beside it —
+    in WAL mode, so several writers and readers share it; a statement waits up to
+    ``busy_timeout_ms`` for another writer's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    _create(conn, schema)
     return conn
 
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # The customer ids the API accepts; ``prepare`` holds CSV rows to the same rule.
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
+# The request ids the API takes from a client's X-Request-ID (else it makes its own)
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
 SCHEMA_FORMAT = 2  # 1: the five built-in features only (registries written before project files)
 
 

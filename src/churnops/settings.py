@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from churnops.errors import BadInputError
@@ -17,7 +17,7 @@ from churnops.errors import BadInputError
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit integers
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 MIN_ADMIN_TOKEN = 16
-SECRET_SETTINGS = frozenset({"admin_token"})
+SECRET_SETTINGS = frozenset({"admin_token", "feedback_token"})
 
 
 def _seconds(default: float, most: float, description: str) -> Any:
@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description=f"Enables /admin endpoints; at least {MIN_ADMIN_TOKEN} characters"
     )
+    feedback_token: SecretStr | None = Field(
+        default=None,
+        description=f"Enables POST /feedback (outcomes); at least {MIN_ADMIN_TOKEN} characters",
+    )
     log_queue_size: int = Field(default=100_000, ge=1)
     log_batch_size: int = Field(default=2_000, ge=1)
     log_flush_interval: float = _seconds(
@@ -133,21 +137,49 @@ class Settings(BaseSettings):
     )
     drift_min_rows: int = Field(default=30, ge=1, description="Fewest rows for a verdict")
 
+    # outcomes, realised performance and experiments
+    outcome_window_days: float = Field(
+        default=90,
+        gt=0,
+        le=3650,
+        allow_inf_nan=False,
+        description="An outcome given by customer id labels that customer's predictions made "
+        "up to this many days before it was observed",
+    )
+    performance_min_per_class: int = Field(
+        default=50,  # statistics.defaults.DEFAULT_MIN_PER_CLASS (a test keeps them equal;
+        ge=2,  # importing it here would load scipy into every command)
+        description="Fewest churned and fewest retained outcomes for a realised metric (per "
+        "version, period or experiment arm)",
+    )
+    performance_max_auc_drop: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Degraded when the realised AUC's whole interval lies more than this "
+        "below the hold-out AUC",
+    )
+    performance_chunk: str = Field(
+        default="1w", description="Periods of the performance report: 1d, 1w, … or N predictions"
+    )
+
     @field_validator("log_level", "api_extra_fields", "batch_errors", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "feedback_token")
     @classmethod
-    def _strong_token(cls, token: SecretStr | None) -> SecretStr | None:
-        """Empty means no token (admin disabled); anything else must be long enough to guess."""
+    def _strong_token(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Empty means no token (its endpoints disabled); anything else must be long enough
+        not to be guessed."""
         if token is None or token.get_secret_value() == "":
             return None
         value = token.get_secret_value().strip()
         if len(value) < MIN_ADMIN_TOKEN:
+            area = (info.field_name or "").removesuffix("_token")
             raise ValueError(
-                f"the admin token must have at least {MIN_ADMIN_TOKEN} characters besides "
+                f"the {area} token must have at least {MIN_ADMIN_TOKEN} characters besides "
                 "surrounding spaces; make one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
             )
@@ -203,7 +235,7 @@ def _source(name: str, given: dict[str, Any]) -> str:
     """Where a bad value came from: the command line or the environment."""
     if name not in given:
         return f"the CHURNOPS_{name.upper()} variable"
-    if name.startswith("drift_"):  # drift options have short names (--alpha for drift_alpha)
+    if name.startswith(("drift_", "performance_")):  # short options: --alpha for drift_alpha
         return "the command line"
     return f"the --{name.replace('_', '-')} option"
 

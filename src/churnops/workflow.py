@@ -117,6 +117,7 @@ def train_step(
     """Train, export, register; the result says whether the gate made it current, or that the
     current version is identical (nothing registered unless ``force``).
     ``on_candidate(done, total)`` reports tuning progress."""
+    Registry(settings).read().refuse_during_experiment("training")  # before the long part
     path = data or settings.processed_csv
     schema = project_schema(settings)
     frame = load_processed(path, schema)

@@ -8,7 +8,16 @@ import typer
 from rich.markup import escape
 
 from churnops import __version__
-from churnops.cli import drift_cmds, project_cmds, registry_cmds, serve_cmds, stages
+from churnops.cli import (
+    drift_cmds,
+    experiment_cmds,
+    outcome_cmds,
+    performance_cmds,
+    project_cmds,
+    registry_cmds,
+    serve_cmds,
+    stages,
+)
 from churnops.cli.ui import err_console
 from churnops.errors import ChurnopsError
 
@@ -41,6 +50,9 @@ stages.register(app)
 registry_cmds.register(app)
 drift_cmds.register(app)
 serve_cmds.register(app)
+outcome_cmds.register(app)
+performance_cmds.register(app)
+experiment_cmds.register(app)
 
 
 def _missing_extra(module: str | None) -> str:

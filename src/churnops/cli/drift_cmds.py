@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -205,6 +206,14 @@ def simulate(
         typer.Option("--out", help="Write the rows to this CSV instead of sending them"),
     ] = None,
     schema: SchemaOpt = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            "--outcomes",
+            help="Also write whether each customer churned (drawn from the generator's truth) "
+            "to this CSV, for `churnops labels import`",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send realistic customers (optionally with a named shift) to a running API.
@@ -220,9 +229,15 @@ def simulate(
         raise BadInputError(f"unknown shift {shift!r}; choose none or one of {', '.join(SHIFTS)}")
     settings = settings_for(home, schema_file=schema)
     customers = population(Registry(settings), lambda: project_schema(settings))
+    if outcomes is not None and customers.sample is not None:
+        raise BadInputError(
+            f"--outcomes needs the generator's ground truth, and these customers come from "
+            f"{customers.source}; only the built-in schema's simulated customers have one"
+        )
     frame = simulated_frame(rows, seed, shift, customers)
     if out is not None:
         _write_rows(frame, out, customers.source, shift, as_json)
+        _write_outcomes(outcomes, frame, rows, seed, as_json)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(
@@ -239,6 +254,7 @@ def simulate(
     if result.accepted == 0:
         reason = result.first_refusal or f"{result.transport_errors} connection error(s)"
         raise CheckFailedError(f"the API at {url} accepted no row ({reason}); is it running?")
+    _write_outcomes(outcomes, frame, rows, seed, as_json)
     if as_json:
         print_json({"url": url, "shift": shift, "source": customers.source, **result.as_dict()})
     else:
@@ -250,6 +266,24 @@ def simulate(
             "so refused rows never reach the inference log; judge such data from a file: "
             f"`churnops simulate --shift {shift} --out rows.csv` then "
             "`churnops drift --current rows.csv`"
+        )
+
+
+def _write_outcomes(
+    path: Path | None, frame: pd.DataFrame, rows: int, seed: int, quiet: bool
+) -> None:
+    """The customers' true outcomes, observed now (after their predictions)."""
+    if path is None:
+        return
+    from churnops.outcomes.simulated import simulated_outcomes
+
+    found = simulated_outcomes(frame, rows, seed, time.time())
+    atomic_write_text(path, found.to_csv(index=False))
+    if not quiet:
+        err_console.print(
+            f"wrote {len(found):,} true outcomes ({found['outcome'].mean():.1%} churned) to "
+            f"{path}: `churnops labels import {path}`",
+            highlight=False,
         )
 
 

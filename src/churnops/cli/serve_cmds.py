@@ -101,7 +101,9 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to, excluded (same forms)")]
 
 
-def _read_window(home: Path | None, since: str | None, until: str | None) -> pd.DataFrame:
+def _read_window(
+    home: Path | None, since: str | None, until: str | None, with_outcomes: bool = False
+) -> pd.DataFrame:
     settings = settings_for(home)
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and start >= end:
@@ -112,8 +114,18 @@ def _read_window(home: Path | None, since: str | None, until: str | None) -> pd.
             "(`churnops serve`) and send it predictions first"
         )
     # every column: rows of versions with other feature schemas have NULL in the others'
-    frame = logstore.read(settings.inference_db, since=start, until=end, schema=None)
-    return frame.assign(ts=pd.to_datetime(frame["ts"], unit="s", utc=True))
+    if not with_outcomes:
+        frame = logstore.read(settings.inference_db, since=start, until=end, schema=None)
+        return frame.assign(ts=pd.to_datetime(frame["ts"], unit="s", utc=True))
+    from churnops.outcomes.store import open_outcome_store
+
+    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    fields = [name for name in logstore.stored_columns(settings.inference_db) if name != "id"]
+    frame = store.predictions(fields, start, end).drop(columns="outcome_id")
+    return frame.assign(
+        ts=pd.to_datetime(frame["ts"], unit="s", utc=True),
+        outcome_observed_at=pd.to_datetime(frame["outcome_observed_at"], unit="s", utc=True),
+    )
 
 
 @logs_app.command("export")
@@ -124,11 +136,17 @@ def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or parquet")] = (
         ExportFormat.csv
     ),
+    with_outcomes: Annotated[
+        bool,
+        typer.Option(
+            "--with-outcomes", help="Add each prediction's true outcome (empty: none yet)"
+        ),
+    ] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the logged predictions of a time window to CSV or Parquet (ts in UTC)."""
-    frame = _read_window(home, since, until)
+    frame = _read_window(home, since, until, with_outcomes)
     if fmt is ExportFormat.csv:  # for spreadsheets: cells that would run as formulas made inert
         people = neutralise_formulas(frame)
         atomic_write(

@@ -106,6 +106,13 @@ def churn_logit_without_intercept(frame: pd.DataFrame) -> np.ndarray:
     return logit
 
 
+def true_churn_probability(frame: pd.DataFrame, intercept: float) -> np.ndarray:
+    """Each customer's true churn probability: the ground truth with a generated base's
+    intercept (``meta["intercept"]``), also for customers changed afterwards (a shift)."""
+    probability: np.ndarray = expit(churn_logit_without_intercept(frame) + intercept)
+    return probability
+
+
 def _intercept(logit: np.ndarray) -> float:
     return float(brentq(lambda b: expit(logit + b).mean() - TARGET_CHURN_RATE, -20, 20))
 
@@ -216,9 +223,8 @@ def generate(rows: int, seed: int, dirt: bool = True) -> Generated:
     check_memory(rows)
     rng = np.random.default_rng(seed)
     frame = _features(rng, rows)
-    logit = churn_logit_without_intercept(frame)
-    intercept = _intercept(logit)
-    probability = expit(logit + intercept)
+    intercept = _intercept(churn_logit_without_intercept(frame))
+    probability = true_churn_probability(frame, intercept)
     churn = (rng.random(rows) < probability).astype(np.int64)
     frame["churn"] = churn
     oracle_auc = float(roc_auc_score(churn, probability)) if 0 < churn.sum() < rows else None

@@ -15,13 +15,14 @@ from churnops.monitoring.results import DriftReport
 LATEST = "drift_latest.json"
 
 
-def _stamped(folder: Path, suffix: str) -> Path:
+def stamped_path(folder: Path, prefix: str, suffix: str) -> Path:
+    """``folder/<prefix>_<UTC time><suffix>``, numbered when that name is taken."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"drift_{stamp}{suffix}"
+    path = folder / f"{prefix}_{stamp}{suffix}"
     counter = 1
     while path.exists():
         counter += 1
-        path = folder / f"drift_{stamp}-{counter}{suffix}"
+        path = folder / f"{prefix}_{stamp}-{counter}{suffix}"
     return path
 
 
@@ -29,7 +30,7 @@ def write_json(report: DriftReport, reports_dir: Path, latest: bool) -> tuple[Pa
     """The timestamped report, then (if ``latest``) the latest copy; both written atomically.
     Returns both paths (None when the latest copy was left alone)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    path = _stamped(reports_dir, ".json")
+    path = stamped_path(reports_dir, "drift", ".json")
     data = report.to_json()
     atomic_write_json(path, data)
     if not latest:
@@ -46,6 +47,6 @@ def write_html(
 ) -> Path:
     """One self-contained HTML file (inline CSS and SVG): it opens offline. ``descriptions``
     (feature → what it measures) title the charts' axes."""
-    target = path or _stamped(reports_dir, ".html")
+    target = path or stamped_path(reports_dir, "drift", ".html")
     atomic_write_text(target, render_html(report, descriptions))
     return target

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict
 
-from churnops.errors import BadInputError
+from churnops.errors import BadInputError, CheckFailedError
 from churnops.schema import FeatureSchema
 
 Status = Literal["current", "archived", "rejected"]
 Action = Literal["register", "promote", "rollback", "reject", "experiment_start", "experiment_stop"]
 ExperimentMode = Literal["ab", "shadow"]
+SHADOW_WORDS = "in the shadow of"  # how a shadow experiment's start event describes it
 
 FORMAT = 2
 """Format 2 added ``last_version``; a format 1 file reads as if it held its highest version."""
@@ -117,6 +118,13 @@ class Experiment(BaseModel):
     started_at: str
     started_by: str
 
+    def describe(self) -> str:
+        if self.mode == "shadow":
+            return f"v{self.challenger} scores {SHADOW_WORDS} v{self.champion}"
+        return (
+            f"v{self.challenger} answers {self.share:g} % of customers, v{self.champion} the rest"
+        )
+
     @model_validator(mode="after")
     def _arms(self) -> Experiment:
         if self.champion == self.challenger:
@@ -154,6 +162,17 @@ class RegistryFile(BaseModel):
             raise ValueError("the experiment's champion is not current or its challenger unknown")
         self.last_version = max([self.last_version, *numbers])
         return self
+
+    def refuse_during_experiment(self, doing: str) -> None:
+        """Changing the current version would pull the champion from under a running
+        experiment: refuse ``doing`` (in words) until it is stopped."""
+        experiment = self.experiment
+        if experiment is not None:
+            running = f"experiment {experiment.id} is running ({experiment.describe()})"
+            raise CheckFailedError(
+                f"{doing} refused: {running}; stop it first: `churnops experiment stop` (or "
+                "`experiment stop --promote`)"
+            )
 
     def get(self, version: int) -> ModelVersion | None:
         return next((v for v in self.versions if v.version == version), None)

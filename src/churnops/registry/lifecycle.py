@@ -98,6 +98,7 @@ def register(
     registry = Registry(settings)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with registry.transaction() as state:
+        state.refuse_during_experiment("registering a new version")
         removed = remove_orphans(registry, state, time.time())
         version = registry.reserve_version(state)
         stem = artifact_stem(version, datetime.now(UTC))

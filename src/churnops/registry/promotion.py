@@ -88,27 +88,42 @@ def switch(
     with registry.transaction() as state:
         if not state.versions:
             raise BadInputError("the registry is empty; run `churnops train` first")
+        state.refuse_during_experiment("rollback" if action == "rollback" else "promotion")
         version = target if target is not None else rollback_target(registry, state)
         entry = registry.require(state, version)
-        if version == state.current_version:
-            raise CheckFailedError(f"{entry.name} is already the current version; nothing changed")
-        if entry.status == "rejected" and not force:
-            raise CheckFailedError(
-                f"{entry.name} was rejected by the promotion gate ({entry.gate.get('failure')}); "
-                f"use `churnops promote {entry.name} --force` to make it current anyway"
-            )
-        verify(registry, entry)
-        previous = state.current
-        state.current_version = version
-        if entry.status == "rejected":
-            entry.status = "archived"
-            entry.gate["forced"] = True
-            reason = f"{reason} (forced past the promotion gate)"
-        registry.commit(
-            state,
-            "rollback" if action == "rollback" else "promote",
-            previous.version if previous else None,
-            version,
-            reason,
-        )
+        previous = make_current(registry, state, entry, action, reason, force)
     return previous, entry
+
+
+def make_current(
+    registry: Registry,
+    state: RegistryFile,
+    entry: ModelVersion,
+    action: str,
+    reason: str,
+    force: bool = False,
+) -> ModelVersion | None:
+    """Verify ``entry`` and commit it as the current version (inside ``transaction``);
+    returns the version it replaced."""
+    if entry.version == state.current_version:
+        raise CheckFailedError(f"{entry.name} is already the current version; nothing changed")
+    if entry.status == "rejected" and not force:
+        raise CheckFailedError(
+            f"{entry.name} was rejected by the promotion gate ({entry.gate.get('failure')}); "
+            f"use `churnops promote {entry.name} --force` to make it current anyway"
+        )
+    verify(registry, entry)
+    previous = state.current
+    state.current_version = entry.version
+    if entry.status == "rejected":
+        entry.status = "archived"
+        entry.gate["forced"] = True
+        reason = f"{reason} (forced past the promotion gate)"
+    registry.commit(
+        state,
+        "rollback" if action == "rollback" else "promote",
+        previous.version if previous else None,
+        entry.version,
+        reason,
+    )
+    return previous

@@ -42,7 +42,7 @@ def artifact_stem(version: int, when: datetime) -> str:
     return f"churn_model_v{version}_{when:%Y%m%d_%H%M%S}"
 
 
-def _user() -> str:
+def current_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -186,15 +186,14 @@ class Registry:
         reason: str,
     ) -> HistoryEvent:
         """Write ``state`` with one new history event; call only inside ``transaction``."""
-        previous = state.last_event.seq if state.last_event else len(self.history())
         event = HistoryEvent(
-            seq=previous + 1,
+            seq=self.next_seq(state),
             time=utc_now(),
             action=action,
             from_version=from_version,
             to_version=to_version,
             reason=reason,
-            user=_user(),
+            user=current_user(),
         )
         for entry in state.versions:
             if entry.status != "rejected":
@@ -203,6 +202,10 @@ class Registry:
         self._write(state)
         self._sync_derived(state)
         return event
+
+    def next_seq(self, state: RegistryFile) -> int:
+        """The number the next history event will have."""
+        return (state.last_event.seq if state.last_event else len(self.history())) + 1
 
     def _write(self, state: RegistryFile) -> None:
         state.format = FORMAT

@@ -32,6 +32,7 @@ from churnops.serving.metrics import ProtectionCollector, ServingMetrics
 from churnops.serving.middleware import RequestContextMiddleware
 from churnops.serving.openapi import ServingDocument
 from churnops.serving.predictor import Predictor, poll_registry
+from churnops.serving.routes_feedback import add_feedback_routes
 from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
 from churnops.serving.security import AdminGuard
@@ -51,6 +52,7 @@ inference log for drift monitoring."""
 ROUTES: tuple[Callable[[FastAPI, ServingState], None], ...] = (
     add_prediction_routes,
     add_ops_routes,
+    add_feedback_routes,
     add_docs_routes,
 )
 

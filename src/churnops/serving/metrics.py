@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,10 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from churnops.monitoring.results import DriftReport
+from churnops.performance.results import LATEST as PERFORMANCE_LATEST
 from churnops.serving.connections import ConnectionGuard
 from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.performance_metrics import performance_families
 from churnops.serving.predictor import Predictor
 from churnops.serving.security import AdminGuard
 
@@ -192,28 +194,35 @@ class ProtectionCollector:
         )
 
 
-class DriftCollector:
-    """Gauges from the drift monitor's ``drift_latest.json``, re-read only when it changes."""
+class ReportCollector:
+    """Gauges from a report file the CLI writes (``reports/*_latest.json``), re-read only when
+    it changes; ``families`` turns its bytes into metrics."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, families: Callable[[bytes], list[Metric]]) -> None:
         self.path = path
+        self.families = families
         self._stamp: int | None = None
         self._families: list[Metric] = []
 
     def collect(self) -> Iterator[Metric]:
         try:
             stamp = self.path.stat().st_mtime_ns
-        except OSError:  # no drift run yet: no drift gauges
+        except OSError:  # no run yet: no gauges
             self._stamp, self._families = None, []
             return iter(())
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self._families = drift_families(DriftReport.from_json(self.path.read_bytes()))
-            except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a drift report
-                logger.warning("ignoring unreadable drift report %s: %s", self.path, exc)
+                self._families = self.families(self.path.read_bytes())
+            except (OSError, ValueError) as exc:  # unreadable, not JSON, or not such a report
+                logger.warning("ignoring unreadable report %s: %s", self.path, exc)
                 self._families = []
         return iter(self._families)
+
+
+def drift_collector(path: Path) -> ReportCollector:
+    """Gauges from the drift monitor's ``drift_latest.json``."""
+    return ReportCollector(path, lambda data: drift_families(DriftReport.from_json(data)))
 
 
 def drift_families(report: DriftReport) -> list[Metric]:
@@ -281,7 +290,8 @@ class ServingMetrics:
         for collector in (
             self.probabilities,
             ServingStateCollector(predictor, log),
-            DriftCollector(drift_report),
+            drift_collector(drift_report),
+            ReportCollector(drift_report.with_name(PERFORMANCE_LATEST), performance_families),
         ):
             self.registry.register(collector)
         if protection is not None:

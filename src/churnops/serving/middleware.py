@@ -26,6 +26,7 @@ from fastapi import HTTPException, status
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from churnops.schema import REQUEST_ID_PATTERN
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.throttled_log import ThrottledLog
 
@@ -35,7 +36,7 @@ REQUEST_ID = "churnops.request_id"
 STARTED = "churnops.started"
 HEADER = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
-VALID_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+VALID_ID = re.compile(REQUEST_ID_PATTERN.strip("^$").encode("ascii"))
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CLIENT_CLOSED_REQUEST = 499
 

@@ -1,14 +1,15 @@
-"""The admin token: admin endpoints are closed (403) unless ``CHURNOPS_ADMIN_TOKEN`` is set (at
+"""Tokens for the protected endpoints: admin endpoints are closed (403) unless
+``CHURNOPS_ADMIN_TOKEN`` is set, ``POST /feedback`` unless ``CHURNOPS_FEEDBACK_TOKEN`` is (each at
 least 16 characters, checked by the settings), and then need that token (``Authorization:
-Bearer …`` or ``X-Admin-Token``), compared in constant time so response timing tells an
-attacker nothing about how much of a guess matched.
+Bearer …``, or the area's own header: ``X-Admin-Token`` / ``X-Feedback-Token``), compared in
+constant time so response timing tells an attacker nothing about how much of a guess matched.
 
-Wrong or missing tokens are counted (``churnops_admin_auth_failures_total``) and logged. After
-``MAX_FAILURES`` of them within ``WINDOW_S`` seconds, every admin request is answered 429 —
-without looking at its token — until the oldest of those failures is older than the window:
-guessing runs at a few tries a minute, and no request is held open to slow it down (held
-requests would keep connections from other clients). The right token is refused meanwhile
-too; the registry poll keeps doing what ``/admin/reload`` does, only later.
+Wrong or missing tokens are counted per area (``churnops_admin_auth_failures_total``…) and
+logged. After ``MAX_FAILURES`` of them within ``WINDOW_S`` seconds, every request of that area
+is answered 429 — without looking at its token — until the oldest of those failures is older
+than the window: guessing runs at a few tries a minute, and no request is held open to slow it
+down (held requests would keep connections from other clients). The right token is refused
+meanwhile too; the registry poll keeps doing what ``/admin/reload`` does, only later.
 """
 
 from __future__ import annotations
@@ -34,21 +35,28 @@ def token_matches(given: str, expected: SecretStr) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.get_secret_value().encode("utf-8"))
 
 
-def presented_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, value = header.partition(" ")
+def presented_token(request: Request, header: str = "x-admin-token") -> str | None:
+    bearer = request.headers.get("authorization")
+    if bearer is not None:
+        scheme, _, value = bearer.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
-    return request.headers.get("x-admin-token")
+    return request.headers.get(header)
 
 
-class AdminGuard:
-    """A FastAPI dependency enforcing the token configured when the app was built."""
+class TokenGuard:
+    """A FastAPI dependency enforcing the token of one ``area`` (``admin``, ``feedback``),
+    configured when the app was built."""
 
     def __init__(
-        self, expected: SecretStr | None, max_failures: int = MAX_FAILURES, window: float = WINDOW_S
+        self,
+        expected: SecretStr | None,
+        area: str,
+        max_failures: int = MAX_FAILURES,
+        window: float = WINDOW_S,
     ) -> None:
         self.expected = expected
+        self.area = area
+        self.header = f"x-{area}-token"
         self.max_failures = max_failures
         self.window = window
         self.failures = 0
@@ -56,24 +64,26 @@ class AdminGuard:
         self._log = ThrottledLog(logger)
 
     async def __call__(self, request: Request) -> None:
+        area = self.area
         if self.expected is None:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                "admin endpoints are disabled: start the API with CHURNOPS_ADMIN_TOKEN set",
+                f"{area} endpoints are disabled: start the API with "
+                f"CHURNOPS_{area.upper()}_TOKEN set",
             )
         wait = self.blocked_for()
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many wrong admin tokens: admin endpoints are closed for {wait:.0f} s",
+                f"too many wrong {area} tokens: {area} endpoints are closed for {wait:.0f} s",
                 headers={"Retry-After": str(math.ceil(wait))},
             )
-        given = presented_token(request)
+        given = presented_token(request, self.header)
         if given is None or not token_matches(given, self.expected):
             self._failed(request)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "missing or wrong admin token: send 'Authorization: Bearer <token>'",
+                f"missing or wrong {area} token: send 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
@@ -91,5 +101,17 @@ class AdminGuard:
         self._recent.append(time.monotonic())
         client = request.client.host if request.client else "an unknown address"
         self._log.event(
-            "wrong or missing admin token from %s (%d failure(s) in total)", client, self.failures
+            "wrong or missing %s token from %s (%d failure(s) in total)",
+            self.area,
+            client,
+            self.failures,
         )
+
+
+class AdminGuard(TokenGuard):
+    """The admin endpoints' token (``CHURNOPS_ADMIN_TOKEN``)."""
+
+    def __init__(
+        self, expected: SecretStr | None, max_failures: int = MAX_FAILURES, window: float = WINDOW_S
+    ) -> None:
+        super().__init__(expected, "admin", max_failures, window)

@@ -1,0 +1,151 @@
+"""``POST /feedback``: true outcomes, one or a small batch, from the systems that learn them.
+
+Closed (403) unless ``CHURNOPS_FEEDBACK_TOKEN`` is set; then the token is checked like the
+admin token (``churnops.serving.security``). Every item is checked first, and the outcomes are
+recorded in one transaction through the outcome store, off the event loop: an item that is
+wrong (422), two items that disagree about the same customer (422) or an item that labels no
+logged prediction (404) and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Body, Depends, FastAPI, HTTPException, status
+from prometheus_client.core import CounterMetricFamily, Metric
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from churnops.errors import BadInputError
+from churnops.outcomes.records import Outcome, distinct, make_outcome
+from churnops.outcomes.store import UnmatchedOutcomesError, open_outcome_store
+from churnops.schema import CUSTOMER_ID_PATTERN, DEFAULT_SCHEMA, REQUEST_ID_PATTERN, LabelValues
+from churnops.serving.predictor import Predictor
+from churnops.serving.security import TokenGuard
+from churnops.serving.state import ServingState
+
+MAX_ITEMS = 1_000
+SOURCE = "POST /feedback"
+
+
+class FeedbackItem(BaseModel):
+    """One outcome: about a request the API answered, a customer, or a customer of a batch."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"customer_id": "C0000042", "outcome": "yes", "observed_at": "2025-07-01"}]
+        },
+    )
+
+    request_id: str | None = Field(default=None, pattern=REQUEST_ID_PATTERN)
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID_PATTERN)
+    outcome: StrictBool | StrictInt | StrictStr = Field(
+        description="Churned or not, in the project's label spellings (1/true/yes, 0/false/no)"
+    )
+    observed_at: StrictStr | StrictInt | StrictFloat | None = Field(
+        default=None,
+        description="When the outcome was known: ISO date-time (UTC unless a zone is given) or "
+        "epoch seconds [default: now]",
+    )
+
+
+FeedbackBody = Annotated[
+    FeedbackItem | Annotated[list[FeedbackItem], Field(min_length=1, max_length=MAX_ITEMS)],
+    Body(),
+]
+
+
+class FeedbackResult(BaseModel):
+    received: int
+    duplicates: int  # items repeating an earlier item exactly
+    new: int
+    changed: int  # corrections: the earlier outcome was replaced (and the change recorded)
+    unchanged: int
+
+
+class FeedbackAuthCollector:
+    """``churnops_feedback_auth_failures_total``: wrong or missing feedback tokens."""
+
+    def __init__(self, guard: TokenGuard) -> None:
+        self.guard = guard
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "churnops_feedback_auth_failures",
+            "Feedback requests with a missing or wrong token",
+            value=self.guard.failures,
+        )
+
+
+def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[Outcome]:
+    """The items as outcomes, or a 422 naming the first wrong one."""
+    parsed = []
+    for number, item in enumerate(items):
+        observed = now if item.observed_at is None else item.observed_at
+        try:
+            outcome = make_outcome(
+                item.request_id, item.customer_id, item.outcome, observed, labels, now
+            )
+        except BadInputError as exc:
+            detail = f"item {number}: {exc}"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from exc
+        parsed.append((f"item {number}", outcome))
+    unique = distinct(parsed)
+    if unique.conflicts:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, unique.conflicts[0])
+    return unique.outcomes
+
+
+def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
+    settings = state.settings
+    guard = TokenGuard(settings.feedback_token, "feedback")
+    state.metrics.registry.register(FeedbackAuthCollector(guard))
+    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    predictor = state.predictor
+
+    @app.post(
+        "/feedback",
+        response_model=FeedbackResult,
+        dependencies=[Depends(guard)],
+        responses={
+            400: {"description": "The body is not readable text (not UTF-8)"},
+            401: {"description": "Wrong token"},
+            403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
+            404: {"description": "An outcome labels no logged prediction; nothing recorded"},
+            422: {"description": "A wrong item, or two that disagree; nothing recorded"},
+            429: {"description": "Too many wrong tokens lately"},
+            503: {"description": "The outcome store cannot be written now"},
+        },
+        tags=["outcomes"],
+        summary="Record true outcomes (did the customer churn?)",
+    )
+    def feedback(body: FeedbackBody) -> FeedbackResult:
+        """Record one outcome or a list of up to 1,000; the same outcome sent again changes
+        nothing, a different one for the same request or customer replaces it."""
+        items = body if isinstance(body, list) else [body]
+        outcomes = checked(items, _label_values(predictor), time.time())
+        try:
+            recorded = store.record(outcomes, SOURCE, require="every")
+        except UnmatchedOutcomesError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except (BadInputError, sqlite3.OperationalError) as exc:  # unreadable, or locked long
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"the outcome store is unavailable: {exc}"
+            ) from exc
+        return FeedbackResult(
+            received=len(items),
+            duplicates=len(items) - len(outcomes),
+            new=recorded.new,
+            changed=recorded.changed,
+            unchanged=recorded.unchanged,
+        )
+
+
+def _label_values(predictor: Predictor) -> LabelValues:
+    """The outcome spellings of the project the serving model was trained for (the built-in
+    ones before any model is loaded)."""
+    loaded = predictor.current
+    return DEFAULT_SCHEMA.label_values if loaded is None else loaded.inputs.schema.label_values

@@ -1,0 +1,156 @@
+"""The outcome store on a real SQLite inference log: keys, corrections, the join rule, and
+all-or-nothing recording."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from churnops import logstore
+from churnops.outcomes.records import Outcome
+from churnops.outcomes.store import SqliteOutcomeStore, UnmatchedOutcomesError
+
+DAY = 86_400.0
+FIELDS = ["ts", "request_id", "customer_id", "model_version", "probability"]
+FEATURES = (12, 65.5, 786.0, "Month-to-month", "Electronic check")
+NAMES = [*logstore.prediction_columns(), "experiment_id"]
+
+
+def log(path: Path, *rows: tuple[float, str, str | None, str | None]) -> None:
+    """Predictions (ts, request id, customer id, experiment id) scored 0.5 by v1."""
+    conn = logstore.connect(path)
+    logstore.insert(
+        conn,
+        [(ts, rid, cid, 1, *FEATURES, 0.5, 1, 1.0, exp) for ts, rid, cid, exp in rows],
+        names=NAMES,
+    )
+    conn.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "logs" / "inference.sqlite"
+
+
+@pytest.fixture
+def store(db: Path) -> SqliteOutcomeStore:
+    return SqliteOutcomeStore(db, window_days=30)
+
+
+def labels_of(store: SqliteOutcomeStore) -> dict[str, object]:
+    """request id → its outcome (None: unlabelled)."""
+    frame = store.predictions(FIELDS)
+    return {
+        rid: (None if value is None or value != value else int(value))
+        for rid, value in zip(frame["request_id"], frame["outcome"].astype(object), strict=True)
+    }
+
+
+def test_recording_the_same_outcomes_twice_changes_nothing(
+    db: Path, store: SqliteOutcomeStore
+) -> None:
+    log(db, (100 * DAY, "r1", "C1", None), (100 * DAY, "r2", "C2", None))
+    outcomes = [Outcome("", "C1", 1, 101 * DAY), Outcome("r2", "", 0, 101 * DAY)]
+    first = store.record(outcomes, "test", "some")
+    assert (first.new, first.changed, first.unchanged, first.unmatched) == (2, 0, 0, 0)
+    again = store.record(outcomes, "test", "some")
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 2)
+    assert store.changes() == []
+    assert labels_of(store) == {"r1": 1, "r2": 0}
+
+
+def test_a_correction_replaces_the_outcome_and_is_recorded(
+    db: Path, store: SqliteOutcomeStore
+) -> None:
+    """A different value or observation time for the same customer replaces the stored one;
+    the change (old and new, when, from where) is kept."""
+    log(db, (100 * DAY, "r1", "C1", None))
+    store.record([Outcome("", "C1", 1, 101 * DAY)], "first file", "some")
+    corrected = store.record([Outcome("", "C1", 0, 102 * DAY)], "second file", "some")
+    assert (corrected.new, corrected.changed) == (0, 1)
+    assert labels_of(store) == {"r1": 0}
+    [change] = store.changes()
+    assert (change.customer_id, change.request_id) == ("C1", "")
+    assert (change.old_outcome, change.new_outcome) == (1, 0)
+    assert (change.old_observed_at, change.new_observed_at) == (101 * DAY, 102 * DAY)
+    assert change.source == "second file"
+
+
+def test_the_join_rule(db: Path, store: SqliteOutcomeStore) -> None:
+    """By request id regardless of time (narrowed to the customer in a batch); by customer
+    only for predictions within the window before the outcome; the earliest outcome wins."""
+    log(
+        db,
+        (10 * DAY, "batch", "A", None),  # a batch request: one request id, two customers
+        (10 * DAY, "batch", "B", None),
+        (49 * DAY, "old", "C", None),  # 31 days before C's outcome: outside the 30-day window
+        (75 * DAY, "recent", "C", None),  # inside it
+        (81 * DAY, "after", "C", None),  # after the outcome: its truth is not known yet
+        (10 * DAY, "twice", "D", None),
+    )
+    store.record(
+        [
+            Outcome("batch", "A", 1, 5 * DAY),  # by request (and customer), even if "earlier"
+            Outcome("", "C", 1, 80 * DAY),
+            Outcome("twice", "", 0, 20 * DAY),  # observed first: wins
+            Outcome("", "D", 1, 30 * DAY),
+        ],
+        "test",
+        "some",
+    )
+    frame = store.predictions(FIELDS)
+    assert frame["outcome"].astype(object).where(frame["outcome"].notna(), None).tolist() == [
+        1,
+        None,
+        None,
+        1,
+        None,
+        0,
+    ]
+    assert frame["request_id"].tolist() == ["batch", "batch", "old", "recent", "after", "twice"]
+
+
+def test_a_window_and_an_experiment_select_predictions(db: Path, store: SqliteOutcomeStore) -> None:
+    log(db, (1.0, "a", "C1", "exp3"), (2.0, "b", "C1", "exp7"), (3.0, "c", "C1", None))
+    store.record([Outcome("", "C1", 1, 4.0)], "test", "some")
+    assert store.predictions(FIELDS, experiment_id="exp7")["request_id"].tolist() == ["b"]
+    assert store.predictions(FIELDS, since=2.0, until=3.0)["request_id"].tolist() == ["b"]
+    assert store.predictions(FIELDS, since=2.0)["outcome"].tolist() == [1, 1]
+
+
+def test_nothing_is_recorded_when_the_match_policy_refuses(
+    db: Path, store: SqliteOutcomeStore
+) -> None:
+    """'every' (the API) refuses a set with one unknown id; 'some' (a file) refuses one where
+    no outcome labels a prediction; either way nothing is stored."""
+    log(db, (100 * DAY, "r1", "C1", None))
+    known, unknown = Outcome("", "C1", 1, 101 * DAY), Outcome("", "C9", 1, 101 * DAY)
+    with pytest.raises(UnmatchedOutcomesError, match="customer C9") as refused:
+        store.record([known, unknown], "api", "every")
+    assert refused.value.subjects == ("customer C9",)
+    with pytest.raises(UnmatchedOutcomesError, match="none of the 1 outcomes"):
+        store.record([unknown], "file", "some")
+    assert store.predictions(FIELDS)["outcome"].isna().all()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (0,)
+    partly = store.record([known, unknown], "file", "some")
+    assert (partly.new, partly.unmatched, partly.first_unmatched) == (2, 1, ("customer C9",))
+
+
+def test_without_a_log_nothing_matches_and_nothing_is_read(
+    db: Path, store: SqliteOutcomeStore
+) -> None:
+    assert store.predictions(FIELDS).empty
+    with pytest.raises(UnmatchedOutcomesError, match="no prediction has been logged yet"):
+        store.record([Outcome("", "C1", 1, 1.0)], "file", "some")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    from churnops.errors import BadInputError
+
+    path = tmp_path / "inference.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(BadInputError, match="not a"):
+        SqliteOutcomeStore(path, 30).predictions(FIELDS)

@@ -1,0 +1,137 @@
+"""``POST /feedback``: token rules like admin, all-or-nothing recording, the right statuses."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SEED_BODY, serving_settings
+from fastapi.testclient import TestClient
+
+from churnops.serving.app import create_app
+from churnops.settings import Settings
+
+TOKEN = "feedback-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def stored(settings: Settings) -> list[tuple[str, str, int]]:
+    """(request id, customer id, outcome) of every stored outcome."""
+    with sqlite3.connect(settings.inference_db) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'outcomes'").fetchone():
+            return []
+        rows = conn.execute("SELECT request_id, customer_id, outcome FROM outcomes ORDER BY id")
+        return [tuple(row) for row in rows]
+
+
+def wait_logged(settings: Settings, rows: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with sqlite3.connect(settings.inference_db) as conn:
+            if conn.execute("SELECT COUNT(*) FROM inference_log").fetchone()[0] >= rows:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the predictions never reached the inference log")
+
+
+@pytest.fixture
+def feedback_settings(trained_home: Path) -> Settings:
+    return serving_settings(trained_home, feedback_token=TOKEN)
+
+
+@pytest.fixture
+def api(feedback_settings: Settings) -> Iterator[TestClient]:
+    """The API with two logged predictions: customers F1 and F2."""
+    with TestClient(create_app(feedback_settings)) as client:
+        for customer in ("F1", "F2"):
+            assert client.post("/predict", json={**SEED_BODY, "customer_id": customer}).is_success
+        wait_logged(feedback_settings, 2)
+        yield client
+
+
+def test_feedback_is_disabled_without_a_token(trained_home: Path, settings: Settings) -> None:
+    """Without CHURNOPS_FEEDBACK_TOKEN: 403, whatever is sent, and nothing is stored."""
+    with TestClient(create_app(settings)) as client:
+        for headers in ({}, AUTH, {"X-Feedback-Token": TOKEN}):
+            body = {"customer_id": "F1", "outcome": "yes"}
+            response = client.post("/feedback", json=body, headers=headers)
+            assert response.status_code == 403
+            assert "CHURNOPS_FEEDBACK_TOKEN" in response.json()["detail"]
+    assert stored(settings) == []
+
+
+def test_a_missing_or_wrong_token_is_refused(api: TestClient, feedback_settings: Settings) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"X-Admin-Token": TOKEN}):
+        response = api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=headers)
+        assert response.status_code == 401
+    assert stored(feedback_settings) == []
+    assert "churnops_feedback_auth_failures_total 3.0" in api.get("/metrics").text
+
+
+def test_outcomes_are_recorded_once_and_corrected(
+    api: TestClient, feedback_settings: Settings
+) -> None:
+    """A single outcome, then a batch repeating it and adding one; then a correction."""
+    single = api.post("/feedback", json={"customer_id": "F1", "outcome": "yes"}, headers=AUTH)
+    assert single.status_code == 200
+    assert single.json() == {"received": 1, "duplicates": 0, "new": 1, "changed": 0, "unchanged": 0}
+    observed = time.time()
+    batch = [
+        {"customer_id": "F2", "outcome": False, "observed_at": observed},
+        {"customer_id": "F2", "outcome": 0, "observed_at": observed},
+    ]
+    second = api.post("/feedback", json=batch, headers={"X-Feedback-Token": TOKEN})
+    assert second.json() == {"received": 2, "duplicates": 1, "new": 1, "changed": 0, "unchanged": 0}
+    fix = {"customer_id": "F2", "outcome": "yes", "observed_at": observed}
+    assert api.post("/feedback", json=fix, headers=AUTH).json()["changed"] == 1
+    assert stored(feedback_settings) == [("", "F1", 1), ("", "F2", 1)]
+
+
+def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: Settings) -> None:
+    answer = api.post("/predict", json={**SEED_BODY, "customer_id": "F3"}).json()
+    wait_logged(feedback_settings, 3)
+    body = {"request_id": answer["request_id"], "outcome": "no"}
+    assert api.post("/feedback", json=body, headers=AUTH).status_code == 200
+    assert stored(feedback_settings) == [(answer["request_id"], "", 0)]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"customer_id": "F1", "outcome": "maybe"}, 422, "item 0: outcome 'maybe'"),
+        ([{"customer_id": "F1", "outcome": 1}, {"outcome": 1}], 422, "item 1: neither"),
+        (
+            [{"customer_id": "F1", "outcome": 1}, {"customer_id": "F1", "outcome": 0}],
+            422,
+            "item 1: customer F1 stayed",
+        ),
+        ({"customer_id": "F1", "outcome": 1, "observed_at": "2999-01-01"}, 422, "future"),
+        ([{"customer_id": "F1", "outcome": 1}, {"customer_id": "NOPE", "outcome": 1}], 404, "NOPE"),
+        ({"request_id": "never-answered", "outcome": 1}, 404, "request never-answered"),
+        ({"customer_id": "F1", "outcome": 1, "extra": 2}, 422, "extra"),
+        ({"customer_id": "F 1", "outcome": 1}, 422, "pattern"),
+        ([], 422, "at least 1"),
+        ([{"customer_id": "F1", "outcome": 1}] * 1_001, 422, "at most 1000"),
+    ],
+)
+def test_a_wrong_call_records_nothing(
+    api: TestClient, feedback_settings: Settings, body: object, status: int, words: str
+) -> None:
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == status, response.text
+    assert words in response.text
+    assert stored(feedback_settings) == []
+
+
+def test_wrong_tokens_close_feedback_for_a_while(api: TestClient) -> None:
+    """After ten wrong tokens within a minute: 429 with Retry-After, even for the right one."""
+    body = {"customer_id": "F1", "outcome": 1}
+    for attempt in range(10):
+        headers = {"X-Feedback-Token": f"guess-{attempt}"}
+        assert api.post("/feedback", json=body, headers=headers).status_code == 401
+    throttled = api.post("/feedback", json=body, headers=AUTH)
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["retry-after"]) <= 60
