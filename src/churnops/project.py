@@ -2,8 +2,9 @@
 
 It names the id column, the label column and which of its values mean churned, each feature
 (the name the API and the reports use, the CSV column it is read from, its type and allowed
-values) and optional data rules. It is read into a ``FeatureSchema``; without a file the
-built-in schema applies. A wrong file gives one line naming its line, the field and what is
+values), optional data rules and optionally what a wrong decision costs (``costs:``, for the
+decision threshold). It is read into a ``FeatureSchema``; without a file the built-in schema
+applies. A wrong file gives one line naming its line, the field and what is
 expected::
 
     churnops.yaml: line 14: features[3].max: min 10 is above max 5; make min ≤ max
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from churnops.errors import BadInputError
+from churnops.model.costs import Costs
 from churnops.schema import (
     CategoricalFeature,
     FeatureSchema,
@@ -178,6 +180,7 @@ class ProjectFile(BaseModel):
     label: LabelEntry
     features: list[FeatureEntry] = Field(min_length=1)
     rules: list[ProductRule] = Field(default_factory=list)
+    costs: Costs | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ProjectFile:
@@ -294,6 +297,11 @@ def _message(error: Any) -> tuple[Path_, str]:
 
 def parse_project(text: str, name: str) -> FeatureSchema:
     """The schema a project file declares; ``BadInputError`` naming the line otherwise."""
+    return _parse(text, name).to_schema()
+
+
+def _parse(text: str, name: str) -> ProjectFile:
+    """The whole project file, validated; ``BadInputError`` naming the line otherwise."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -313,7 +321,7 @@ def parse_project(text: str, name: str) -> FeatureSchema:
             f"{name}: expected keys such as label: and features: (see `churnops init --help`)"
         )
     try:
-        return ProjectFile.model_validate(data).to_schema()
+        return ProjectFile.model_validate(data)
     except ValidationError as exc:
         path, message = _message(exc.errors()[0])
         line = next((lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in lines), 1)
@@ -329,9 +337,21 @@ def project_path(explicit: Path | None, home: Path) -> Path:
 def load_schema(explicit: Path | None, home: Path, tolerance: float = 0.25) -> FeatureSchema:
     """The project's schema; without a file, the built-in one (``tolerance`` is its billing
     rule's, from ``CHURNOPS_TOTAL_CHARGES_TOLERANCE``)."""
+    project = _load(explicit, home)
+    return default_schema(tolerance) if project is None else project.to_schema()
+
+
+def load_costs(explicit: Path | None, home: Path) -> Costs | None:
+    """The costs the project file declares, if any."""
+    project = _load(explicit, home)
+    return None if project is None else project.costs
+
+
+def _load(explicit: Path | None, home: Path) -> ProjectFile | None:
+    """The project file in use, validated; None when there is none (the built-in schema)."""
     path = project_path(explicit, home)
     if explicit is None and not path.exists():
-        return default_schema(tolerance)
+        return None
     if not path.is_file():
         raise BadInputError(
             f"project file {path} does not exist; check --schema / CHURNOPS_SCHEMA, or write one "
@@ -343,4 +363,4 @@ def load_schema(explicit: Path | None, home: Path, tolerance: float = 0.25) -> F
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path} is not UTF-8 text; save it as UTF-8") from exc
-    return parse_project(text, str(path))
+    return _parse(text, str(path))

@@ -6,24 +6,55 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from churnops.atomic import atomic_write_json, sha256_file
 from churnops.data.generate import Generated, generate, generator_fits, write_csv
 from churnops.data.prepare import Prepared, prepare
 from churnops.errors import BadInputError, CheckFailedError
-from churnops.model.train import Trained, load_processed, train_model
-from churnops.project import load_schema, project_path
+from churnops.model.costs import Costs, resolve_costs
+from churnops.model.train import Calibration, Options, Trained, load_processed, train_model
+from churnops.project import load_costs, load_schema, project_path
 from churnops.registry.entries import ModelVersion
 from churnops.registry.lifecycle import Registered, register
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
+if TYPE_CHECKING:
+    from churnops.model.evaluate import Comparison
+
 
 def project_schema(settings: Settings) -> FeatureSchema:
     """The schema the project declares (``churnops.yaml`` or ``--schema``), else the built-in."""
     return load_schema(settings.schema_file, settings.home, settings.total_charges_tolerance)
+
+
+def project_costs(settings: Settings) -> Costs | None:
+    """The costs the project file declares (``costs:``), if any."""
+    return load_costs(settings.schema_file, settings.home)
+
+
+ThresholdBy = Literal["fixed", "cost"]
+
+
+def training_options(
+    settings: Settings,
+    calibration: Calibration | None = None,
+    threshold_by: ThresholdBy | None = None,
+    cost_fn: float | None = None,
+    cost_fp: float | None = None,
+) -> Options:
+    """The training options from the command line and the project file: known costs (flags over
+    the file's ``costs:``) choose the threshold unless ``threshold_by`` is ``fixed``."""
+    costs = resolve_costs(project_costs(settings), cost_fn, cost_fp)
+    if threshold_by == "cost" and costs is None:
+        raise BadInputError(
+            "--threshold-by cost needs the costs of both mistakes: give --cost-fn and --cost-fp "
+            "(e.g. --cost-fn 200 --cost-fp 20) or declare costs: in the project file"
+        )
+    by_cost = costs is not None and threshold_by != "fixed"
+    return Options(calibration=calibration, costs=costs, threshold_by_cost=by_cost)
 
 
 def generate_step(settings: Settings) -> Generated:
@@ -100,7 +131,7 @@ def same_as_current(
         and FeatureSchema.model_validate(current.feature_schema) == schema
         and current.hyperparameters == trained.hyperparameters
         and current.seed == settings.seed
-        and current.threshold == settings.decision_threshold
+        and current.threshold == trained.threshold
         and current.metrics["rows"] == len(trained.holdout_frame)
         and ("cv" in current.metrics) == (trained.cv is not None)
     )
@@ -113,15 +144,18 @@ def train_step(
     force: bool = False,
     data: Path | None = None,
     on_candidate: Callable[[int, int], None] | None = None,
+    options: Options | None = None,
 ) -> TrainResult:
     """Train, export, register; the result says whether the gate made it current, or that the
     current version is identical (nothing registered unless ``force``).
-    ``on_candidate(done, total)`` reports tuning progress."""
+    ``on_candidate(done, total)`` reports tuning progress; ``options`` default to the project
+    file's (see ``training_options``)."""
     Registry(settings).read().refuse_during_experiment("training")  # before the long part
     path = data or settings.processed_csv
     schema = project_schema(settings)
+    chosen = options if options is not None else training_options(settings)
     frame = load_processed(path, schema)
-    trained = train_model(frame, settings, tune, schema, on_candidate=on_candidate)
+    trained = train_model(frame, settings, tune, schema, on_candidate, chosen)
     oracle = oracle_auc(settings) if data is None else None
     unchanged = None if force else same_as_current(settings, trained, path, schema)
     if unchanged is not None:
@@ -129,3 +163,28 @@ def train_step(
     extra: dict[str, Any] = {"oracle_roc_auc": oracle} if oracle is not None else {}
     registered = register(settings, trained, path, force=force, extra_metrics=extra, schema=schema)
     return TrainResult(trained, registered, oracle)
+
+
+def from_generator(settings: Settings, path: Path) -> bool:
+    """Whether ``path`` is what ``generate`` wrote (``data/raw.csv``), or what ``prepare`` made
+    of it: then the generator's true churn probabilities are known for its rows."""
+    resolved = path.resolve()
+    if resolved == settings.raw_csv.resolve():
+        return settings.raw_meta.exists()
+    return resolved == settings.processed_csv.resolve() and oracle_auc(settings) is not None
+
+
+def evaluate_step(
+    settings: Settings,
+    versions: list[str],
+    data: Path | None = None,
+    cost_fn: float | None = None,
+    cost_fp: float | None = None,
+) -> Comparison:
+    """Compare ``versions`` on the same customers (see ``model.evaluation_data``); costs from
+    the command line over the project file's, else those the versions were trained with."""
+    from churnops.model.evaluate import evaluate_versions  # matplotlib: only this stage needs it
+
+    costs = resolve_costs(project_costs(settings), cost_fn, cost_fp)
+    generated = data is not None and from_generator(settings, data)
+    return evaluate_versions(settings, versions, data, costs, generated)

@@ -6,6 +6,7 @@ so that `churnops --help` and the light commands start in a fraction of a second
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +26,8 @@ from churnops.cli.ui import (
 )
 
 if TYPE_CHECKING:
+    from churnops.model.evaluate import Comparison
+    from churnops.registry.entries import ModelVersion
     from churnops.workflow import TrainResult
 
 RowsOpt = Annotated[
@@ -36,6 +39,38 @@ TuneOpt = Annotated[
 ]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Make it current even if it fails the gate")
+]
+CostFnOpt = Annotated[
+    float | None,
+    typer.Option("--cost-fn", help="Cost of a missed churner (false negative), e.g. 200"),
+]
+CostFpOpt = Annotated[
+    float | None,
+    typer.Option("--cost-fp", help="Cost of an offer to a customer who stays (false positive)"),
+]
+
+
+class CalibrateChoice(StrEnum):
+    isotonic = "isotonic"
+    sigmoid = "sigmoid"
+
+
+class ThresholdChoice(StrEnum):
+    fixed = "fixed"
+    cost = "cost"
+
+
+CalibrateOpt = Annotated[
+    CalibrateChoice | None,
+    typer.Option("--calibrate", help="Calibrate probabilities by 5-fold cross-validation"),
+]
+ThresholdOpt = Annotated[
+    ThresholdChoice | None,
+    typer.Option(
+        "--threshold-by",
+        help="fixed (0.5, CHURNOPS_DECISION_THRESHOLD) or cost: the threshold of least expected "
+        "cost [default: cost when costs are given or declared, else fixed]",
+    ),
 ]
 
 
@@ -80,10 +115,14 @@ def _train_summary(result: TrainResult) -> None:
         table.add_row(key, _fmt(metrics[key]))
     if result.oracle_auc is not None:
         table.add_row("oracle roc_auc (ceiling)", f"{result.oracle_auc:.4f}")
-    table.add_row("threshold", f"{metrics['threshold']:.2f}")
+    table.add_row("threshold", f"{metrics['threshold']:.2f}" + _threshold_origin(reg.entry))
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     table.add_row(r"confusion \[tn fp; fn tp]", f"[{tn} {fp}; {fn} {tp}]")
+    for label, value in _option_rows(reg.entry):
+        table.add_row(label, value)
     console.print(table)
+    for warning in _option_warnings(reg.entry):
+        console.print(f"[yellow]{warning}[/]", highlight=False)
     colour = "green" if reg.promoted else "red"
     console.print(
         f"[{colour}]{reg.entry.name} {reg.entry.status}[/]: {reg.reason}  ({reg.entry.file})"
@@ -94,6 +133,46 @@ def _train_summary(result: TrainResult) -> None:
             f"over an hour: {', '.join(reg.removed)}",
             highlight=False,
         )
+
+
+def _threshold_origin(entry: ModelVersion) -> str:
+    return " (least expected cost)" if entry.hyperparameters.get("threshold_by") == "cost" else ""
+
+
+def _option_rows(entry: ModelVersion) -> list[tuple[str, str]]:
+    """Table rows for what ``--calibrate`` and costs added to the hold-out metrics."""
+    metrics: dict[str, Any] = dict(entry.metrics)  # besides the typed keys: the options' own
+    params = entry.hyperparameters
+    rows = []
+    if "brier_uncalibrated" in metrics:
+        rows.append(
+            (
+                f"brier ({params['calibration']}; uncalibrated)",
+                f"{metrics['brier']:.4f}; {metrics['brier_uncalibrated']:.4f}",
+            )
+        )
+    else:
+        rows.append(("brier", f"{metrics['brier']:.4f}"))
+    if "expected_cost" in metrics:
+        rows.append(("expected cost per customer", f"{metrics['expected_cost']:,.2f}"))
+        fixed = metrics["expected_cost_at_fixed_threshold"]
+        rows.append(("  at the fixed threshold", f"{fixed:,.2f}"))
+    return rows
+
+
+def _option_warnings(entry: ModelVersion) -> list[str]:
+    metrics: dict[str, Any] = dict(entry.metrics)
+    warnings = []
+    if (
+        metrics.get("brier_uncalibrated") is not None
+        and metrics["brier"] > metrics["brier_uncalibrated"]
+    ):
+        warnings.append(
+            f"{entry.hyperparameters['calibration']} calibration did not improve the hold-out "
+            f"Brier score ({metrics['brier']:.4f} vs {metrics['brier_uncalibrated']:.4f} "
+            "uncalibrated); try the other method or train without --calibrate"
+        )
+    return warnings
 
 
 def _unchanged_reason(result: TrainResult) -> str:
@@ -191,6 +270,10 @@ def train(
     data: Annotated[
         Path | None, typer.Option("--data", help="Prepared CSV [default data/processed.csv]")
     ] = None,
+    calibrate: CalibrateOpt = None,
+    threshold_by: ThresholdOpt = None,
+    cost_fn: CostFnOpt = None,
+    cost_fp: CostFpOpt = None,
     schema: SchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -199,9 +282,21 @@ def train(
     from churnops import workflow
 
     settings = settings_for(home, seed=seed, schema_file=schema)
+    options = workflow.training_options(
+        settings,
+        calibration=calibrate.value if calibrate else None,
+        threshold_by=threshold_by.value if threshold_by else None,
+        cost_fn=cost_fn,
+        cost_fp=cost_fp,
+    )
     with progress(not as_json) as bar, step(bar, "training, exporting to ONNX, registering"):
         result = workflow.train_step(
-            settings, tune=tune, force=force, data=data, on_candidate=tuning_bar(bar)
+            settings,
+            tune=tune,
+            force=force,
+            data=data,
+            on_candidate=tuning_bar(bar),
+            options=options,
         )
     if as_json:
         print_json(_train_json(result))
@@ -217,33 +312,66 @@ def evaluate(
     ] = None,
     home: HomeOpt = None,
     data: Annotated[
-        Path | None, typer.Option("--data", help="Score this labelled CSV instead of each hold-out")
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Score this labelled CSV [default: hold-out customers none of them trained on]",
+        ),
     ] = None,
+    cost_fn: CostFnOpt = None,
+    cost_fp: CostFpOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Metrics of versions side by side; ROC and confusion-matrix PNGs go to reports/."""
-    from churnops.model.evaluate import evaluate_versions
+    """Compare versions on the same customers: metrics, and figures (ROC, precision–recall,
+    calibration, confusion, gains, importance, cost) as PNGs and one HTML page in reports/."""
+    from churnops import workflow
 
     settings = settings_for(home)
-    with progress(not as_json) as bar, step(bar, "evaluating"):
-        results = evaluate_versions(settings, versions or [], data)
+    with progress(not as_json) as bar, step(bar, "scoring and drawing"):
+        comparison = workflow.evaluate_step(settings, versions or [], data, cost_fn, cost_fp)
     if as_json:
-        print_json([r.as_dict() for r in results])
+        print_json(comparison.as_dict())
         return
-    table = Table(title="Evaluation" + (f" on {data}" if data else " on each version's hold-out"))
+    _evaluation_summary(comparison)
+
+
+EVALUATION_ROWS = (
+    "roc_auc",
+    "average_precision",
+    "brier",
+    "caught_top_10pct",
+    "expected_cost",
+    "threshold",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+)
+
+
+def _evaluation_summary(comparison: Comparison) -> None:
+    table = Table(title=f"Evaluation on {comparison.source}")
     table.add_column("metric")
-    for result in results:
+    for result in comparison.versions:
         table.add_column(result.name, justify="right")
-    for key in ("roc_auc", "accuracy", "precision", "recall", "f1", "rows"):
-        table.add_row(key, *[_fmt(r.metrics[key]) for r in results])
+    for key in EVALUATION_ROWS:
+        values = [r.metrics.get(key) for r in comparison.versions]
+        if any(value is not None for value in values):
+            table.add_row(key, *[_fmt(value) for value in values])
+    table.add_row("calibration", *[r.calibration or "none" for r in comparison.versions])
     console.print(table)
-    for result in results:
-        roc = result.roc_png or "no ROC curve (the data holds one class)"
-        console.print(f"{result.name}: {roc}  {result.confusion_png}")
-        if result.rows_dropped:
-            console.print(
-                f"  {result.rows_dropped:,} row(s) of {data} failed the checks, not scored"
-            )
+    if comparison.oracle_auc is not None:
+        console.print(f"oracle roc_auc on these customers: {comparison.oracle_auc:.4f}")
+    if comparison.rows_dropped:
+        console.print(
+            f"{comparison.rows_dropped:,} row(s) failed a version's checks and were not scored",
+            highlight=False,
+        )
+    console.print(f"report: {comparison.html}", highlight=False, soft_wrap=True)
+    console.print(
+        f"figures: {', '.join(p.name for p in comparison.figures.values())} beside it",
+        highlight=False,
+    )
 
 
 def _fmt(value: object) -> str:

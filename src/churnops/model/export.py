@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from churnops.errors import CheckFailedError
+from churnops.model.onnx_calibrated import calibrated_onnx
 from churnops.model.onnx_model import INPUT_NAME, OnnxModel
 from churnops.schema import FeatureSchema
 
@@ -17,9 +19,12 @@ MAX_PARITY_GAP = 1e-5
 
 def export_onnx(pipeline: Pipeline, schema: FeatureSchema) -> bytes:
     """The classifier alone, fed the schema-encoded matrix as one float32 input — the precision
-    scikit-learn's trees compare in, so no split flips between the two."""
+    scikit-learn's trees compare in, so no split flips between the two. A calibrated forest
+    has a graph of its own (see ``onnx_calibrated`` for why)."""
     forest = pipeline.named_steps["model"]
     width = len(schema.encoded_names)
+    if isinstance(forest, CalibratedClassifierCV):
+        return calibrated_onnx(forest, width)
     graph = to_onnx(
         forest,
         initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],

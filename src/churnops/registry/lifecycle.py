@@ -124,7 +124,7 @@ def register(
             created_at=utc_now(),
             status="current" if promoted else "rejected",
             metrics=metrics,
-            threshold=settings.decision_threshold,
+            threshold=trained.threshold,
             hyperparameters=trained.hyperparameters,
             feature_schema=schema.model_dump(mode="json"),
             training_data=TrainingData(
@@ -162,6 +162,11 @@ def register(
     return Registered(entry, promoted, reason, previous, home_relative)
 
 
+TRAINED_ON = "trained_on.parquet"
+"""The ids of the customers a version was trained on, so ``evaluate`` can compare versions on
+rows none of them saw (absent when the training data had no id column)."""
+
+
 def _write_version_files(
     registry: Registry, settings: Settings, version: int, trained: Trained, schema: FeatureSchema
 ) -> None:
@@ -175,5 +180,10 @@ def _write_version_files(
     sample_size = min(settings.reference_sample_rows, len(trained.train_frame))
     reference = trained.train_frame[columns].sample(n=sample_size, random_state=settings.seed)
     atomic_write(folder / "reference.parquet", lambda tmp: reference.to_parquet(tmp, index=False))
-    holdout = trained.holdout_frame[columns].assign(prediction=trained.holdout_proba)
+    with_id = [schema.id_column] if schema.id_column in trained.holdout_frame.columns else []
+    holdout = trained.holdout_frame[[*with_id, *columns]].assign(prediction=trained.holdout_proba)
     atomic_write(folder / "holdout.parquet", lambda tmp: holdout.to_parquet(tmp, index=False))
+    if with_id:
+        ids = trained.train_frame[with_id]
+        atomic_write(folder / TRAINED_ON, lambda tmp: ids.to_parquet(tmp, index=False))
+
