@@ -203,19 +203,28 @@ def test_damaged_metadata_is_never_overwritten(
 
 
 def test_evaluate_side_by_side(churnops: Churnops, trained_home: Path) -> None:
-    """evaluate v1 v2 scores both on their hold-outs, or both on one CSV with --data, and
-    writes a ROC and a confusion-matrix PNG per version under reports/."""
+    """evaluate v1 v2 scores both on the same customers — the hold-out neither trained on, or
+    one CSV with --data — and writes the comparison figures and the page under reports/."""
     assert churnops("train").code == 0
     on_holdout = churnops("evaluate", "v1", "v2", "--json")
     assert on_holdout.code == 0, on_holdout.err
-    assert [r["version"] for r in on_holdout.json()] == ["v1", "v2"]
+    result = on_holdout.json()
+    assert [r["version"] for r in result["versions"]] == ["v1", "v2"]
+    assert [r["metrics"]["rows"] for r in result["versions"]] == [result["data"]["rows"]] * 2
     raw = trained_home / "data" / "raw.csv"
     on_csv = churnops("evaluate", "v1", "v2", "--data", raw, "--json").json()
-    assert on_csv[0]["metrics"]["rows"] == on_csv[1]["metrics"]["rows"] > 3_000
+    assert (
+        on_csv["versions"][0]["metrics"]["rows"] == on_csv["versions"][1]["metrics"]["rows"] > 3_000
+    )
+    assert on_csv["data"]["oracle_roc_auc"] is not None  # data/raw.csv came from `generate`
     table = churnops("evaluate", "v1", "v2")
-    assert table.code == 0 and "roc_auc" in table.out
-    pngs = sorted((trained_home / "reports").glob("eval_v*_*.png"))
-    assert {p.name.split("_")[1] for p in pngs} == {"v1", "v2"}
-    assert {p.stem.rsplit("_", 1)[1] for p in pngs} == {"roc", "confusion"}
-    for png in pngs:
+    assert table.code == 0 and "roc_auc" in table.out and "report.html" in table.out
+    (folder,) = {Path(p).parent for p in on_csv["figures"].values()}
+    assert folder.parent == trained_home / "reports" and folder.name.endswith("_v1_v2")
+    pngs = sorted(p.stem for p in folder.glob("*.png"))
+    assert pngs == sorted(
+        ["roc", "precision_recall", "calibration", "gains", "confusion", "importance"]
+    )
+    for png in folder.glob("*.png"):
         assert png.read_bytes().startswith(b"\x89PNG")
+    assert (folder / "report.html").is_file()

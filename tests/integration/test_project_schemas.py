@@ -63,7 +63,8 @@ def test_a_project_end_to_end(
 
     evaluated = run_cli("evaluate", "v1", "v2", "--data", source, "--home", home, "--json")
     assert evaluated.code == 0, evaluated.err
-    assert [e["metrics"]["rows"] for e in evaluated.json()] == [prepared["rows_clean"]] * 2
+    rows = [e["metrics"]["rows"] for e in evaluated.json()["versions"]]
+    assert rows == [prepared["rows_clean"]] * 2
 
 
 def _subset(schema: FeatureSchema, names: tuple[str, ...]) -> FeatureSchema:

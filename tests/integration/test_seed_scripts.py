@@ -83,7 +83,8 @@ def test_walkthrough(project: Path) -> None:
 
     done = python(project, "evaluate")
     assert done.returncode == 0, done.stderr
-    assert len(list((project / "reports").glob("eval_v2_*.png"))) == 2
+    (report,) = (project / "reports").glob("evaluation_*_v2/report.html")
+    assert len(list(report.parent.glob("*.png"))) == 6
 
     done = python(project, "rollback")
     assert done.returncode == 0, done.stderr

@@ -252,12 +252,18 @@ def test_corrupted_metadata_exits_2(churnops: Churnops, trained_home: Path) -> N
 
 
 def test_evaluate_json(churnops: Churnops, trained_home: Path) -> None:
-    """evaluate --json prints one entry per version with its metrics and PNG paths."""
+    """evaluate --json prints the customers scored, one entry per version with its metrics, and
+    the paths of the figures and the page."""
     run = churnops("evaluate", "v1", "--home", trained_home, "--json")
     assert run.code == 0, run.err
-    (entry,) = run.json()
+    result = run.json()
+    (entry,) = result["versions"]
     assert entry["version"] == "v1"
-    assert Path(entry["roc_png"]).is_file() and Path(entry["confusion_png"]).is_file()
+    assert result["data"]["rows"] == entry["metrics"]["rows"]
+    assert (
+        Path(result["figures"]["roc"]).is_file() and Path(result["figures"]["confusion"]).is_file()
+    )
+    assert Path(result["html"]).is_file()
     assert 0.5 < entry["metrics"]["roc_auc"] <= 1
 
 
