@@ -55,20 +55,13 @@ def _names(members: list[Member]) -> str:
     return ", ".join(m.entry.name for m in members)
 
 
-def holdout_rows(registry: Registry, members: list[Member]) -> CommonData:
-    """The hold-out rows none of ``members`` was trained on (one member: its hold-out)."""
-    if len(members) == 1:
-        entry = members[0].entry
-        frame = _read_parquet(
-            registry.version_dir(entry.version) / "holdout.parquet", f"the hold-out of {entry.name}"
-        )
-        return CommonData(
-            [frame], f"the hold-out of {entry.name}: {len(frame):,} customers it was not trained on"
-        )
+def _pool(registry: Registry, members: list[Member]) -> tuple[pd.DataFrame, set[object]]:
+    """The members' hold-out rows (the newest version's copy of a customer wins) and the ids of
+    every customer any of them was trained on."""
     id_column = members[0].model.schema.id_column
     pool: list[pd.DataFrame] = []
     trained: set[object] = set()
-    for member in sorted(members, key=lambda m: -m.entry.version):  # the newest copy of a row wins
+    for member in sorted(members, key=lambda m: -m.entry.version):
         name, folder = member.entry.name, registry.version_dir(member.entry.version)
         holdout = _read_parquet(folder / "holdout.parquet", f"the hold-out of {name}")
         if id_column not in holdout.columns or not (folder / TRAINED_ON).exists():
@@ -80,11 +73,21 @@ def holdout_rows(registry: Registry, members: list[Member]) -> CommonData:
             )
         pool.append(holdout.drop(columns=["prediction"], errors="ignore"))
         trained.update(_read_parquet(folder / TRAINED_ON, f"{name}'s training ids")[id_column])
-    rows = pd.concat(pool, ignore_index=True).drop_duplicates(id_column)
-    rows = rows[~rows[id_column].isin(trained)]
-    needed = sorted(
-        {c for m in members for c in [*m.model.schema.feature_names, m.model.schema.label]}
-    )
+    return pd.concat(pool, ignore_index=True).drop_duplicates(id_column), trained
+
+
+def holdout_rows(registry: Registry, members: list[Member]) -> CommonData:
+    """The hold-out rows none of ``members`` was trained on (one member: its hold-out)."""
+    if len(members) == 1:
+        entry = members[0].entry
+        path = registry.version_dir(entry.version) / "holdout.parquet"
+        frame = _read_parquet(path, f"the hold-out of {entry.name}")
+        source = f"the hold-out of {entry.name}: {len(frame):,} customers it was not trained on"
+        return CommonData([frame], source)
+    rows, trained = _pool(registry, members)
+    rows = rows[~rows[members[0].model.schema.id_column].isin(trained)]
+    schemas = [m.model.schema for m in members]
+    needed = sorted({c for s in schemas for c in [*s.feature_names, s.label]})
     rows = rows.dropna(subset=[c for c in needed if c in rows.columns]).reset_index(drop=True)
     missing = [c for c in needed if c not in rows.columns]
     if rows.empty or missing:

@@ -6,10 +6,10 @@ true churn score, when the data came from ``generate``) is a dashed black line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
@@ -67,6 +67,21 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _finish(
+    fig: Figure,
+    ax: Axes,
+    legend: Literal["lower left", "lower right"],
+    path: Path,
+    legend_size: int = 10,
+) -> Path:
+    """Both axes from 0 to 1 (a hair more at the top, so a curve at 1 shows), the legend, a
+    light grid; then the PNG."""
+    ax.set(xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc=legend, fontsize=legend_size)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
 def _operating_point(s: Scores) -> tuple[float, float, float]:
     """False positive rate, recall and precision of deciding churn at the version's threshold."""
     flagged = s.proba >= s.threshold
@@ -82,56 +97,60 @@ def _point(index: int) -> dict[str, Any]:
     return {"marker": "o", "color": colour(index), "markersize": 8, "mec": "white", "zorder": 5}
 
 
+CurveOf = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, str]]
+
+
+def _roc_of(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    fpr, tpr, _ = roc_curve(y, score)
+    return fpr, tpr, f"AUC {roc_auc_score(y, score):.3f}"
+
+
+def _precision_recall_of(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    precision, recall, _ = precision_recall_curve(y, score)
+    return recall, precision, f"AP {average_precision_score(y, score):.3f}"
+
+
+def _overlay(
+    ax: Axes,
+    scores: Sequence[Scores],
+    oracle: np.ndarray | None,
+    curve_of: CurveOf,
+    point_of: Callable[[Scores], tuple[float, float]],
+) -> None:
+    """Each version's curve with a dot at its threshold, then the oracle's, dashed."""
+    for index, s in enumerate(scores):
+        x, y, summary = curve_of(s.y, s.proba)
+        ax.plot(x, y, color=colour(index), label=f"{s.name}  {summary}")
+        ax.plot(*point_of(s), **_point(index))
+    if oracle is not None:
+        x, y, summary = curve_of(scores[0].y, oracle)
+        ax.plot(x, y, **ORACLE, label=f"oracle  {summary}")
+
+
 def roc(scores: Sequence[Scores], oracle: np.ndarray | None, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5.4))
-    for index, s in enumerate(scores):
-        fpr, tpr, _ = roc_curve(s.y, s.proba)
-        auc = roc_auc_score(s.y, s.proba)
-        ax.plot(fpr, tpr, color=colour(index), label=f"{s.name}  AUC {auc:.3f}")
-        point_fpr, point_recall, _ = _operating_point(s)
-        ax.plot(point_fpr, point_recall, **_point(index))
-    if oracle is not None:
-        fpr, tpr, _ = roc_curve(scores[0].y, oracle)
-        auc = roc_auc_score(scores[0].y, oracle)
-        ax.plot(fpr, tpr, **ORACLE, label=f"oracle  AUC {auc:.3f}")
+    _overlay(ax, scores, oracle, _roc_of, lambda s: _operating_point(s)[:2])
     ax.plot([0, 1], [0, 1], **CHANCE, label="chance  AUC 0.500")
     ax.set(
         xlabel="false positive rate (stayers flagged)",
         ylabel="true positive rate (churners caught)",
         title="ROC curve (dot: each version's decision threshold)",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
     )
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, "lower right", path)
 
 
 def precision_recall(scores: Sequence[Scores], oracle: np.ndarray | None, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5.4))
-    for index, s in enumerate(scores):
-        precision, recall, _ = precision_recall_curve(s.y, s.proba)
-        ap = average_precision_score(s.y, s.proba)
-        ax.plot(recall, precision, color=colour(index), label=f"{s.name}  AP {ap:.3f}")
-        _, point_recall, point_precision = _operating_point(s)
-        ax.plot(point_recall, point_precision, **_point(index))
+    _overlay(ax, scores, oracle, _precision_recall_of, lambda s: _operating_point(s)[1:])
     y = scores[0].y
-    if oracle is not None:
-        precision, recall, _ = precision_recall_curve(y, oracle)
-        ap = average_precision_score(y, oracle)
-        ax.plot(recall, precision, **ORACLE, label=f"oracle  AP {ap:.3f}")
     rate = float(np.mean(y))
     ax.axhline(rate, **CHANCE, label=f"chance (churn rate {rate:.1%})")
     ax.set(
         xlabel="recall (share of churners caught)",
         ylabel="precision (share of flagged who churn)",
         title="Precision–recall (dot: each version's decision threshold)",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
     )
-    ax.legend(loc="lower left")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, "lower left", path)
 
 
 def calibration(scores: Sequence[Scores], brier: Sequence[float], path: Path) -> Path:
@@ -228,14 +247,10 @@ def gains_chart(scores: Sequence[Scores], oracle: np.ndarray | None, path: Path)
         xlabel="share of customers contacted (highest scores first)",
         ylabel="share of all churners caught",
         title="Cumulative gains",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
     )
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, "lower right", path, legend_size=8)
 
 
 def importance(

@@ -22,6 +22,7 @@ METRIC_KEYS = {
     "recall",
     "f1",
     "roc_auc",
+    "brier",
     "confusion_matrix",
     "threshold",
     "rows",

@@ -18,7 +18,7 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.export import MAX_PARITY_GAP
 from churnops.model.train import Trained
 from churnops.registry.entries import HistoryEvent
-from churnops.registry.lifecycle import Registered
+from churnops.registry.lifecycle import TRAINED_ON, Registered
 from churnops.registry.promotion import previous_current, switch, verify
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
@@ -112,8 +112,8 @@ def test_training_statistics(registry: Registry, trained_settings: Settings) -> 
 
 
 def test_reference_and_hold_out_samples(registry: Registry, trained_settings: Settings) -> None:
-    """versions/v1 holds a reference sample of training rows and the hold-out with the model's
-    probability of each row."""
+    """versions/v1 holds a reference sample of training rows, the hold-out with its customer ids
+    and the model's probability of each row, and the ids of the customers trained on."""
     folder = registry.version_dir(1)
     columns = [*DEFAULT_SCHEMA.feature_names, DEFAULT_SCHEMA.label]
     reference = pd.read_parquet(folder / "reference.parquet")
@@ -122,8 +122,11 @@ def test_reference_and_hold_out_samples(registry: Registry, trained_settings: Se
     train_rows = entry.training_data.rows - len(holdout)
     assert list(reference.columns) == columns
     assert len(reference) == min(trained_settings.reference_sample_rows, train_rows)
-    assert list(holdout.columns) == [*columns, "prediction"]
+    assert list(holdout.columns) == [DEFAULT_SCHEMA.id_column, *columns, "prediction"]
     assert len(holdout) == entry.metrics["rows"]
+    trained_on = pd.read_parquet(folder / TRAINED_ON)[DEFAULT_SCHEMA.id_column]
+    assert len(trained_on) == train_rows and trained_on.is_unique
+    assert not set(trained_on) & set(holdout[DEFAULT_SCHEMA.id_column])
     served = verify(registry, entry).predict_frame(holdout)
     np.testing.assert_allclose(holdout["prediction"], served, rtol=0, atol=MAX_PARITY_GAP)
 

@@ -65,6 +65,7 @@ def test_old_leftovers_are_removed_and_listed(
         "holdout.parquet",
         "reference.parquet",
         "train_stats.json",
+        "trained_on.parquet",
     ]
 
 
