@@ -266,7 +266,7 @@ def importance(
     for index, (name, found) in enumerate(zip(names, importances, strict=True)):
         by_feature = {i.feature: i for i in found}
         rows = [f for f in features if f in by_feature]
-        positions = [features.index(f) + (index - (len(names) - 1) / 2) * height for f in rows]
+        positions = [features.index(f) + ((len(names) - 1) / 2 - index) * height for f in rows]
         ax.barh(
             positions,
             [by_feature[f].mean for f in rows],
