@@ -186,4 +186,3 @@ def _write_version_files(
     if with_id:
         ids = trained.train_frame[with_id]
         atomic_write(folder / TRAINED_ON, lambda tmp: ids.to_parquet(tmp, index=False))
-
