@@ -22,6 +22,7 @@ from churnops import logstore, workflow
 from churnops.atomic import atomic_write_text
 from churnops.data.infer import draft_project, render
 from churnops.model.onnx_model import OnnxModel
+from churnops.monitoring.simulate import population, simulated_frame
 from churnops.project import PROJECT_FILE
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
@@ -123,3 +124,27 @@ def log_scored(
 
 
 Template = Callable[[str], SchemaHome]
+
+
+# the feature each table's shifted copy moves (see ``shifted``)
+MOVED = {"telecom": "contract", "bank": "age", "minimal": "plan"}
+
+
+def shifted(frame: pd.DataFrame, shape: str, schema: FeatureSchema, seed: int) -> pd.DataFrame:
+    """A copy of ``frame`` whose ``MOVED`` feature changed as a business change would move it,
+    within the schema's declared values (the API would accept every row): customers six years
+    older (bank), or half of them moved to the rarest category (the others)."""
+    out = frame.copy()
+    name = MOVED[shape]
+    if name in schema.numeric_names:
+        out[name] = (out[name] + 6).clip(upper=schema.numeric_feature(name).max)
+        return out
+    half = np.random.default_rng(seed).random(len(out)) < 0.5
+    out.loc[half, name] = schema.categorical_feature(name).categories[-1]
+    return out
+
+
+def customers(project: SchemaHome, rows: int, seed: int) -> pd.DataFrame:
+    """Customers as ``simulate`` draws them for this home's serving version."""
+    drawn = population(Registry(project.settings), lambda: project.schema)
+    return simulated_frame(rows, seed, None, drawn)

@@ -18,47 +18,34 @@ import pandas as pd
 import pytest
 import schemas_support as tables
 from cli_support import RunCli, assert_one_line_error
-from schema_homes import SchemaHome, Template, copy_of, log_scored, scored
+from schema_homes import (
+    MOVED,
+    SchemaHome,
+    Template,
+    copy_of,
+    customers,
+    log_scored,
+    scored,
+    shifted,
+)
 
 from churnops import workflow
 from churnops.atomic import atomic_write_text
 from churnops.data.infer import draft_project, render
 from churnops.monitoring.reference import reference_sample
-from churnops.monitoring.simulate import Population, payloads, population, simulated_frame
+from churnops.monitoring.simulate import Population, payloads, simulated_frame
 from churnops.project import PROJECT_FILE
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings, load_settings
 
 HOUR = 3_600.0
-# the feature each table's shifted copy moves (see ``shifted``)
-MOVED = {"telecom": "contract", "bank": "age", "minimal": "plan"}
 # a named shift each table's schema cannot take, and a feature it names
 UNFIT = {
     "telecom": ("contract-shift", "contract_type"),
     "bank": ("price-increase", "monthly_charges"),
     "minimal": ("new-customers", "tenure"),
 }
-
-
-def shifted(frame: pd.DataFrame, shape: str, schema: FeatureSchema, seed: int) -> pd.DataFrame:
-    """A copy of ``frame`` whose ``MOVED`` feature changed as a business change would move it,
-    within the schema's declared values (the API would accept every row): customers six years
-    older (bank), or half of them moved to the rarest category (the others)."""
-    out = frame.copy()
-    name = MOVED[shape]
-    if name in schema.numeric_names:
-        out[name] = (out[name] + 6).clip(upper=schema.numeric_feature(name).max)
-        return out
-    half = np.random.default_rng(seed).random(len(out)) < 0.5
-    out.loc[half, name] = schema.categorical_feature(name).categories[-1]
-    return out
-
-
-def customers(project: SchemaHome, rows: int, seed: int) -> pd.DataFrame:
-    """Customers as ``simulate`` draws them for this home's serving version."""
-    drawn = population(Registry(project.settings), lambda: project.schema)
-    return simulated_frame(rows, seed, None, drawn)
 
 
 def report_of(run_cli: RunCli, *args: str | Path) -> tuple[int, dict[str, Any]]:
