@@ -91,11 +91,11 @@ def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[
             )
         except BadInputError as exc:
             detail = f"item {number}: {exc}"
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
         parsed.append((f"item {number}", outcome))
     unique = distinct(parsed)
     if unique.conflicts:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, unique.conflicts[0])
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unique.conflicts[0])
     return unique.outcomes
 
 
