@@ -28,7 +28,7 @@ def classification_metrics(
         "recall": float(recall_score(y_true, predicted, zero_division=0)),
         "f1": float(f1_score(y_true, predicted, zero_division=0)),
         "roc_auc": float(roc_auc_score(y_true, proba)) if both_classes else None,
-        "brier": float(brier_score_loss(y_true, proba, labels=[0, 1])),
+        "brier": float(brier_score_loss(y_true, proba, pos_label=1)),
         "confusion_matrix": confusion_matrix(y_true, predicted, labels=[0, 1]).tolist(),
         "threshold": threshold,
         "rows": len(y_true),
