@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from performance_support import performance_report
 from prometheus_client.parser import text_string_to_metric_families
 
 from churnops.atomic import atomic_write_json
+from churnops.performance.results import LATEST
 from churnops.schema import SEED_EXAMPLE
 from churnops.serving.app import create_app
 from churnops.settings import Settings
@@ -36,8 +38,8 @@ def load_yaml(path: Path) -> Any:
 def exposed(
     _trained_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, set[str]]:
-    """Every sample name /metrics exposes (after a prediction, with a drift report present)
-    and the label names it carries."""
+    """Every sample name /metrics exposes (after a prediction, with a drift and a performance
+    report present) and the label names it carries."""
     home = tmp_path_factory.mktemp("metrics") / "home"
     shutil.copytree(_trained_template, home)
     settings = Settings(home=home)
@@ -46,6 +48,7 @@ def exposed(
         "generated_at": "2025-06-01T12:00:00Z",
     }
     atomic_write_json(settings.reports_dir / "drift_latest.json", report)
+    atomic_write_json(settings.reports_dir / LATEST, performance_report().to_json())
     with TestClient(create_app(settings)) as client:
         assert client.post("/predict", json=dict(SEED_EXAMPLE)).status_code == 200
         text = client.get("/metrics").text
