@@ -18,6 +18,11 @@ A hard kill (SIGKILL, the OOM killer) loses only the rows not yet committed: the
 the last ``flush_interval`` seconds plus a batch being written, and never more than
 ``capacity`` rows. Committed rows survive it (SQLite in WAL mode).
 
+In a shadow experiment the rows come with a ``ShadowJob`` (the challenger and the encoded
+rows): before each insert the writer scores every waiting job's rows in one ONNX call per
+challenger and fills ``shadow_probability`` — off the request path, and amortised over the
+batch. A job that fails is counted (``shadow_failed``); its rows are logged without it.
+
 Rows come tagged with their ``LogLayout`` (the columns of the feature schema of the model
 that answered them), so one writer takes rows of versions with different schemas: the first
 rows of a layout add its feature columns to the table (``logstore.ensure_columns``), and each
@@ -26,14 +31,18 @@ batch is inserted with its own column names.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
+
+import numpy as np
 
 from churnops import logstore
 from churnops.schema import FeatureSchema
@@ -47,6 +56,24 @@ STOP_GRACE_S = 5.0
 
 LogRow = tuple[Any, ...]
 NO_EXPERIMENT = (None,) * len(logstore.EXPERIMENT_COLUMNS)  # a row served outside an experiment
+# the shadow score is the last column (``logstore.columns``): filled in by the writer
+SHADOW_COLUMN = logstore.columns(None).index("shadow_probability") - len(logstore.columns(None))
+
+
+class Scorer(Protocol):
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """Rows to score in shadow before they are written: ``matrix`` row i is log row i's."""
+
+    scorer: Scorer
+    matrix: np.ndarray
+
+
+def with_shadow(row: LogRow, probability: float | None) -> LogRow:
+    return (*row[:SHADOW_COLUMN], probability)
 
 
 class LogLayout:
@@ -111,6 +138,7 @@ class LogLayout:
 
 
 Chunk = tuple[LogLayout, Sequence[LogRow]]
+Pending = tuple[LogLayout, Sequence[LogRow], ShadowJob | None]
 
 
 def batches(chunks: Iterable[Chunk], size: int) -> Iterator[tuple[LogLayout, list[LogRow]]]:
@@ -143,8 +171,10 @@ class InferenceLogWriter:
         self.written = 0
         self.dropped = 0  # refused: the queue was full or closed
         self.failed = 0  # accepted, but the database did not take them
+        self.shadow_scored = 0  # rows given the challenger's score in shadow
+        self.shadow_failed = 0  # rows whose shadow score failed (logged without it)
         self.last_error: str | None = None
-        self._buffer: list[Chunk] = []
+        self._buffer: list[Pending] = []
         self._buffered = 0
         self._in_flight = 0
         self._ready: set[tuple[str, ...]] = set()  # layouts whose columns the table has
@@ -160,12 +190,14 @@ class InferenceLogWriter:
         self._thread: threading.Thread | None = None
 
     # ---- request side ----------------------------------------------------------------------
-    def submit(self, layout: LogLayout, rows: Sequence[LogRow]) -> bool:
-        """Queue rows (in ``layout``'s column order) for writing; False (and counted as dropped)
-        when the buffer is full."""
+    def submit(
+        self, layout: LogLayout, rows: Sequence[LogRow], shadow: ShadowJob | None = None
+    ) -> bool:
+        """Queue rows (in ``layout``'s column order) for writing — scored in shadow first when
+        ``shadow`` is given; False (and counted as dropped) when the buffer is full."""
         with self._lock:
             if self._accepting and self.pending + len(rows) <= self.capacity:
-                self._buffer.append((layout, rows))
+                self._buffer.append((layout, rows, shadow))
                 self._buffered += len(rows)
                 full = self._buffered >= self.batch_size
                 accepted = True
@@ -228,13 +260,46 @@ class InferenceLogWriter:
         with self._lock:
             chunks, self._buffer = self._buffer, []
             self._in_flight, self._buffered = self._buffered, 0
-        for layout, rows in batches(chunks, self.batch_size):
+        for layout, rows in batches(self._scored(chunks), self.batch_size):
             if time.monotonic() < self._give_up_at:
                 self._write(layout, rows)
             else:
                 self._fail(len(rows), f"not written within the {self.shutdown_timeout:g} s stop")
             with self._lock:
                 self._in_flight -= len(rows)
+
+    def _scored(self, pending: list[Pending]) -> list[Chunk]:
+        """The rows, with the shadow score of those that wait for one: one ONNX call per
+        challenger for everything buffered."""
+        jobs: dict[int, list[int]] = {}  # id(scorer) → positions in ``pending``
+        for position, (_, _, job) in enumerate(pending):
+            if job is not None:
+                jobs.setdefault(id(job.scorer), []).append(position)
+        chunks: list[Chunk] = [(layout, rows) for layout, rows, _ in pending]
+        for positions in jobs.values():
+            scores = self._shadow_scores([cast(ShadowJob, pending[i][2]) for i in positions])
+            for i, scored in zip(positions, scores, strict=True):
+                layout, rows = chunks[i]
+                chunks[i] = (
+                    layout,
+                    [with_shadow(row, p) for row, p in zip(rows, scored, strict=True)],
+                )
+        return chunks
+
+    def _shadow_scores(self, jobs: list[ShadowJob]) -> list[list[float | None]]:
+        """Each job's shadow scores (all from one scorer); None for each row when it fails."""
+        sizes = [len(job.matrix) for job in jobs]
+        try:
+            scores: list[float | None] = (
+                jobs[0].scorer.predict(np.concatenate([j.matrix for j in jobs])).tolist()
+            )
+        except Exception as exc:  # an ONNX Runtime failure must not stop the log: count it
+            self.shadow_failed += sum(sizes)
+            self._fail_log.event("shadow scoring failed for %d row(s): %s", sum(sizes), exc)
+            return [[None] * size for size in sizes]
+        self.shadow_scored += len(scores)
+        ends = list(itertools.accumulate(sizes))
+        return [scores[end - size : end] for size, end in zip(sizes, ends, strict=True)]
 
     def _write(self, layout: LogLayout, rows: list[LogRow]) -> None:
         """Write one batch; if the database refuses its data, write it row by row so only the

@@ -39,6 +39,7 @@ from churnops.serving.connections import ConnectionGuard
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.performance_metrics import performance_families
 from churnops.serving.predictor import Predictor
+from churnops.serving.routing import Route
 from churnops.serving.security import AdminGuard
 
 logger = logging.getLogger("churnops.serving")
@@ -132,8 +133,19 @@ class ServingStateCollector:
             "1 when the last reload attempt failed (see /model-info)",
             value=int(predictor.last_reload_error is not None),
         )
+        yield from experiment_families(predictor)
         log = self.log
         if log is not None:
+            yield CounterMetricFamily(
+                "churnops_shadow_scores",
+                "Rows the challenger scored in shadow (logged beside the champion's answer)",
+                value=log.shadow_scored,
+            )
+            yield CounterMetricFamily(
+                "churnops_shadow_score_failures",
+                "Rows whose shadow score failed (logged without it)",
+                value=log.shadow_failed,
+            )
             yield CounterMetricFamily(
                 "churnops_inference_log_rows_written",
                 "Rows committed to the inference log",
@@ -158,6 +170,36 @@ class ServingStateCollector:
                 "churnops_inference_log_writer_running",
                 "1 while the inference-log writer thread runs",
                 value=int(log.running),
+            )
+
+
+def experiment_families(predictor: Predictor) -> Iterator[Metric]:
+    """The experiment this process applies, and whether the registry's could not be."""
+    serving = predictor.serving
+    running = serving.experiment if serving is not None else None
+    yield GaugeMetricFamily(
+        "churnops_experiment_running",
+        "1 while this process routes an experiment (A/B or shadow)",
+        value=int(running is not None),
+    )
+    yield GaugeMetricFamily(
+        "churnops_experiment_not_applied",
+        "1 when the registry runs an experiment this process could not apply (its challenger "
+        "failed verification: the champion answers every request; see /model-info)",
+        value=int(predictor.experiment_error is not None),
+    )
+    if running is not None:
+        experiment = running.experiment
+        yield GaugeMetricFamily(
+            "churnops_experiment_challenger_version",
+            "Version of the challenger of the running experiment",
+            value=experiment.challenger,
+        )
+        if experiment.share is not None:
+            yield GaugeMetricFamily(
+                "churnops_experiment_share_percent",
+                "A/B: percent of customers the challenger answers",
+                value=experiment.share,
             )
 
 
@@ -286,6 +328,13 @@ class ServingMetrics:
             ("model_version",),
             registry=self.registry,
         )
+        self.experiment_predictions = Counter(
+            "churnops_experiment_predictions",
+            "Rows answered during an experiment, per experiment, variant (champion or "
+            "challenger) and model version",
+            ("experiment_id", "variant", "model_version"),
+            registry=self.registry,
+        )
         self.probabilities = ProbabilityHistogram()
         for collector in (
             self.probabilities,
@@ -300,6 +349,7 @@ class ServingMetrics:
         GCCollector(registry=self.registry)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._prediction_children: dict[int, Any] = {}
+        self._route_children: dict[Route, Any] = {}
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         key = (method, endpoint, status)
@@ -311,11 +361,20 @@ class ServingMetrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def count_predictions(self, version: int, rows: int) -> None:
+    def count_predictions(self, version: int, rows: int, route: Route | None = None) -> None:
         child = self._prediction_children.get(version)
         if child is None:
             child = self._prediction_children[version] = self.predictions.labels(str(version))
         child.inc(rows)
+        if route is not None:
+            self._route_child(route).inc(rows)
+
+    def _route_child(self, route: Route) -> Any:
+        child = self._route_children.get(route)
+        if child is None:
+            labels = (route.fields["experiment_id"], route.variant, str(route.model.version))
+            child = self._route_children[route] = self.experiment_predictions.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))

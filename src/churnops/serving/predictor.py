@@ -7,11 +7,17 @@ prediction), together with the ``ModelInputs`` of the feature schema it was trai
 version with other features swaps validation, encoding and log columns with the model, in the
 same single reference. Any failure — including a stored schema that cannot be served — leaves
 the old model serving and is kept in ``last_reload_error`` until the current version serves.
+
+The registry's experiment is followed the same way: its challenger is verified like a swap,
+then published with the champion in one ``Serving`` (``serving.routing``), so a request sees a
+consistent pair. A challenger that fails leaves the champion answering every request, and the
+reason in ``experiment_error``; a stopped experiment drops the challenger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -24,11 +30,12 @@ import numpy as np
 
 from churnops.errors import CheckFailedError, ChurnopsError
 from churnops.model.onnx_model import OnnxModel
-from churnops.registry.entries import ModelVersion, utc_now
+from churnops.registry.entries import Experiment, ModelVersion, RegistryFile, utc_now
 from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
 from churnops.schema import FeatureSchema
 from churnops.serving.inputs import ModelInputs
+from churnops.serving.routing import VERSION_HEADER, RunningExperiment, Serving
 from churnops.settings import Settings
 
 logger = logging.getLogger("churnops.serving")
@@ -47,6 +54,11 @@ class LoadedModel:
     @property
     def version(self) -> int:
         return self.entry.version
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The response headers of an answer it gives outside an experiment."""
+        return {VERSION_HEADER: str(self.entry.version)}
 
     @property
     def file(self) -> str:
@@ -86,8 +98,10 @@ class Predictor:
         self.registry = Registry(settings)
         self.inputs_for = inputs_for
         self.home = settings.home
-        self.current: LoadedModel | None = None
+        self.serving: Serving | None = None  # the one swappable reference
         self.last_reload_error: str | None = None
+        self.experiment_error: str | None = None  # why the registry's experiment is not applied
+        self.experiment_failures = 0
         self.pointer_warning: str | None = None
         self.last_check_at: str | None = None
         self.reloads = 0
@@ -95,8 +109,15 @@ class Predictor:
         self._seen: Seen | None = None  # the registry as of the last full check
         self._lock = threading.Lock()
 
+    @property
+    def current(self) -> LoadedModel | None:
+        """The champion: the model answering every request outside an experiment."""
+        serving = self.serving
+        return serving.champion if serving is not None else None
+
     def refresh(self, force: bool = False) -> ReloadOutcome:
-        """Load the version metadata.json makes current if it is not the one serving.
+        """Load the version metadata.json makes current if it is not the one serving, and
+        follow its experiment (see ``_follow``); publish both in one reference.
 
         The registry is only re-read when metadata.json or the pointer changed, so a version
         that failed verification is not hashed and loaded again on every poll — until the
@@ -113,27 +134,97 @@ class Predictor:
                 return ReloadOutcome(False, self._serving_version(), self.last_reload_error)
             self._seen = seen
             try:
-                wanted = self.registry.read().current
+                state = self.registry.read()
             except (ChurnopsError, OSError) as exc:
                 return self._failed_reload(str(exc))
+            wanted = state.current
             self._check_pointer(seen[1], wanted)
-            serving = self.current
-            if wanted is None or (serving is not None and serving.version == wanted.version):
+            if wanted is None:
                 self.last_reload_error = None
                 return ReloadOutcome(False, self._serving_version(), None)
-            try:
-                loaded = self._load(wanted)
-            except (ChurnopsError, OSError) as exc:
-                return self._failed_reload(str(exc))
-            self.current = loaded
-            self.reloads += 1
+            serving = self.serving
+            champion = serving.champion if serving is not None else None
+            if champion is None or champion.version != wanted.version:
+                try:
+                    champion = self._load(wanted, champion)
+                except (ChurnopsError, OSError) as exc:
+                    return self._failed_reload(str(exc))
             self.last_reload_error = None
-            before = serving.entry.name if serving else "nothing"
-            logger.info("now serving %s (was %s)", loaded.entry.name, before)
-            return ReloadOutcome(True, loaded.version, None)
+            return self._publish(serving, champion, self._follow(state, champion, serving))
+
+    def _publish(
+        self, serving: Serving | None, champion: LoadedModel, running: RunningExperiment | None
+    ) -> ReloadOutcome:
+        """Swap the reference when the champion or the experiment changed."""
+        if serving is not None and serving.champion is champion and serving.experiment is running:
+            return ReloadOutcome(False, champion.version, None)
+        self.serving = Serving(champion, running)
+        changed = serving is None or serving.champion is not champion
+        if changed:
+            self.reloads += 1
+            before = serving.champion.entry.name if serving else "nothing"
+            logger.info("now serving %s (was %s)", champion.entry.name, before)
+        return ReloadOutcome(changed, champion.version, None)
+
+    def _follow(
+        self, state: RegistryFile, champion: LoadedModel, serving: Serving | None
+    ) -> RunningExperiment | None:
+        """The registry's experiment, its challenger verified (as a swap is); the running one
+        when unchanged. A challenger that cannot serve leaves the champion answering every
+        request, and the reason in ``experiment_error``."""
+        experiment = state.experiment
+        running = serving.experiment if serving is not None else None
+        if experiment is None:
+            if running is not None:
+                logger.info(
+                    "experiment %s ended: %s answers every request",
+                    running.experiment.id,
+                    champion.entry.name,
+                )
+            self.experiment_error = None
+            return None
+        if (
+            running is not None
+            and running.experiment == experiment
+            and running.champion is champion
+        ):
+            return running
+        try:
+            started = self._start(state, experiment, champion)
+        except (ChurnopsError, OSError) as exc:
+            self.experiment_failures += 1
+            shown = self._home_relative(str(exc))
+            self.experiment_error = (
+                f"{utc_now()} experiment {experiment.id} not applied: {shown}; "
+                f"{champion.entry.name} answers every request"
+            )
+            logger.warning("%s", self.experiment_error)
+            return None
+        self.experiment_error = None
+        logger.info("experiment %s: %s", experiment.id, experiment.describe())
+        return started
+
+    def _start(
+        self, state: RegistryFile, experiment: Experiment, champion: LoadedModel
+    ) -> RunningExperiment:
+        if experiment.champion != champion.version:
+            raise CheckFailedError(
+                f"its champion v{experiment.champion} is not the version serving"
+            )
+        entry = state.get(experiment.challenger)
+        if entry is None:
+            raise CheckFailedError(f"its challenger v{experiment.challenger} is not registered")
+        challenger = self._load(entry, champion)
+        ours = challenger.inputs.schema.encoded_names
+        if ours != champion.inputs.schema.encoded_names:
+            raise CheckFailedError(
+                f"{entry.name} takes other features than {champion.entry.name} ({ours})"
+            )
+        return RunningExperiment(experiment, champion, challenger)
 
     def _serving_version(self) -> int | None:
-        return self.current.version if self.current else None
+        current = self.current
+        return current.version if current else None
 
     def _metadata_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -177,8 +268,8 @@ class Predictor:
             message = message.replace(prefix + os.sep, "")
         return message
 
-    def _load(self, entry: ModelVersion) -> LoadedModel:
-        inputs = self._inputs(entry)
+    def _load(self, entry: ModelVersion, like: LoadedModel | None) -> LoadedModel:
+        inputs = self._inputs(entry, like)
         model = verify(self.registry, entry)
         return LoadedModel(
             entry=entry,
@@ -188,13 +279,12 @@ class Predictor:
             loaded_at_epoch=time.time(),
         )
 
-    def _inputs(self, entry: ModelVersion) -> ModelInputs:
-        """The inputs of the schema ``entry`` was trained on: the serving model's when it is the
-        same schema (a retrain), else new ones; refused when the API cannot build them."""
+    def _inputs(self, entry: ModelVersion, like: LoadedModel | None) -> ModelInputs:
+        """The inputs of the schema ``entry`` was trained on: ``like``'s when it is the same
+        schema (a retrain), else new ones; refused when the API cannot build them."""
         schema = FeatureSchema.model_validate(entry.feature_schema)  # checked by the registry
-        serving = self.current
-        if serving is not None and serving.inputs.schema == schema:
-            return serving.inputs
+        if like is not None and like.inputs.schema == schema:
+            return like.inputs
         try:
             return self.inputs_for(schema)
         except (TypeError, ValueError, NameError) as exc:  # pydantic refusing a field name…

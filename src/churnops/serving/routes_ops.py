@@ -11,8 +11,15 @@ from fastapi.responses import JSONResponse
 from churnops import __version__
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import CONTENT_TYPE
-from churnops.serving.predictor import LoadedModel
-from churnops.serving.schemas import Health, LogHealth, ModelInfo, Readiness, ReloadResult
+from churnops.serving.predictor import LoadedModel, Predictor
+from churnops.serving.schemas import (
+    ExperimentServing,
+    Health,
+    LogHealth,
+    ModelInfo,
+    Readiness,
+    ReloadResult,
+)
 from churnops.serving.state import ServingState
 
 ENDPOINTS = {
@@ -47,6 +54,18 @@ def example_body(current: LoadedModel | None) -> dict[str, Any] | None:
     return examples[0]
 
 
+def experiment_serving(predictor: Predictor) -> ExperimentServing | None:
+    serving = predictor.serving
+    running = serving.experiment if serving is not None else None
+    if running is None:
+        return None
+    experiment = running.experiment
+    return ExperimentServing(
+        **experiment.model_dump(exclude={"started_by"}),
+        challenger_loaded_at=running.challenger.loaded_at,
+    )
+
+
 def add_ops_routes(app: FastAPI, state: ServingState) -> None:
     predictor = state.predictor
 
@@ -73,6 +92,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             last_reload_error=predictor.last_reload_error,
             last_check_at=predictor.last_check_at,
             pointer_warning=predictor.pointer_warning,
+            experiment_error=predictor.experiment_error,
         )
         if current is None:
             return info
@@ -90,6 +110,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
                 "metrics": entry.metrics,
                 "hyperparameters": entry.hyperparameters,
                 "feature_schema": entry.feature_schema,
+                "experiment": experiment_serving(predictor),
             }
         )
 
@@ -115,6 +136,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
                 model_version=current.version,
                 reason=predictor.last_reload_error,
                 inference_log=log,
+                experiment_error=predictor.experiment_error,
             )
         reason = predictor.last_reload_error or "the registry has no current model yet"
         body = Readiness(status="not ready", reason=reason, inference_log=log)

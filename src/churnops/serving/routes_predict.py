@@ -1,9 +1,16 @@
-"""``POST /predict`` and ``POST /predict/batch``: validate, encode, score, log, answer.
+"""``POST /predict`` and ``POST /predict/batch``: validate, encode, route, score, log, answer.
 
-Each request takes ``predictor.current`` once and uses that one object to the end: its model,
-and the request model, encoder and log layout of the schema that model was trained on
-(``LoadedModel.inputs``). A hot swap — even to a version with other features — never mixes
-two versions in one answer. Without a model nothing can be validated: the answer is 503.
+Each request takes ``predictor.serving`` once and uses that one object to the end: the
+champion — with the request model, encoder and log layout of the schema it was trained on
+(``LoadedModel.inputs``) — and the running experiment, if any (``serving.routing``). A hot
+swap — even to a version with other features — never mixes two versions in one answer.
+Without a model nothing can be validated: the answer is 503.
+
+During an experiment each row is answered by its route (a batch per row), and the answer says
+which version and variant gave it: ``variant``, ``variant_random`` and ``experiment_id`` in
+the body (per row in a batch) and the ``X-Churnops-Variant`` / ``X-Churnops-Experiment``
+headers. Every answer carries ``X-Churnops-Model-Version``; outside an experiment the body is
+unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request, Response, status
 
 from churnops.serving.errors import MAX_ERRORS
+from churnops.serving.inference_log import NO_EXPERIMENT
 from churnops.serving.json_route import JsonBody, JsonBodyRoute
 from churnops.serving.middleware import REQUEST_ID, STARTED
-from churnops.serving.predictor import LoadedModel
+from churnops.serving.routing import Serving, answer_rows, shadow_job
 from churnops.serving.schemas import BatchPrediction, Prediction, ValidationProblem
 from churnops.serving.state import ServingState
 
@@ -44,33 +52,40 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
     # validation holds the GIL: batches are validated one at a time (see ``json_route``)
     validating = threading.Lock()
 
-    def serving_model() -> LoadedModel:
-        loaded = predictor.current
-        if loaded is None:
+    def serving_now() -> Serving:
+        serving = predictor.serving
+        if serving is None:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "no model is loaded yet: the registry has no verified current model "
                 "(run `churnops train`; see /health/ready and /model-info)",
                 headers={"Retry-After": retry_after},
             )
-        return loaded
+        return serving
 
     async def predict(request: Request, body: JsonBody) -> Response:
         # async: the work is tens of microseconds, less than a hop to the thread pool
-        loaded = serving_model()
-        inputs = loaded.inputs
+        serving = serving_now()
+        champion = serving.champion
+        inputs = champion.inputs
         row = inputs.row(body)
-        probability = float(loaded.predict(inputs.encoder.encode_one(row))[0])
+        customer_id = getattr(row, inputs.schema.id_column)
+        matrix = inputs.encoder.encode_one(row)
+        running = serving.experiment
+        route = None if running is None else running.route(customer_id)
+        loaded = champion if route is None else route.model
+        probability = float(loaded.predict(matrix)[0])
         churn = probability >= loaded.threshold
         scope = request.scope
         rid = scope[REQUEST_ID]
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
+            marks = NO_EXPERIMENT if route is None else route.log_marks
             logged = inputs.log.row(
-                time.time(), rid, loaded.version, row, probability, churn, latency_ms
+                time.time(), rid, loaded.version, row, probability, churn, latency_ms, marks
             )
-            log.submit(inputs.log, (logged,))
-        metrics.count_predictions(loaded.version, 1)
+            log.submit(inputs.log, (logged,), shadow_job(running, matrix))
+        metrics.count_predictions(loaded.version, 1, route)
         metrics.probabilities.observe_one(probability)
         answer = {
             "request_id": rid,
@@ -78,50 +93,55 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "churn_probability": probability,
             "churn": churn,
             "threshold": loaded.threshold,
-            "customer_id": getattr(row, inputs.schema.id_column),
+            "customer_id": customer_id,
         }
-        return Response(orjson.dumps(answer), media_type=JSON)
+        if route is None:
+            return Response(orjson.dumps(answer), media_type=JSON, headers=champion.headers)
+        answer.update(route.fields)
+        return Response(orjson.dumps(answer), media_type=JSON, headers=route.headers)
 
     def predict_batch(request: Request, body: JsonBody) -> Response:
         # plain def: validated and run in the thread pool, so a large batch never stalls the loop
-        loaded = serving_model()
-        inputs = loaded.inputs
+        serving = serving_now()
+        inputs = serving.champion.inputs
         with validating:
             batch = inputs.batch(body)
         id_column = inputs.schema.id_column
         fields = [row.__dict__ for row in batch.rows]  # pydantic keeps validated values there
         names = [*inputs.schema.feature_names, id_column]
         columns = {name: [field[name] for field in fields] for name in names}
-        scores = loaded.predict(inputs.encoder.encode_columns(columns))
-        probabilities: list[float] = scores.tolist()
-        decisions: list[bool] = (scores >= loaded.threshold).tolist()
+        matrix = inputs.encoder.encode_columns(columns)
         scope = request.scope
         rid = scope[REQUEST_ID]
+        answered = answer_rows(serving, matrix, columns[id_column])
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
-            rows = inputs.log.rows(
-                time.time(), rid, loaded.version, columns, probabilities, decisions, latency_ms
-            )
-            log.submit(inputs.log, rows)
-        metrics.count_predictions(loaded.version, len(batch.rows))
-        metrics.probabilities.observe_many(scores)
-        items = [
-            {"row": r, "churn_probability": p, "churn": d, "customer_id": c}
-            for r, p, d, c in zip(
-                batch.positions, probabilities, decisions, columns[id_column], strict=True
-            )
-        ]
+            for part in answered.parts:
+                rows = inputs.log.rows(
+                    time.time(),
+                    rid,
+                    part.version,
+                    part.columns(columns),
+                    part.probabilities,
+                    part.decisions,
+                    latency_ms,
+                    part.log_marks,
+                )
+                log.submit(inputs.log, rows, shadow_job(serving.experiment, matrix))
+        for part in answered.parts:
+            metrics.count_predictions(part.version, len(part.positions), part.route)
+        metrics.probabilities.observe_many(answered.scores)
         answer = {
             "request_id": rid,
-            "model_version": loaded.version,
-            "threshold": loaded.threshold,
-            "count": len(items),
-            "predictions": items,
+            "model_version": serving.champion.version,
+            "threshold": serving.champion.threshold,
+            "count": len(batch.rows),
+            "predictions": answered.items(batch.positions, columns[id_column]),
             "rows_refused": batch.rows_refused,
             "errors": batch.errors,
             "error_count": batch.error_count,
         }
-        return Response(orjson.dumps(answer), media_type=JSON)
+        return Response(orjson.dumps(answer), media_type=JSON, headers=answered.headers)
 
     for path, endpoint, model, summary in (
         ("/predict", predict, Prediction, "Churn probability of one customer"),

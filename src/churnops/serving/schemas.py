@@ -152,6 +152,15 @@ class Prediction(BaseModel):
     churn: bool = Field(description="churn_probability ≥ threshold")
     threshold: float
     customer_id: str | None = None
+    variant: Literal["champion", "challenger"] | None = Field(
+        default=None, description="During an experiment: which arm answered"
+    )
+    variant_random: bool | None = Field(
+        default=None,
+        description="During an A/B experiment: true when the request had no customer id, so "
+        "its variant was drawn at random (not stable across requests)",
+    )
+    experiment_id: str | None = Field(default=None, description="During an experiment")
 
 
 class BatchItem(BaseModel):
@@ -159,6 +168,11 @@ class BatchItem(BaseModel):
     churn_probability: float = Field(ge=0, le=1)
     churn: bool
     customer_id: str | None = None
+    model_version: int | None = Field(
+        default=None, description="During an A/B experiment: the version that answered the row"
+    )
+    variant: Literal["champion", "challenger"] | None = None
+    variant_random: bool | None = None
 
 
 class ProblemEntry(BaseModel):
@@ -173,7 +187,7 @@ class ProblemEntry(BaseModel):
 
 class BatchPrediction(BaseModel):
     request_id: str
-    model_version: int
+    model_version: int = Field(description="The champion (in A/B, each row says its version)")
     threshold: float
     count: int = Field(description="Rows answered")
     predictions: list[BatchItem] = Field(description="In the order of the request's rows")
@@ -196,6 +210,21 @@ class ValidationProblem(BaseModel):
     )
 
 
+class ExperimentServing(BaseModel):
+    """The experiment the API applies (``churnops experiment start``)."""
+
+    id: str
+    mode: Literal["ab", "shadow"] = Field(
+        description="ab: the challenger answers `share` % of customers (stable by customer id); "
+        "shadow: the champion answers, the challenger's score is only logged"
+    )
+    champion: int
+    challenger: int
+    share: float | None = Field(description="A/B: percent of customers the challenger answers")
+    started_at: str
+    challenger_loaded_at: str = Field(description="When this process verified the challenger")
+
+
 class ModelInfo(BaseModel):
     ready: bool
     version: int | None = None
@@ -213,6 +242,13 @@ class ModelInfo(BaseModel):
     last_check_at: str | None = None
     pointer_warning: str | None = Field(
         default=None, description="registry/current_model.txt disagrees with metadata.json"
+    )
+    experiment: ExperimentServing | None = Field(
+        default=None, description="The running experiment this process routes"
+    )
+    experiment_error: str | None = Field(
+        default=None,
+        description="Why the registry's experiment is not applied (the champion answers all)",
     )
 
 
@@ -235,6 +271,10 @@ class Health(BaseModel):
 
 class Readiness(Health):
     inference_log: LogHealth | None = Field(default=None, description="None when logging is off")
+    experiment_error: str | None = Field(
+        default=None,
+        description="Why the registry's experiment is not applied (the champion answers all)",
+    )
 
 
 class ReloadResult(BaseModel):
