@@ -148,7 +148,12 @@ class _Sender:
     def _record(self, response: httpx.Response, rows: int) -> None:
         self.result.statuses[response.status_code] += rows
         if response.status_code == 200:
-            self.result.served_by[int(response.json()["model_version"])] += rows
+            answer = response.json()
+            items = answer.get("predictions", [])
+            if items and "model_version" in items[0]:  # an A/B batch: each row says who answered
+                self.result.served_by.update(int(item["model_version"]) for item in items)
+            else:
+                self.result.served_by[int(answer["model_version"])] += rows
         elif self.result.first_refusal is None:
             self.result.first_refusal = f"{response.status_code}: {response.text[:REFUSAL_CHARS]}"
 
