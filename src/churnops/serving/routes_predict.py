@@ -8,9 +8,9 @@ Without a model nothing can be validated: the answer is 503.
 
 During an experiment each row is answered by its route (a batch per row), and the answer says
 which version and variant gave it: ``variant``, ``variant_random`` and ``experiment_id`` in
-the body (per row in a batch) and the ``X-Churnops-Variant`` / ``X-Churnops-Experiment``
-headers. Every answer carries ``X-Churnops-Model-Version``; outside an experiment the body is
-unchanged.
+the body (per row in a batch) and the ``X-Churnops-Variant`` header (a batch's lists the
+variants that answered it). Every answer carries ``X-Churnops-Model-Version``; outside an
+experiment the body is unchanged.
 """
 
 from __future__ import annotations

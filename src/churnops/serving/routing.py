@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 VARIANT_HEADER = "x-churnops-variant"
 VERSION_HEADER = "x-churnops-model-version"
-EXPERIMENT_HEADER = "x-churnops-experiment"
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per route
@@ -71,7 +70,6 @@ def _route(
         headers={
             VARIANT_HEADER: variant,
             VERSION_HEADER: str(model.version),
-            EXPERIMENT_HEADER: experiment.id,
         },
     )
 
@@ -216,6 +214,5 @@ def answer_rows(serving: Serving, matrix: np.ndarray, ids: Sequence[Any]) -> Ans
     headers = {
         VARIANT_HEADER: ",".join(sorted({part.route.variant for part in parts if part.route})),
         VERSION_HEADER: ",".join(sorted({str(part.version) for part in parts})),
-        EXPERIMENT_HEADER: running.experiment.id,
     }
     return Answered(parts, scores, headers)
