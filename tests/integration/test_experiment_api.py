@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from cli_support import RunCli
 
 from churnops import workflow
 from churnops.experiments.assignment import Assigner
+from churnops.monitoring.simulate import send_traffic
 from churnops.registry.experiments import start_experiment, stop_experiment
 from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
@@ -210,18 +212,23 @@ def test_the_same_customer_gets_the_same_variant_across_restarts_and_workers(
         seen, processes = {}, set()
         with running(command, settings.home, port) as server:
             for customer in customers:  # a new connection each: any worker may answer
-                response = httpx.post(
-                    f"{server.url}/predict", json={**SEED_BODY, "customer_id": customer}
-                )
+                response = httpx.post(f"{server.url}/predict", json=body(customer))
                 answer = response.json()
                 seen[customer] = answer["variant"]
                 processes.add(answer["request_id"].split("-")[0])
+            batches = send_traffic(server.url, [body(c) for c in customers], batch_size=20)
             assert server.stop()
+        assert batches.served_by == Counter(versions)  # counted by the version of each row
         return seen, processes
 
+    def body(customer: str) -> dict[str, Any]:
+        return {**SEED_BODY, "customer_id": customer}
+
+    expected = {c: assigner.assign(c).variant for c in customers}
+    versions = [2 if variant == "challenger" else 1 for variant in expected.values()]
     first, _ = variants()
     second, workers = variants("--workers", "2")
-    assert first == second == {c: assigner.assign(c).variant for c in customers}
+    assert first == second == expected
     assert set(first.values()) == {"champion", "challenger"}
     assert len(workers) == 2
 
