@@ -58,3 +58,17 @@ def assert_one_line_error(run: CliRun, code: int, *words: str) -> None:
     assert "Traceback" not in run.err + run.out
     for word in words:
         assert word in lines[0]
+
+
+def report_after_import(run_cli: RunCli, home: Path, outcomes: Path) -> Any:
+    """``labels import OUTCOMES`` then ``experiment report --json``: the report."""
+    imported = run_cli("labels", "import", outcomes, "--home", home)
+    assert imported.code == 0, imported.err
+    found = run_cli("experiment", "report", "--home", home, "--json")
+    assert found.code == 0, found.err
+    return found.json()
+
+
+def half_width(difference: dict[str, float]) -> float:
+    """Half the width of a reported difference's interval."""
+    return (difference["upper"] - difference["lower"]) / 2

@@ -26,7 +26,7 @@ from api_support import (
     run_load,
     running,
 )
-from cli_support import RunCli
+from cli_support import RunCli, half_width, report_after_import
 
 from churnops import workflow
 from churnops.experiments.assignment import Assigner
@@ -126,19 +126,6 @@ def simulate(
     return accepted
 
 
-def report_after_import(run_cli: RunCli, settings: Settings, outcomes: Path) -> Any:
-    home = settings.home
-    imported = run_cli("labels", "import", outcomes, "--home", home)
-    assert imported.code == 0, imported.err
-    found = run_cli("experiment", "report", "--home", home, "--json")
-    assert found.code == 0, found.err
-    return found.json()
-
-
-def half_width(difference: dict[str, float]) -> float:
-    return (difference["upper"] - difference["lower"]) / 2
-
-
 def shown(difference: dict[str, float]) -> str:
     return (
         f"{difference['difference']:+.4f} [{difference['lower']:+.4f}, {difference['upper']:+.4f}]"
@@ -160,7 +147,7 @@ def test_ab_then_promote_then_shadow_through_the_api(
     ab = run_cli(*start, "--challenger", "v2", "--mode", "ab", "--share", "50").json()
     following(server, ab["id"], 1)
     answered = simulate(run_cli, settings, server, tmp_path / "ab.csv")
-    report = report_after_import(run_cli, settings, tmp_path / "ab.csv")
+    report = report_after_import(run_cli, home, tmp_path / "ab.csv")
     assert report["verdict"]["label"] == "challenger better"
     unpaired = report["difference"]
     assert unpaired["paired"] is False and unpaired["difference"] > 0  # v2 − v1
@@ -181,7 +168,7 @@ def test_ab_then_promote_then_shadow_through_the_api(
     shadow = run_cli(*start, "--challenger", "v1", "--mode", "shadow").json()
     following(server, shadow["id"], 2)
     answered += simulate(run_cli, settings, server, tmp_path / "shadow.csv", "--batch-size", "50")
-    report = report_after_import(run_cli, settings, tmp_path / "shadow.csv")
+    report = report_after_import(run_cli, home, tmp_path / "shadow.csv")
     paired, same_rows = report["difference"], report["unpaired"]
     assert paired["paired"] is True and same_rows["paired"] is False
     assert paired["difference"] < 0  # the challenger (v1) is the weaker model

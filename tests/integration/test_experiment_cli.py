@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import RunCli, assert_one_line_error, registry_bytes
+from cli_support import (
+    RunCli,
+    assert_one_line_error,
+    half_width,
+    registry_bytes,
+    report_after_import,
+)
 from traffic_support import log_traffic
 
 from churnops.registry.store import Registry
@@ -23,15 +29,7 @@ def run_experiment(
     assert started.code == 0, started.err
     outcomes = tmp_path / f"outcomes_{len(list(tmp_path.iterdir()))}.csv"
     log_traffic(settings, rows, seed=8, outcomes=outcomes)
-    imported = run_cli("labels", "import", outcomes, "--home", home)
-    assert imported.code == 0, imported.err
-    found = run_cli("experiment", "report", "--home", home, "--json")
-    assert found.code == 0, found.err
-    return found.json()
-
-
-def half_width(difference: dict[str, float]) -> float:
-    return (difference["upper"] - difference["lower"]) / 2
+    return report_after_import(run_cli, home, outcomes)
 
 
 def test_ab_then_shadow_then_promote(
