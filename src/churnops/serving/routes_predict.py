@@ -116,6 +116,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         answered = answer_rows(serving, matrix, columns[id_column])
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
+            shadow = shadow_job(serving.experiment, matrix)  # shadow: one part, the whole batch
             for part in answered.parts:
                 rows = inputs.log.rows(
                     time.time(),
@@ -127,7 +128,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
                     latency_ms,
                     part.log_marks,
                 )
-                log.submit(inputs.log, rows, shadow_job(serving.experiment, matrix))
+                log.submit(inputs.log, rows, shadow)
         for part in answered.parts:
             metrics.count_predictions(part.version, len(part.positions), part.route)
         metrics.probabilities.observe_many(answered.scores)

@@ -11,10 +11,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from serving_support import inputs_for
 
 from churnops import logstore
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
-from churnops.serving.inference_log import InferenceLogWriter, LogLayout, batches
+from churnops.serving.inference_log import InferenceLogWriter, LogLayout, ShadowJob, batches
+from churnops.serving.predictor import Predictor
+from churnops.settings import Settings
 
 FEATURES = SimpleNamespace(
     tenure=12,
@@ -262,3 +265,51 @@ def test_batches_keep_the_order_and_never_mix_layouts() -> None:
     chunks = [(LAYOUT, [1, 2]), (LAYOUT, [3]), (other, [4, 5, 6]), (LAYOUT, [7])]
     got = [(layout is LAYOUT, rows) for layout, rows in batches(chunks, 2)]  # type: ignore[arg-type]
     assert got == [(True, [1, 2]), (True, [3]), (False, [4, 5]), (False, [6]), (True, [7])]
+
+
+def shadow_rows(count: int, start: int = 0) -> list[tuple[object, ...]]:
+    marks = ("champion", 0, "exp1", 2, None)
+    return [
+        LAYOUT.row(1_700_000_000.5, f"s{start + i}", 1, FEATURES, 0.5, True, 1.0, marks)
+        for i in range(count)
+    ]
+
+
+def test_shadow_scores_are_filled_in_before_the_insert(tmp_path: Path, settings: Settings) -> None:
+    """Rows queued with a shadow job are written with the challenger's score of their own
+    encoded row, all jobs of one flush scored together; rows without a job keep no score."""
+    predictor = Predictor(settings, inputs_for)
+    predictor.refresh()
+    model = predictor.current
+    assert model is not None
+    frame = pd.DataFrame({**{k: [v] * 3 for k, v in vars(FEATURES).items()}, "tenure": [1, 30, 60]})
+    matrix = DEFAULT_SCHEMA.encode(frame)
+    expected = model.predict(matrix)
+    log = writer(tmp_path / "log.sqlite", flush_interval=0.5)
+    log.start()
+    log.submit(LAYOUT, shadow_rows(2), ShadowJob(model, matrix[:2]))
+    log.submit(LAYOUT, [one_row("plain")])
+    log.submit(LAYOUT, shadow_rows(1, start=2), ShadowJob(model, matrix[2:]))
+    log.close()
+    stored = logstore.read(tmp_path / "log.sqlite").set_index("request_id")
+    assert stored.loc[["s0", "s1", "s2"], "shadow_probability"].to_numpy() == pytest.approx(
+        expected, abs=1e-9
+    )
+    assert pd.isna(stored.loc["plain", "shadow_probability"])
+    assert (log.shadow_scored, log.shadow_failed, log.written) == (3, 0, 4)
+
+
+def test_a_failing_shadow_score_loses_no_row(tmp_path: Path, settings: Settings) -> None:
+    """ONNX Runtime refusing the shadow job (a matrix of the wrong width) is counted; the rows
+    are still written, without a shadow score."""
+    predictor = Predictor(settings, inputs_for)
+    predictor.refresh()
+    model = predictor.current
+    assert model is not None
+    log = writer(tmp_path / "log.sqlite")
+    log.start()
+    log.submit(LAYOUT, shadow_rows(2), ShadowJob(model, np.zeros((2, 3), dtype=np.float32)))
+    log.close()
+    stored = logstore.read(tmp_path / "log.sqlite")
+    assert len(stored) == 2 and stored["shadow_probability"].isna().all()
+    assert (log.shadow_scored, log.shadow_failed, log.failed) == (0, 2, 0)
