@@ -188,6 +188,11 @@ def experiment_families(predictor: Predictor) -> Iterator[Metric]:
         "failed verification: the champion answers every request; see /model-info)",
         value=int(predictor.experiment_error is not None),
     )
+    yield CounterMetricFamily(
+        "churnops_experiment_challenger_failures",
+        "Challengers this process refused (verification failed): experiments not applied",
+        value=predictor.experiment_failures,
+    )
     if running is not None:
         experiment = running.experiment
         yield GaugeMetricFamily(

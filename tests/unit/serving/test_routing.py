@@ -165,4 +165,5 @@ def test_a_challenger_failing_verification_is_not_applied(two_versions: Settings
     assert "v1 answers every request" in error and info["experiment"] is None
     assert ready.status_code == 200 and ready.json()["experiment_error"] == error
     assert "churnops_experiment_not_applied 1.0" in metrics
+    assert "churnops_experiment_challenger_failures_total 1.0" in metrics
     assert cleared["experiment_error"] is None
