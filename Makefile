@@ -126,6 +126,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/bench_api_schemas.py
 	$(BIN)/python benchmarks/bench_drift.py
+	$(BIN)/python benchmarks/bench_experiments.py
 
 clean:
 	rm -rf data models registry logs reports
