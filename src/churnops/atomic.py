@@ -75,3 +75,8 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The same digest as ``sha256_file`` of a file holding ``data``."""
+    return hashlib.sha256(data).hexdigest()

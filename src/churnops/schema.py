@@ -209,11 +209,13 @@ class FeatureSchema(BaseModel):
             blocks.append(onehot)
         return np.hstack(blocks)
 
-    def pandera_schema(self, with_rules: bool = True) -> pa.DataFrameSchema:
+    def pandera_schema(self, with_rules: bool = True, labelled: bool = True) -> pa.DataFrameSchema:
         """The rules for a clean table, declared once from this schema.
 
         Each rule is one line and says what it guards against. ``with_rules`` adds the declared
         data rules (such as the billing consistency), which need every value present.
+        ``labelled=False`` is for rows to score: no label, and each row stands on its own (no
+        uniqueness across rows, which a file read in batches could not honour anyway).
         """
         import pandera.pandas as pa  # here, not at the top: only prepare needs it (0.3 s import)
 
@@ -224,9 +226,11 @@ class FeatureSchema(BaseModel):
         columns: dict[str, pa.Column] = {
             # rows must be attributable to one customer, with an id the API would accept too
             self.id_column: pa.Column(str, id_rule, nullable=False),
-            # a supervised label: churned or not, nothing else
-            self.label: pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True),
         }
+        if labelled:  # a supervised label: churned or not, nothing else
+            columns[self.label] = pa.Column(
+                float, pa.Check.isin([0, 1]), nullable=False, coerce=True
+            )
         for num in self.numeric:
             checks = [pa.Check.in_range(num.min, num.max)]  # impossible values (typos, sentinels)
             if num.kind == "int":  # whole units only (months)
@@ -240,7 +244,8 @@ class FeatureSchema(BaseModel):
             columns,
             checks=rules,
             strict=False,
-            unique=[self.id_column],  # one row per customer; later copies are rejected
+            # one row per customer; later copies are rejected
+            unique=[self.id_column] if labelled else None,
             report_duplicates="exclude_first",
             name="customers",
         )

@@ -15,6 +15,7 @@ from churnops.cli import (
     performance_cmds,
     project_cmds,
     registry_cmds,
+    score_cmds,
     serve_cmds,
     stages,
 )
@@ -53,6 +54,7 @@ serve_cmds.register(app)
 outcome_cmds.register(app)
 performance_cmds.register(app)
 experiment_cmds.register(app)
+score_cmds.register(app)
 
 
 def _missing_extra(module: str | None) -> str:

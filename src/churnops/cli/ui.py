@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,22 @@ def tuning_bar(bar: Progress) -> Callable[[int, int], None]:
     def advance(done: int, total: int) -> None:
         description = f"tuning: {done}/{total} candidates cross-validated"
         bar.update(task, completed=done, total=total, description=description, visible=True)
+
+    return advance
+
+
+def rows_bar(bar: Progress, description: str, total: int | None) -> Callable[[int], None]:
+    """A callback that counts rows done, shown with their rate (rows/s)."""
+    task = bar.add_task(description, total=total)
+    started = time.perf_counter()
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        text = f"{description}: {done:,} rows, {rate:,.0f} rows/s"
+        bar.update(task, completed=done, description=text)
 
     return advance
 

@@ -166,11 +166,11 @@ def _reason(row: pd.Series, schema: FeatureSchema) -> str:
 
 
 def schema_failures(
-    frame: pd.DataFrame, schema: FeatureSchema, with_rules: bool = True
+    frame: pd.DataFrame, schema: FeatureSchema, with_rules: bool = True, labelled: bool = True
 ) -> pd.Series:
     """Per failing row, every reason it broke a declared rule ('; '-joined)."""
     try:
-        schema.pandera_schema(with_rules).validate(frame, lazy=True)
+        schema.pandera_schema(with_rules, labelled).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
         reasons = cases.apply(_reason, axis=1, schema=schema)
@@ -180,10 +180,10 @@ def schema_failures(
     return pd.Series(dtype=object)
 
 
-def _require_columns(raw: pd.DataFrame, schema: FeatureSchema) -> dict[str, str]:
+def _require_columns(raw: pd.DataFrame, schema: FeatureSchema, labelled: bool) -> dict[str, str]:
     """The CSV column of each prepared column; refuses a table that lacks one."""
     sources = schema.sources()
-    required = [*schema.feature_names, schema.label]
+    required = [*schema.feature_names, schema.label] if labelled else schema.feature_names
     missing = [name for name in required if sources[name] not in raw.columns]
     if missing:
 
@@ -215,7 +215,11 @@ def _labels(text: pd.Series, schema: FeatureSchema) -> tuple[pd.Series, dict[str
 
 
 def _normalised(
-    raw: pd.DataFrame, schema: FeatureSchema, sources: dict[str, str], checks: dict[str, Any]
+    raw: pd.DataFrame,
+    schema: FeatureSchema,
+    sources: dict[str, str],
+    checks: dict[str, Any],
+    labelled: bool,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Rules 1–6: the typed table, and per row the cells that were text but not numbers."""
     frame = pd.DataFrame(index=raw.index)
@@ -239,7 +243,8 @@ def _normalised(
     for cat in schema.categorical:
         frame[cat.name], respelled[cat.name] = cells.categories(raw[sources[cat.name]], cat)
     checks["spelling_normalised"] = respelled
-    frame[schema.label], checks["label_values"] = _labels(raw[sources[schema.label]], schema)
+    if labelled:
+        frame[schema.label], checks["label_values"] = _labels(raw[sources[schema.label]], schema)
     imputed: dict[str, int] = {}
     for rule in (rule for rule in schema.rules if rule.impute):
         for name, count in _impute(frame, rule, schema, text_reasons == "").items():
@@ -248,9 +253,9 @@ def _normalised(
     return frame, text_reasons
 
 
-def _count_problems(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
+def _count_problems(frame: pd.DataFrame, schema: FeatureSchema, labelled: bool) -> dict[str, Any]:
     """What the declared rules will find, counted per check for the quality report."""
-    required = [*schema.feature_names, schema.label]
+    required = [*schema.feature_names, schema.label] if labelled else schema.feature_names
     counts: dict[str, Any] = {
         "missing_after_imputation": {c: int(frame[c].isna().sum()) for c in required},
         "out_of_range": {
@@ -268,16 +273,20 @@ def _count_problems(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any
 
 
 def prepare_frame(
-    raw: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA
+    raw: pd.DataFrame, schema: FeatureSchema = DEFAULT_SCHEMA, labelled: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Normalise ``raw`` (all text) and split it into clean and rejected rows, with counts."""
-    sources = _require_columns(raw, schema)
+    """Normalise ``raw`` (all text) and split it into clean and rejected rows, with counts.
+
+    ``labelled=False`` reads rows to score: no label column, and no uniqueness check across
+    rows (see ``FeatureSchema.pandera_schema``); every other rule is the same.
+    """
+    sources = _require_columns(raw, schema, labelled)
     checks: dict[str, Any] = {
         "extra_columns_ignored": [c for c in raw.columns if c not in sources.values()]
     }
-    frame, text_reasons = _normalised(raw, schema, sources, checks)
-    checks |= _count_problems(frame, schema)
-    failures = schema_failures(frame, schema)
+    frame, text_reasons = _normalised(raw, schema, sources, checks, labelled)
+    checks |= _count_problems(frame, schema, labelled)
+    failures = schema_failures(frame, schema, labelled=labelled)
     combined = text_reasons + failures.reindex(raw.index).fillna("")
     reasons = combined.str.strip().str.rstrip(";")
     reasons = reasons[reasons != ""]
@@ -285,9 +294,10 @@ def prepare_frame(
     rejected = raw[rejected_mask].copy()
     rejected.insert(0, "reason", reasons.reindex(rejected.index).to_numpy())
     clean = frame[~rejected_mask].copy()
-    for name in [schema.label, *schema.int_names]:
+    kept = [schema.label] if labelled else []
+    for name in [*kept, *schema.int_names]:
         clean[name] = clean[name].astype(int)
-    clean = clean[[schema.id_column, *schema.feature_names, schema.label]]
+    clean = clean[[schema.id_column, *schema.feature_names, *kept]]
     return clean.reset_index(drop=True), rejected, checks
 
 

@@ -1,0 +1,159 @@
+"""The customer base to score: a CSV or Parquet file, or a folder of part files, read in
+batches of text cells (pyarrow datasets), so memory stays bounded whatever the file's size.
+
+Columns are found as ``prepare`` finds them (the schema's CSV names, in any case); every cell
+reaches the rules as text, whatever the file's types, so a Parquet number and a CSV cell are
+read by the same rules (``churnops.data.cells``). Only the columns the model needs are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+
+from churnops.data.prepare import read_header
+from churnops.errors import BadInputError
+from churnops.schema import FeatureSchema
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+CSV_BLOCK_BYTES = 1 << 24
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened input: its dataset, the file columns to read, and the names they go by."""
+
+    path: Path
+    kind: str  # "csv" or "parquet"
+    dataset: ds.Dataset
+    columns: list[str]  # as spelled in the file
+    names: list[str]  # lower-cased, as ``prepare`` names them
+    rows: int | None  # known up front for Parquet (from its metadata)
+
+    def batches(self, size: int) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most ``size`` rows, every column as text. A file that turns
+        out unreadable midway (a malformed CSV row) is bad input."""
+        try:
+            for batch in self.dataset.to_batches(columns=self.columns, batch_size=size):
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays(
+                        [pc.cast(column, pa.string()) for column in batch.columns],
+                        names=self.names,
+                    )
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise unreadable(self.path, self.kind, exc) from exc
+
+
+def unreadable(path: Path, kind: str, exc: Exception) -> BadInputError:
+    first_line = str(exc).splitlines()[0]
+    return BadInputError(f"{path} is not a readable {kind} input ({first_line})")
+
+
+def as_text_frame(batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch as the all-text frame ``prepare_frame`` reads (a null cell is missing)."""
+    frame: pd.DataFrame = batch.to_pandas()
+    return frame.astype(object)
+
+
+def part_files(path: Path) -> tuple[list[Path], str]:
+    """The files to read and their format ("csv" or "parquet")."""
+    if not path.exists():
+        raise BadInputError(
+            f"{path} does not exist; give a CSV or Parquet file or a folder of them"
+        )
+    if path.is_file():
+        files = [path]
+    else:  # Spark and Hive write part files next to markers such as _SUCCESS and .crc files
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))
+        )
+    formats = {FORMATS.get(p.suffix.lower()) for p in files}
+    if not files or None in formats or len(formats) > 1:
+        raise BadInputError(
+            f"{path}: give a .csv or .parquet file, or a folder of part files in one of those "
+            "formats"
+        )
+    return files, formats.pop() or "csv"
+
+
+def _csv_format(first: Path) -> ds.CsvFileFormat:
+    if first.stat().st_size == 0:
+        raise BadInputError(f"{first} is empty; give a CSV with a header row and customer rows")
+    header = read_header(first)
+    return ds.CsvFileFormat(
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+
+
+def _readable(field: pa.Field) -> bool:
+    """Types whose values have a text form the rules can read."""
+    kind = field.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _columns(
+    path: Path, schema: pa.Schema, feature_schema: FeatureSchema, version: str
+) -> dict[str, str]:
+    """Lower-cased name -> the file's column, for the id and every feature; refuses a file
+    without them or with one of an unreadable type."""
+    found: dict[str, str] = {}
+    for name in schema.names:
+        key = name.strip().lower()
+        if key in found:
+            raise BadInputError(f"{path} repeats column {key}; keep one of each")
+        found[key] = name
+    sources = feature_schema.sources()
+    needed = [feature_schema.id_column, *feature_schema.feature_names]
+    missing = [sources[name] for name in needed if sources[name] not in found]
+    if missing:
+        raise BadInputError(
+            f"{path} lacks column(s) {', '.join(missing)} that {version} scores from; it needs "
+            f"{', '.join(sources[name] for name in needed)}"
+        )
+    wanted = {sources[name]: found[sources[name]] for name in needed}
+    wrong = [
+        f"{column} ({schema.field(column).type})"
+        for column in wanted.values()
+        if not _readable(schema.field(column))
+    ]
+    if wrong:
+        raise BadInputError(
+            f"{path}: column(s) {', '.join(wrong)} hold neither numbers nor text; "
+            "give numbers or text for the id and every feature"
+        )
+    return wanted
+
+
+def open_source(path: Path, feature_schema: FeatureSchema, version: str) -> Source:
+    """Open ``path`` for reading, after checking it has every column ``version`` needs."""
+    files, kind = part_files(path)
+    file_format: ds.FileFormat = _csv_format(files[0]) if kind == "csv" else ds.ParquetFileFormat()
+    try:
+        dataset = ds.dataset([str(f) for f in files], format=file_format)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise unreadable(path, kind, exc) from exc
+    wanted = _columns(path, dataset.schema, feature_schema, version)
+    rows = dataset.count_rows() if kind == "parquet" else None
+    return Source(path, kind, dataset, list(wanted.values()), list(wanted), rows)
