@@ -61,7 +61,7 @@ USED_INDIRECTLY = {"fastparquet"}  # pandas' Parquet engine where pyarrow is not
 def test_every_imported_library_is_declared() -> None:
     """A library the package imports directly is a declared requirement (not left to arrive
     through another one), and every declared runtime requirement is imported somewhere."""
-    runtime = declared("serve", "train")
+    runtime = declared("serve", "train", "spark")
     used = distributions_of(imported_modules(PACKAGE))
     assert sorted(used - runtime) == []
     assert sorted(runtime - used) == sorted(USED_INDIRECTLY)

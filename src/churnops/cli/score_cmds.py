@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, rows_bar, settings_for
+from churnops.cli.ui import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    print_json,
+    progress,
+    rows_bar,
+    settings_for,
+    step,
+)
 from churnops.registry.entries import parse_version
 
 
@@ -34,9 +43,7 @@ def score(
     ] = None,
     fmt: Annotated[
         Format | None,
-        typer.Option(
-            "--format", help="parquet or csv (default: by --output suffix, else parquet)"
-        ),
+        typer.Option("--format", help="parquet or csv (default: by --output suffix, else parquet)"),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output")
@@ -51,6 +58,9 @@ def score(
     engine: Annotated[
         Engine, typer.Option("--engine", help="local: this machine; spark: a Spark session")
     ] = Engine.local,
+    master: Annotated[
+        str, typer.Option("--spark-master", help="With --engine spark: the Spark master")
+    ] = "local[*]",
     as_json: JsonOpt = False,
 ) -> None:
     """Score every customer of a file with a model version: probability, decision at the
@@ -77,7 +87,8 @@ def score(
     if engine is Engine.spark:
         from churnops.spark import score_files
 
-        summary = score_files(Registry(settings), options)
+        with progress(not as_json) as bar, step(bar, f"scoring on Spark ({master})"):
+            summary = score_files(Registry(settings), options, master)
     else:
         with progress(not as_json) as bar:
             summary = score_local(Registry(settings), options, rows_bar(bar, "scoring", None))

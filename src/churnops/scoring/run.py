@@ -102,11 +102,11 @@ def output_format(options: ScoreOptions) -> OutputFormat:
     return options.format or FORMAT_BY_SUFFIX.get(options.output.suffix.lower(), "parquet")
 
 
-def check_output(output: Path, overwrite: bool) -> None:
+def check_output(output: Path, overwrite: bool, folder: bool = False) -> None:
     """Refuse an output that exists (without ``overwrite``) or cannot be written, before any
-    work is done."""
+    work is done. ``folder``: the output is a folder of part files (Spark)."""
     for path in (output, rejects_path(output)):
-        if path.is_dir():
+        if path.is_dir() and not folder:
             raise BadInputError(f"{path} is a folder; give a file name for the output")
         if path.exists() and not overwrite:
             raise BadInputError(f"{path} exists; pass --overwrite to replace it")
@@ -125,8 +125,26 @@ class Version:
 
     entry: ModelVersion
     schema: FeatureSchema
-    pipeline_bytes: bytes
+    pipeline_bytes: bytes  # the scikit-learn pipeline (this machine's scorer)
+    onnx_bytes: bytes  # its ONNX graph (Spark's: executors need no scikit-learn)
     decile_edges: tuple[float, ...] | None
+
+    def spec(self, with_features: bool) -> ScoringSpec:
+        return ScoringSpec(
+            version=self.entry.version,
+            threshold=self.entry.threshold,
+            schema=self.schema,
+            decile_edges=self.decile_edges,
+            scored_at=datetime.now(UTC),
+            with_features=with_features,
+        )
+
+
+def _checked_bytes(path: Path, sha256: str, name: str) -> bytes:
+    data = path.read_bytes()
+    if sha256_bytes(data) != sha256:
+        raise CheckFailedError(f"{name} refused: {path} changed while being read")
+    return data
 
 
 def load_version(registry: Registry, version: int | None) -> Version:
@@ -138,16 +156,15 @@ def load_version(registry: Registry, version: int | None) -> Version:
     else:
         entry = registry.require(state, version)
     verify(registry, entry)
-    pipeline_bytes = registry.artifact_path(entry).read_bytes()
-    if sha256_bytes(pipeline_bytes) != entry.sha256:
-        raise CheckFailedError(f"{entry.name} refused: its model file changed while being read")
+    pipeline_bytes = _checked_bytes(registry.artifact_path(entry), entry.sha256, entry.name)
+    onnx_bytes = _checked_bytes(registry.onnx_path(entry), entry.onnx_sha256, entry.name)
     holdout = registry.version_dir(entry.version) / "holdout.parquet"
     edges = None
     if holdout.exists():
         predictions = pd.read_parquet(holdout, columns=["prediction"])["prediction"]
         edges = decile_edges(predictions.to_numpy(dtype=np.float64))
     schema = FeatureSchema.model_validate(entry.feature_schema)
-    return Version(entry, schema, pipeline_bytes, edges)
+    return Version(entry, schema, pipeline_bytes, onnx_bytes, edges)
 
 
 # The model a worker process scores with, set once by ``_start_worker``.
@@ -264,7 +281,7 @@ def _write(
     return tally
 
 
-def _decile_order(item: tuple[str, int]) -> int:
+def decile_order(item: tuple[str, int]) -> int:
     return int(item[0]) if item[0].isdigit() else 99  # "none": no hold-out to set deciles by
 
 
@@ -280,14 +297,7 @@ def score(
     check_output(options.output, options.overwrite)
     version = load_version(registry, options.version)
     source = open_source(options.input, version.schema, version.entry.name)
-    spec = ScoringSpec(
-        version=version.entry.version,
-        threshold=version.entry.threshold,
-        schema=version.schema,
-        decile_edges=version.decile_edges,
-        scored_at=datetime.now(UTC),
-        with_features=options.with_features,
-    )
+    spec = version.spec(options.with_features)
     workers = _workers(options.workers)
     batches = scored_batches(source, spec, version.pipeline_bytes, workers, options.batch_rows)
     tally = _write(options, spec, batches, on_batch)
@@ -305,7 +315,7 @@ def score(
         rows_rejected=tally.rows_read - tally.rows_scored,
         churn_decisions=tally.decisions,
         rejections_by_reason=dict(sorted(tally.reasons.items(), key=lambda kv: -kv[1])),
-        risk_deciles=dict(sorted(tally.deciles.items(), key=_decile_order)),
+        risk_deciles=dict(sorted(tally.deciles.items(), key=decile_order)),
         seconds=round(seconds, 3),
         rows_per_second=round(tally.rows_read / seconds, 1) if seconds else 0.0,
         workers=workers,

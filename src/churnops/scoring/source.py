@@ -43,12 +43,15 @@ class Source:
         try:
             for batch in self.dataset.to_batches(columns=self.columns, batch_size=size):
                 if batch.num_rows:
-                    yield pa.RecordBatch.from_arrays(
-                        [pc.cast(column, pa.string()) for column in batch.columns],
-                        names=self.names,
-                    )
+                    yield as_text_batch(batch, self.names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise unreadable(self.path, self.kind, exc) from exc
+
+
+def as_text_batch(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    """Every column as text, under ``names``."""
+    columns = [pc.cast(column, pa.string()) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def unreadable(path: Path, kind: str, exc: Exception) -> BadInputError:
@@ -113,8 +116,8 @@ def _readable(field: pa.Field) -> bool:
     )
 
 
-def _columns(
-    path: Path, schema: pa.Schema, feature_schema: FeatureSchema, version: str
+def find_columns(
+    path: object, schema: pa.Schema, feature_schema: FeatureSchema, version: str
 ) -> dict[str, str]:
     """Lower-cased name -> the file's column, for the id and every feature; refuses a file
     without them or with one of an unreadable type."""
@@ -154,6 +157,6 @@ def open_source(path: Path, feature_schema: FeatureSchema, version: str) -> Sour
         dataset = ds.dataset([str(f) for f in files], format=file_format)
     except (pa.ArrowInvalid, OSError) as exc:
         raise unreadable(path, kind, exc) from exc
-    wanted = _columns(path, dataset.schema, feature_schema, version)
+    wanted = find_columns(path, dataset.schema, feature_schema, version)
     rows = dataset.count_rows() if kind == "parquet" else None
     return Source(path, kind, dataset, list(wanted.values()), list(wanted), rows)

@@ -1,0 +1,99 @@
+"""Scoring on a real local Spark (``local[2]``): the same rows and probabilities as one machine.
+
+The suite scores 20,000 generated rows (a Spark job on this shared machine takes tens of
+seconds); ``benchmarks/bench_score.py --spark`` makes the same comparison on 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_support import RunCli
+
+from churnops.data.generate import generate
+from churnops.schema import DEFAULT_SCHEMA
+
+pytest.importorskip("pyspark", reason="the Spark engine needs churnops[spark]")
+if shutil.which("java") is None:
+    pytest.skip(
+        "Spark needs Java: apt-get install openjdk-17-jre-headless", allow_module_level=True
+    )
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+from churnops import spark as churnops_spark  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ROWS = 20_000
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkSession]:
+    session = churnops_spark.local_session("local[2]")
+    yield session
+    session.stop()
+
+
+def customers(folder: Path) -> Path:
+    """Generated customers with their dirt (no label), as two Parquet part files."""
+    table = generate(ROWS, 11).table.drop_columns(["churn"])
+    folder.mkdir()
+    half = table.num_rows // 2
+    table.slice(0, half).to_pandas().to_parquet(folder / "part-0.parquet", index=False)
+    table.slice(half).to_pandas().to_parquet(folder / "part-1.parquet", index=False)
+    return folder
+
+
+def test_spark_and_one_machine_give_the_same_scores(
+    spark: SparkSession, trained_home: Path, run_cli: RunCli
+) -> None:
+    """Same ids scored and rejected, same reasons, probabilities within 1e-6."""
+    source = customers(trained_home / "base")
+    local, on_spark = trained_home / "local.parquet", trained_home / "spark"
+    common = ("score", "--home", trained_home, "--input", source, "--json")
+    one = run_cli(*common, "--output", local)
+    assert one.code == 0, one.err
+    other = run_cli(*common, "--output", on_spark, "--engine", "spark")
+    assert other.code == 0, other.err
+    first = pd.read_parquet(local).sort_values("customer_id", ignore_index=True)
+    second = pd.read_parquet(on_spark).sort_values("customer_id", ignore_index=True)
+    assert len(first) > ROWS * 0.9
+    assert first["customer_id"].tolist() == second["customer_id"].tolist()
+    assert np.max(np.abs(first["probability"] - second["probability"])) <= 1e-6
+    assert (first["model_version"] == second["model_version"]).all()
+    rejects = [
+        pd.read_csv(path, keep_default_na=False).sort_values("customer_id", ignore_index=True)
+        for path in (trained_home / "local.rejected.csv", trained_home / "spark.rejected.csv")
+    ]
+    assert rejects[0]["customer_id"].tolist() == rejects[1]["customer_id"].tolist()
+    assert rejects[0]["reason"].tolist() == rejects[1]["reason"].tolist()
+    summaries = one.json(), other.json()
+    for key in ("rows_read", "rows_scored", "rows_rejected", "rejections_by_reason"):
+        assert summaries[0][key] == summaries[1][key], key
+
+
+def test_score_a_dataframe_in_a_notebook(spark: SparkSession, trained_home: Path) -> None:
+    """``churnops.spark.score(df)`` finds columns in any case and returns rejected rows with
+    their reason and no probability."""
+    rows = pd.DataFrame(
+        {
+            "Customer_ID": ["A1", "A2"],
+            "TENURE": ["12", "twelve"],
+            "monthly_charges": [65.5, 65.5],
+            "total_charges": [786.0, 786.0],
+            "contract_type": ["month to month", "Month-to-month"],
+            "payment_method": ["Electronic check", "Electronic check"],
+        }
+    )
+    result = churnops_spark.score(spark.createDataFrame(rows), home=trained_home).toPandas()
+    result = result.sort_values("customer_id", ignore_index=True)
+    assert result["customer_id"].tolist() == ["A1", "A2"]
+    assert result["reason"].isna().tolist() == [True, False]
+    assert result["reason"][1].startswith("tenure not a number")
+    assert 0 <= result["probability"][0] <= 1 and pd.isna(result["probability"][1])
+    assert list(result.columns[:2]) == [DEFAULT_SCHEMA.id_column, "probability"]
