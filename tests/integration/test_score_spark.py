@@ -24,9 +24,9 @@ if shutil.which("java") is None:
         "Spark needs Java: apt-get install openjdk-17-jre-headless", allow_module_level=True
     )
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import SparkSession
 
-from churnops import spark as churnops_spark  # noqa: E402
+from churnops import spark as churnops_spark
 
 pytestmark = pytest.mark.slow
 ROWS = 20_000
