@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.csv as pa_csv
 
@@ -50,6 +52,19 @@ from churnops.schema import (
 )
 from churnops.schema import spelling_key as spelling_key  # re-exported
 from churnops.spreadsheet import neutralise_formulas
+
+
+@contextmanager
+def quiet_pyspark() -> Iterator[None]:
+    """Where pandera imports PySpark — if installed (churnops[spark]) — which warns it does not
+    fully support pandas 3: noise about code churnops does not use."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully", FutureWarning)
+        yield
+
+
+with quiet_pyspark():
+    import pandera.pandas as pa
 
 # The built-in schema's aliases (spelling -> category).
 ALIASES = {alias: c for f in DEFAULT_SCHEMA.categorical for alias, c in f.aliases.items()}
@@ -170,7 +185,8 @@ def schema_failures(
 ) -> pd.Series:
     """Per failing row, every reason it broke a declared rule ('; '-joined)."""
     try:
-        schema.pandera_schema(with_rules, labelled).validate(frame, lazy=True)
+        with quiet_pyspark():
+            schema.pandera_schema(with_rules, labelled).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
         reasons = cases.apply(_reason, axis=1, schema=schema)

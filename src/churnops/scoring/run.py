@@ -51,7 +51,7 @@ from churnops.scoring.batch import (
     decile_edges,
     score_frame,
 )
-from churnops.scoring.source import Source, as_text_frame, open_source
+from churnops.scoring.source import Source, as_text_frame, from_ipc, open_source, to_ipc
 from churnops.spreadsheet import neutralise_formulas
 
 OutputFormat = Literal["parquet", "csv"]
@@ -181,8 +181,9 @@ def _start_worker(spec: ScoringSpec, pipeline_bytes: bytes) -> None:
     _worker["predict"] = lambda matrix: estimator.predict_proba(matrix)[:, 1]
 
 
-def _score_batch(batch: pa.RecordBatch) -> ScoredBatch:
-    return score_frame(as_text_frame(batch), _worker["spec"], _worker["predict"])
+def _score_batch(batch: bytes) -> ScoredBatch:
+    """Score one batch sent as IPC bytes (``to_ipc``)."""
+    return score_frame(as_text_frame(from_ipc(batch)), _worker["spec"], _worker["predict"])
 
 
 def scored_batches(
@@ -191,7 +192,9 @@ def scored_batches(
     """Each batch of ``source`` scored, in input order, ``workers`` batches at a time."""
     if workers == 1:
         _start_worker(spec, pipeline_bytes)
-        yield from map(_score_batch, source.batches(batch_rows))
+        predict = _worker["predict"]
+        for batch in source.batches(batch_rows):
+            yield score_frame(as_text_frame(batch), spec, predict)
         return
     # forkserver: workers do not inherit this process's threads (Arrow's readers) mid-state
     with ProcessPoolExecutor(
@@ -202,7 +205,7 @@ def scored_batches(
     ) as pool:
         pending: deque[Future[ScoredBatch]] = deque()
         for batch in source.batches(batch_rows):
-            pending.append(pool.submit(_score_batch, batch))
+            pending.append(pool.submit(_score_batch, to_ipc(batch)))
             if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:

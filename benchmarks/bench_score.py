@@ -1,0 +1,358 @@
+"""Scoring the whole base: which scorer is fastest for the default forest, and what
+`churnops score` costs on one machine and on a local Spark.
+
+Sections (all by default):
+
+- ``scorers``: the default forest (200 trees, depth 8, trained here by the project's own
+  generate → prepare → train) on 1,000,000 encoded rows: scikit-learn's ``predict_proba``
+  (1 and 2 threads, 2 worker processes), ONNX Runtime with its session options (1/2
+  intra-op threads, graph optimisation off/all, sequential/parallel execution, 2 worker
+  processes). Candidates run interleaved, --rounds times; the median is reported with its
+  ratio to scikit-learn on 2 threads, and each is checked equal to the registered model
+  (≤ 1e-5).
+- ``local``: `churnops score` (a fresh process) against a naive baseline (a fresh process:
+  pandas reads the whole input, the registered pipeline's ``predict_proba`` on both cores),
+  on 1M and 10M rows of Parquet part files: rows/s, ratio, and peak RSS — the sum over the
+  process and its workers, sampled from /proc every 0.1 s.
+- ``spark``: `churnops score --engine spark` on local[1] and local[2] over the 1M input,
+  against the single-machine run; the same ids and probabilities within 1e-6.
+
+The inputs are generated once, in 1M-row chunks, into --cache (reused by later runs).
+
+    python benchmarks/bench_score.py [--sections scorers local spark] [--rounds 3]
+        [--sizes 1000000 10000000] [--cache /tmp/churnops-bench-score]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from churnops import workflow
+from churnops.data.generate import generate
+from churnops.registry.store import Registry
+from churnops.schema import DEFAULT_SCHEMA
+from churnops.settings import load_settings
+
+CHUNK = 1_000_000
+CHURNOPS = str(Path(sys.executable).with_name("churnops"))
+BASELINE = r"""
+import sys, joblib, pandas as pd
+pipeline = joblib.load(sys.argv[1])
+frame = pd.read_parquet(sys.argv[2])
+proba = pipeline.predict_proba(frame[pipeline.feature_names_in_])[:, 1]
+pd.DataFrame({"customer_id": frame["customer_id"], "probability": proba}).to_parquet(sys.argv[3])
+"""
+
+
+# ---- the model and the data ---------------------------------------------------------------
+
+
+def trained_home(folder: Path) -> Path:
+    """A project home whose current version is the default forest (the cache keeps it)."""
+    home = folder / "home"
+    settings = load_settings(home=home)
+    if not (home / "registry" / "metadata.json").exists():
+        workflow.generate_step(settings)
+        workflow.prepare_step(settings)
+        workflow.train_step(settings)
+    return home
+
+
+def base_folder(cache: Path, rows: int) -> Path:
+    """``rows`` clean customers (no label) as Parquet part files of 1M rows, made once."""
+    folder = cache / f"base-{rows}"
+    if not folder.exists():
+        partial = cache / f".base-{rows}.partial"
+        partial.mkdir(parents=True, exist_ok=True)
+        for chunk in range(0, rows, CHUNK):
+            frame = generate(min(CHUNK, rows - chunk), seed=1_000 + chunk // CHUNK, dirt=False)
+            part = frame.frame.drop(columns=["churn"])
+            part["customer_id"] = f"P{chunk // CHUNK:03d}-" + part["customer_id"]
+            part.to_parquet(partial / f"part-{chunk // CHUNK:05d}.parquet", index=False)
+        partial.rename(folder)
+    return folder
+
+
+# ---- scorers -------------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _start(kind: str, payload: bytes) -> None:
+    if kind == "sklearn":
+        forest = joblib.load(__import__("io").BytesIO(payload))[-1]
+        forest.set_params(n_jobs=1)
+        _worker["predict"] = lambda m: forest.predict_proba(m)[:, 1]
+    else:
+        session = ort_session(1, ort.GraphOptimizationLevel.ORT_ENABLE_ALL, False, payload)
+        name = session.get_outputs()[1].name
+        _worker["predict"] = lambda m: session.run([name], {"features": m})[0][:, 1]
+
+
+def _predict(block: np.ndarray) -> np.ndarray:
+    result: np.ndarray = _worker["predict"](block)
+    return result
+
+
+def ort_session(
+    threads: int, level: ort.GraphOptimizationLevel, parallel: bool, graph: bytes
+) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = level
+    options.execution_mode = (
+        ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
+    )
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+def in_chunks(predict: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:
+    return np.concatenate(
+        [predict(matrix[i : i + 100_000]) for i in range(0, len(matrix), 100_000)]
+    )
+
+
+def scorers(home: Path, rows: int, rounds: int) -> None:
+    registry = Registry(load_settings(home=home))
+    entry = registry.read().current
+    assert entry is not None
+    pipeline_bytes = registry.artifact_path(entry).read_bytes()
+    graph = registry.onnx_path(entry).read_bytes()
+    pipeline = joblib.load(registry.artifact_path(entry))
+    frame = generate(rows, seed=7, dirt=False).frame
+    expected = pipeline.predict_proba(frame[DEFAULT_SCHEMA.feature_names])[:, 1]
+    matrix = DEFAULT_SCHEMA.encode(frame).astype(np.float32)
+    forest = pipeline[-1]
+
+    def sklearn(threads: int) -> Callable[[], np.ndarray]:
+        def run() -> np.ndarray:
+            forest.set_params(n_jobs=threads)
+            return np.asarray(forest.predict_proba(matrix)[:, 1])
+
+        return run
+
+    def onnx(
+        threads: int, level: ort.GraphOptimizationLevel, parallel: bool
+    ) -> Callable[[], np.ndarray]:
+        session = ort_session(threads, level, parallel, graph)
+        name = session.get_outputs()[1].name
+        return lambda: in_chunks(lambda m: session.run([name], {"features": m})[0][:, 1], matrix)
+
+    pools = {
+        kind: ProcessPoolExecutor(2, initializer=_start, initargs=(kind, payload))
+        for kind, payload in (("sklearn", pipeline_bytes), ("onnx", graph))
+    }
+    for pool in pools.values():  # start the workers before timing, as `score` does once
+        list(pool.map(_predict, [matrix[:10]] * 2))
+
+    def processes(kind: str) -> Callable[[], np.ndarray]:
+        blocks = [matrix[i : i + 100_000] for i in range(0, len(matrix), 100_000)]
+        return lambda: np.concatenate(list(pools[kind].map(_predict, blocks)))
+
+    off, full = (
+        ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    )
+    candidates: dict[str, Callable[[], np.ndarray]] = {
+        "scikit-learn predict_proba, 2 threads": sklearn(2),
+        "scikit-learn predict_proba, 1 thread": sklearn(1),
+        "scikit-learn, 2 worker processes x 1 thread": processes("sklearn"),
+        "ONNX Runtime 1 thread, optimisation off, sequential": onnx(1, off, False),
+        "ONNX Runtime 1 thread, optimisation all, sequential": onnx(1, full, False),
+        "ONNX Runtime 1 thread, optimisation all, parallel": onnx(1, full, True),
+        "ONNX Runtime 2 threads, optimisation off, sequential": onnx(2, off, False),
+        "ONNX Runtime 2 threads, optimisation all, sequential": onnx(2, full, False),
+        "ONNX Runtime 2 threads, optimisation all, parallel": onnx(2, full, True),
+        "ONNX Runtime, 2 worker processes x 1 thread": processes("onnx"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    diffs: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            got = run()
+            times[name].append(time.perf_counter() - start)
+            diffs[name] = float(np.max(np.abs(got - expected)))
+    for pool in pools.values():
+        pool.shutdown()
+    base = statistics.median(times["scikit-learn predict_proba, 2 threads"])
+    print(
+        f"\nscorers: default forest ({len(forest.estimators_)} trees, depth "
+        f"{forest.max_depth}), {rows:,} rows, median of {rounds} interleaved rounds"
+    )
+    print(f"| {'scorer':<53} | {'seconds':>7} | {'vs sklearn 2 thr':>16} | {'max |Δp|':>8} |")
+    print(f"|{'-' * 55}|{'-' * 9}|{'-' * 18}|{'-' * 10}|")
+    for name in sorted(candidates, key=lambda n: statistics.median(times[n])):
+        median = statistics.median(times[name])
+        equal = "" if diffs[name] <= 1e-5 else " NOT EQUAL"
+        print(
+            f"| {name:<53} | {median:7.2f} | {base / median:15.2f}x | {diffs[name]:8.1e} |{equal}"
+        )
+
+
+# ---- whole runs in fresh processes -----------------------------------------------------------
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(entry)] = int(line.split()[1]) * 1024
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def measured(command: list[str]) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes, the process tree) of ``command``."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed: {process.stderr.read().decode()[-2000:]}")
+    return seconds, peak
+
+
+def local(home: Path, cache: Path, sizes: list[int]) -> None:
+    registry = Registry(load_settings(home=home))
+    entry = registry.read().current
+    assert entry is not None
+    print("\none machine: `churnops score` vs pandas + pipeline.predict_proba (fresh processes)")
+    print(f"| {'rows':>10} | {'run':<26} | {'seconds':>7} | {'rows/s':>9} | {'peak RSS':>9} |")
+    print(f"|{'-' * 12}|{'-' * 28}|{'-' * 9}|{'-' * 11}|{'-' * 11}|")
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        for rows in sizes:
+            folder = base_folder(cache, rows)
+            runs = {
+                "naive baseline": [
+                    sys.executable,
+                    "-c",
+                    BASELINE,
+                    str(registry.artifact_path(entry)),
+                    str(folder),
+                    f"{tmp}/baseline-{rows}.parquet",
+                ],
+                "churnops score": [
+                    CHURNOPS,
+                    "score",
+                    "--home",
+                    str(home),
+                    "--input",
+                    str(folder),
+                    "--output",
+                    f"{tmp}/score-{rows}.parquet",
+                ],
+            }
+            results = {name: measured(command) for name, command in runs.items()}
+            for name, (seconds, peak) in results.items():
+                print(
+                    f"| {rows:>10,} | {name:<26} | {seconds:7.1f} | {rows / seconds:9,.0f} "
+                    f"| {peak / 2**20:6,.0f} MiB |"
+                )
+            ratio = results["naive baseline"][0] / results["churnops score"][0]
+            print(f"| {rows:>10,} | {'score rows/s ÷ baseline':<26} | {ratio:7.2f} | | |")
+            same = _same(f"{tmp}/baseline-{rows}.parquet", f"{tmp}/score-{rows}.parquet")
+            print(f"|            | max |Δp| score vs baseline  | {same:.1e} | | |")
+
+
+def _same(first: str, second: str) -> float:
+    a = pd.read_parquet(first).sort_values("customer_id", ignore_index=True)
+    b = pd.read_parquet(second, columns=["customer_id", "probability"])
+    b = b.sort_values("customer_id", ignore_index=True)
+    assert a["customer_id"].tolist() == b["customer_id"].tolist(), "different customers"
+    return float(np.max(np.abs(a["probability"] - b["probability"])))
+
+
+def spark(home: Path, cache: Path) -> None:
+    folder = base_folder(cache, CHUNK)
+    print(f"\nSpark (local mode) vs one machine, {CHUNK:,} rows (fresh processes)")
+    print(f"| {'run':<30} | {'seconds':>7} | {'rows/s':>9} | {'vs one machine':>14} |")
+    print(f"|{'-' * 32}|{'-' * 9}|{'-' * 11}|{'-' * 16}|")
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        common = [CHURNOPS, "score", "--home", str(home), "--input", str(folder)]
+        runs = {
+            "churnops score (one machine)": [*common, "--output", f"{tmp}/local.parquet"],
+            "--engine spark, local[1]": [
+                *common,
+                "--output",
+                f"{tmp}/spark1",
+                "--engine",
+                "spark",
+                "--spark-master",
+                "local[1]",
+            ],
+            "--engine spark, local[2]": [
+                *common,
+                "--output",
+                f"{tmp}/spark2",
+                "--engine",
+                "spark",
+                "--spark-master",
+                "local[2]",
+            ],
+        }
+        seconds = {name: measured(command)[0] for name, command in runs.items()}
+        base = seconds["churnops score (one machine)"]
+        for name, value in seconds.items():
+            print(f"| {name:<30} | {value:7.1f} | {CHUNK / value:9,.0f} | {value / base:13.2f}x |")
+        for name in ("spark1", "spark2"):
+            print(
+                f"max |Δp| one machine vs {name}: "
+                f"{_same(f'{tmp}/local.parquet', f'{tmp}/{name}'):.1e} (same ids)"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sections", nargs="+", default=["scorers", "local", "spark"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[CHUNK, 10 * CHUNK])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/churnops-bench-score"))
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    home = trained_home(args.cache)
+    if "scorers" in args.sections:
+        scorers(home, CHUNK, args.rounds)
+    if "local" in args.sections:
+        local(home, args.cache, args.sizes)
+    if "spark" in args.sections:
+        spark(home, args.cache)
+
+
+if __name__ == "__main__":
+    main()
