@@ -269,9 +269,9 @@ def _normalised(
     return frame, text_reasons
 
 
-def _count_problems(frame: pd.DataFrame, schema: FeatureSchema, labelled: bool) -> dict[str, Any]:
+def _count_problems(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
     """What the declared rules will find, counted per check for the quality report."""
-    required = [*schema.feature_names, schema.label] if labelled else schema.feature_names
+    required = [*schema.feature_names, schema.label]
     counts: dict[str, Any] = {
         "missing_after_imputation": {c: int(frame[c].isna().sum()) for c in required},
         "out_of_range": {
@@ -301,7 +301,8 @@ def prepare_frame(
         "extra_columns_ignored": [c for c in raw.columns if c not in sources.values()]
     }
     frame, text_reasons = _normalised(raw, schema, sources, checks, labelled)
-    checks |= _count_problems(frame, schema, labelled)
+    if labelled:  # the quality report's counts; scoring reports its rejections only
+        checks |= _count_problems(frame, schema)
     failures = schema_failures(frame, schema, labelled=labelled)
     combined = text_reasons + failures.reindex(raw.index).fillna("")
     reasons = combined.str.strip().str.rstrip(";")

@@ -7,9 +7,12 @@ processes put both cores to work on the whole batch, not just on the trees; each
 with one thread, so nothing is oversubscribed. Memory is bounded by the batches in flight
 (workers + 1), whatever the input's size.
 
-The model is the version's registered scikit-learn pipeline (its SHA-256 checked, the version
-verified as the API verifies it): on this forest its ``predict_proba`` on one thread is the
-fastest scorer measured (see ``benchmarks/bench_score.py``), faster than the ONNX graph.
+The model is the version's ONNX graph, verified as the API verifies it, on one ONNX Runtime
+thread per worker. On the default forest scikit-learn's ``predict_proba`` is faster per row
+(``benchmarks/bench_score.py``), but not end to end: the rules cost as much as the trees, and
+a worker that imports scikit-learn starts seconds later (a 1M-row run took 53 s with it, 42 s
+with ONNX Runtime, in the same conditions). The graph is also what the API and the Spark
+engine score with, so every path gives the same probabilities, and nothing is unpickled.
 
 Output and rejects are written under temporary names and renamed at the end: an interrupted or
 failed run leaves nothing under their final names.
@@ -17,7 +20,6 @@ failed run leaves nothing under their final names.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import time
@@ -26,7 +28,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +42,7 @@ from pydantic import BaseModel
 
 from churnops.atomic import atomic_write, sha256_bytes
 from churnops.errors import BadInputError, CheckFailedError
+from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import ModelVersion
 from churnops.registry.promotion import verify
 from churnops.registry.store import Registry
@@ -125,8 +129,7 @@ class Version:
 
     entry: ModelVersion
     schema: FeatureSchema
-    pipeline_bytes: bytes  # the scikit-learn pipeline (this machine's scorer)
-    onnx_bytes: bytes  # its ONNX graph (Spark's: executors need no scikit-learn)
+    onnx_bytes: bytes  # the graph the API serves; both engines score with it
     decile_edges: tuple[float, ...] | None
 
     def spec(self, with_features: bool) -> ScoringSpec:
@@ -156,7 +159,6 @@ def load_version(registry: Registry, version: int | None) -> Version:
     else:
         entry = registry.require(state, version)
     verify(registry, entry)
-    pipeline_bytes = _checked_bytes(registry.artifact_path(entry), entry.sha256, entry.name)
     onnx_bytes = _checked_bytes(registry.onnx_path(entry), entry.onnx_sha256, entry.name)
     holdout = registry.version_dir(entry.version) / "holdout.parquet"
     edges = None
@@ -164,21 +166,16 @@ def load_version(registry: Registry, version: int | None) -> Version:
         predictions = pd.read_parquet(holdout, columns=["prediction"])["prediction"]
         edges = decile_edges(predictions.to_numpy(dtype=np.float64))
     schema = FeatureSchema.model_validate(entry.feature_schema)
-    return Version(entry, schema, pipeline_bytes, onnx_bytes, edges)
+    return Version(entry, schema, onnx_bytes, edges)
 
 
 # The model a worker process scores with, set once by ``_start_worker``.
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(spec: ScoringSpec, pipeline_bytes: bytes) -> None:
-    import joblib  # the training extra; loaded bytes were checked against the registry
-
-    estimator = joblib.load(io.BytesIO(pipeline_bytes))[-1]
-    if "n_jobs" in estimator.get_params():
-        estimator.set_params(n_jobs=1)  # one thread per worker: the workers use the cores
+def _start_worker(spec: ScoringSpec, onnx_bytes: bytes) -> None:
     _worker["spec"] = spec
-    _worker["predict"] = lambda matrix: estimator.predict_proba(matrix)[:, 1]
+    _worker["predict"] = OnnxModel(onnx_bytes, spec.schema).predict_matrix  # one thread
 
 
 def _score_batch(batch: bytes) -> ScoredBatch:
@@ -186,22 +183,36 @@ def _score_batch(batch: bytes) -> ScoredBatch:
     return score_frame(as_text_frame(from_ipc(batch)), _worker["spec"], _worker["predict"])
 
 
+def worker_context() -> BaseContext:
+    """Workers forked from a server process that has imported this module once (so each worker
+    starts in milliseconds, not seconds of imports), and that does not share this process's
+    threads (Arrow's readers), which a plain fork would copy mid-state."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def start_workers_early() -> None:
+    """Start the worker server now, so its imports overlap with verifying the version."""
+    worker_context()
+    forkserver.ensure_running()
+
+
 def scored_batches(
-    source: Source, spec: ScoringSpec, pipeline_bytes: bytes, workers: int, batch_rows: int
+    source: Source, spec: ScoringSpec, onnx_bytes: bytes, workers: int, batch_rows: int
 ) -> Iterator[ScoredBatch]:
     """Each batch of ``source`` scored, in input order, ``workers`` batches at a time."""
     if workers == 1:
-        _start_worker(spec, pipeline_bytes)
+        _start_worker(spec, onnx_bytes)
         predict = _worker["predict"]
         for batch in source.batches(batch_rows):
             yield score_frame(as_text_frame(batch), spec, predict)
         return
-    # forkserver: workers do not inherit this process's threads (Arrow's readers) mid-state
     with ProcessPoolExecutor(
         workers,
-        mp_context=get_context("forkserver"),
+        mp_context=worker_context(),
         initializer=_start_worker,
-        initargs=(spec, pipeline_bytes),
+        initargs=(spec, onnx_bytes),
     ) as pool:
         pending: deque[Future[ScoredBatch]] = deque()
         for batch in source.batches(batch_rows):
@@ -298,11 +309,13 @@ def score(
     """Score ``options.input`` into ``options.output`` (and its rejects beside it)."""
     started = time.perf_counter()
     check_output(options.output, options.overwrite)
+    workers = _workers(options.workers)
+    if workers > 1:
+        start_workers_early()
     version = load_version(registry, options.version)
     source = open_source(options.input, version.schema, version.entry.name)
     spec = version.spec(options.with_features)
-    workers = _workers(options.workers)
-    batches = scored_batches(source, spec, version.pipeline_bytes, workers, options.batch_rows)
+    batches = scored_batches(source, spec, version.onnx_bytes, workers, options.batch_rows)
     tally = _write(options, spec, batches, on_batch)
     seconds = time.perf_counter() - started
     return ScoreSummary(
