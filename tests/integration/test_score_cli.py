@@ -132,6 +132,21 @@ def test_csv_output_with_features_feeds_drift(trained_home: Path, run_cli: RunCl
     assert report.get("prediction") is not None
 
 
+def test_drift_reads_the_default_parquet_output(trained_home: Path, run_cli: RunCli) -> None:
+    """``drift --current`` takes the Parquet scores as they are written by default."""
+    source = trained_home / "base.csv"
+    base_rows(trained_home).to_csv(source, index=False)
+    out = trained_home / "scores.parquet"
+    run = run_cli("score", "--home", trained_home, "--input", source, "--output", out, "--features")
+    assert run.code == 0, run.err
+    drift = run_cli("drift", "--home", trained_home, "--current", out, "--json")
+    assert drift.code in (0, 1), drift.err
+    report = drift.json()
+    assert report["source"]["path"] == str(out)
+    assert report["prediction"] is not None
+    assert set(report["features"]) == set(DEFAULT_SCHEMA.feature_names)
+
+
 def _refused(run_cli: RunCli, home: Path, *args: str | Path) -> str:
     run = run_cli("score", "--home", home, *args)
     assert run.code == 2, (run.out, run.err)

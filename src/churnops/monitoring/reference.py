@@ -282,8 +282,13 @@ class CurrentFile:
 
 
 def current_csv(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> CurrentFile:
-    """A scoring file as the current data (a ``probability``/``prediction`` column is used)."""
-    raw, by_source = by_feature_names(read_raw(path), schema)
+    """A scoring file as the current data (a ``probability``/``prediction`` column is used): a
+    CSV, or Parquet file or folder such as ``churnops score`` writes."""
+    from churnops.scoring.source import read_text_table  # pyarrow datasets, only for Parquet
+
+    parquet = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
+    text = read_text_table(path) if parquet else read_raw(path)
+    raw, by_source = by_feature_names(text, schema)
     columns, invalid = normalise(raw, schema)
     skipped = _missing_columns(raw, schema, str(path))
     return CurrentFile(columns, _prediction(raw), invalid, skipped, by_source)

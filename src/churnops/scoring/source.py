@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 
-from churnops.data.prepare import read_header
+from churnops.data.prepare import read_header, read_raw
 from churnops.errors import BadInputError
 from churnops.schema import FeatureSchema
 
@@ -175,3 +175,16 @@ def open_source(path: Path, feature_schema: FeatureSchema, version: str) -> Sour
     wanted = find_columns(path, dataset.schema, feature_schema, version)
     rows = dataset.count_rows() if kind == "parquet" else None
     return Source(path, kind, dataset, list(wanted.values()), list(wanted), rows)
+
+
+def read_text_table(path: Path) -> pd.DataFrame:
+    """A whole CSV or Parquet file or folder as ``read_raw`` reads a CSV: every column as text,
+    lower-case names (for ``drift --current``, which reads the whole file)."""
+    files, kind = part_files(path)
+    if kind == "csv":
+        return read_raw(path)
+    table = ds.dataset([str(f) for f in files], format="parquet").to_table()
+    if not table.num_rows:
+        raise BadInputError(f"{path} has no rows")
+    names = [name.strip().lower() for name in table.column_names]
+    return as_text_frame(as_text_batch(table.combine_chunks().to_batches()[0], names))
