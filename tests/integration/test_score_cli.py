@@ -116,27 +116,15 @@ def test_a_folder_of_parquet_parts_scores_as_one_file(trained_home: Path) -> Non
     assert one.rows_read == two.rows_read == len(frame)
 
 
-def test_csv_output_with_features_feeds_drift(trained_home: Path, run_cli: RunCli) -> None:
-    """The scored file is drift's current data: features as scored and the probability."""
+@pytest.mark.parametrize("name", ["scores.csv", "scores.parquet"])
+def test_the_scores_with_features_feed_drift(
+    trained_home: Path, run_cli: RunCli, name: str
+) -> None:
+    """The scored file (CSV, or Parquet as written by default) is drift's current data: the
+    features as scored and the probability."""
     source = trained_home / "base.csv"
     base_rows(trained_home).to_csv(source, index=False)
-    out = trained_home / "scores.csv"
-    run = run_cli("score", "--home", trained_home, "--input", source, "--output", out, "--features")
-    assert run.code == 0, run.err
-    scored = pd.read_csv(out)
-    assert {*DEFAULT_SCHEMA.feature_names, "probability"} <= set(scored.columns)
-    drift = run_cli("drift", "--home", trained_home, "--current", out, "--json")
-    assert drift.code in (0, 1), drift.err
-    report = drift.json()
-    assert report["source"]["path"] == str(out)
-    assert report.get("prediction") is not None
-
-
-def test_drift_reads_the_default_parquet_output(trained_home: Path, run_cli: RunCli) -> None:
-    """``drift --current`` takes the Parquet scores as they are written by default."""
-    source = trained_home / "base.csv"
-    base_rows(trained_home).to_csv(source, index=False)
-    out = trained_home / "scores.parquet"
+    out = trained_home / name
     run = run_cli("score", "--home", trained_home, "--input", source, "--output", out, "--features")
     assert run.code == 0, run.err
     drift = run_cli("drift", "--home", trained_home, "--current", out, "--json")
