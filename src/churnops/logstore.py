@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 
@@ -59,7 +60,7 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed_columns(schema: FeatureSchema | None) -> dict[str, str]:
+def typed_columns(schema: FeatureSchema | None) -> dict[str, str]:
     """Every column of ``columns(schema)`` with its SQL type and constraint (no feature columns
     for ``None``)."""
     numeric = schema.numeric_names if schema is not None else []
@@ -84,7 +85,7 @@ def _create(conn: sqlite3.Connection, schema: FeatureSchema | None) -> None:
 
     Runs in one ``BEGIN IMMEDIATE`` transaction: the check and the ``ALTER TABLE`` happen under
     the write lock, so API workers adding the same columns at once do not collide."""
-    typed = _typed_columns(schema)
+    typed = typed_columns(schema)
     body = ", ".join(f"{quoted(name)} {kind}" for name, kind in typed.items())
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -184,9 +185,19 @@ def _stored(conn: sqlite3.Connection, path: Path) -> list[str]:
     return stored
 
 
-def stored_columns(path: Path) -> list[str]:
+def exists(location: Path | DatabaseUrl) -> bool:
+    """Whether a log is there to read (a database's log table comes with its schema)."""
+    return isinstance(location, DatabaseUrl) or location.exists()
+
+
+def stored_columns(location: Path | DatabaseUrl) -> list[str]:
     """The columns the log's table really has (a log written by an older schema may lack
     features); [] when there is no log yet. Unreadable files raise ``BadInputError``."""
+    if isinstance(location, DatabaseUrl):
+        from churnops.database import logtable  # PostgreSQL's driver, only when used
+
+        return logtable.stored_columns_of(location)
+    path = location
     if not path.exists():
         return []
     try:
@@ -200,7 +211,7 @@ def stored_columns(path: Path) -> list[str]:
 
 
 def read(
-    path: Path,
+    location: Path | DatabaseUrl,
     since: float | None = None,
     until: float | None = None,
     last: int | None = None,
@@ -208,9 +219,10 @@ def read(
     schema: FeatureSchema | None = DEFAULT_SCHEMA,
 ) -> pd.DataFrame:
     """Rows with ``since <= ts < until`` (epoch seconds) and/or the newest ``last`` ones, oldest
-    first; only ``fields`` if given, else the columns of ``schema`` — or, for ``None``, every
-    column the log has (the features of every schema it served; NULL where a row's schema has
-    no such feature). Built from ``fetchall`` (2-3x faster than ``read_sql``).
+    first, from the SQLite file or the PostgreSQL database; only ``fields`` if given, else the
+    columns of ``schema`` — or, for ``None``, every column the log has (the features of every
+    schema it served; NULL where a row's schema has no such feature). Built from ``fetchall``
+    (2-3x faster than ``read_sql``).
 
     A file that is not a readable log (garbage, no table, a folder) or lacks a requested column
     raises ``BadInputError`` naming the file and what to do."""
@@ -218,6 +230,11 @@ def read(
         unknown = [name for name in fields or () if name not in columns(schema)]
         if unknown:
             raise ValueError(f"unknown inference-log column(s): {unknown}")
+    if isinstance(location, DatabaseUrl):
+        from churnops.database import logtable
+
+        return logtable.read(location, since, until, last, fields, schema)
+    path = location
     if not path.exists():
         return pd.DataFrame(columns=list(fields or columns(schema)))
     where, params = [], []

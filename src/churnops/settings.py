@@ -12,12 +12,13 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from churnops.database.url import DatabaseUrl, check_scheme
 from churnops.errors import BadInputError
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit integers
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 MIN_ADMIN_TOKEN = 16
-SECRET_SETTINGS = frozenset({"admin_token", "feedback_token"})
+SECRET_SETTINGS = frozenset({"admin_token", "feedback_token", "database_url"})
 
 
 def _seconds(default: float, most: float, description: str) -> Any:
@@ -33,6 +34,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias="CHURNOPS_SCHEMA",  # the variable's documented name
         description="Project file declaring the data [default: churnops.yaml in home, if any]",
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://USER:PASSWORD@HOST:PORT/DATABASE: the inference log and the "
+        "outcomes live there (shared by every replica); unset: files and SQLite under home",
     )
 
     # generate
@@ -168,6 +175,14 @@ class Settings(BaseSettings):
     def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
+        """Empty means unset; anything else must be a PostgreSQL URL."""
+        if url is None or url.get_secret_value().strip() == "":
+            return None
+        return SecretStr(check_scheme(url.get_secret_value().strip()))
+
     @field_validator("admin_token", "feedback_token")
     @classmethod
     def _strong_token(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -225,6 +240,19 @@ class Settings(BaseSettings):
     @property
     def inference_db(self) -> Path:
         return self.logs_dir / "inference.sqlite"
+
+    @property
+    def database(self) -> DatabaseUrl | None:
+        """The shared PostgreSQL store, if one is set."""
+        return (
+            None if self.database_url is None else DatabaseUrl(self.database_url.get_secret_value())
+        )
+
+    @property
+    def log_location(self) -> Path | DatabaseUrl:
+        """Where the inference log and the outcomes are: the database if set, else the SQLite
+        file under home."""
+        return self.database or self.inference_db
 
     @property
     def reports_dir(self) -> Path:

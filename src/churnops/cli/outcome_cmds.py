@@ -53,7 +53,7 @@ def import_labels(
     from churnops.workflow import project_schema
 
     settings = settings_for(home, schema_file=schema)
-    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     result = import_outcomes(file, store, project_schema(settings))
     summary = _summary(result)
     if as_json:
@@ -80,7 +80,7 @@ def changes(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     from churnops.outcomes.store import open_outcome_store
 
     settings = settings_for(home)
-    found = open_outcome_store(settings.inference_db, settings.outcome_window_days).changes()
+    found = open_outcome_store(settings.log_location, settings.outcome_window_days).changes()
     if as_json:
         print_json([asdict(change) for change in found])
         return

@@ -108,19 +108,20 @@ def _read_window(
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and start >= end:
         raise BadInputError(f"--since ({since}) must be before --until ({until})")
-    if not settings.inference_db.exists():
+    location = settings.log_location
+    if not logstore.exists(location):
         raise BadInputError(
-            f"{settings.inference_db} does not exist yet: start the API "
+            f"{location} does not exist yet: start the API "
             "(`churnops serve`) and send it predictions first"
         )
     # every column: rows of versions with other feature schemas have NULL in the others'
     if not with_outcomes:
-        frame = logstore.read(settings.inference_db, since=start, until=end, schema=None)
+        frame = logstore.read(location, since=start, until=end, schema=None)
         return frame.assign(ts=pd.to_datetime(frame["ts"], unit="s", utc=True))
     from churnops.outcomes.store import open_outcome_store
 
-    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
-    fields = [name for name in logstore.stored_columns(settings.inference_db) if name != "id"]
+    store = open_outcome_store(location, settings.outcome_window_days)
+    fields = [name for name in logstore.stored_columns(location) if name != "id"]
     frame = store.predictions(fields, start, end).drop(columns="outcome_id")
     return frame.assign(
         ts=pd.to_datetime(frame["ts"], unit="s", utc=True),

@@ -180,7 +180,7 @@ def experiment_report(settings: Settings, wanted: str | None = None) -> Experime
         registry.require(state, info.challenger).threshold,
     )
     rule = VerdictRule(min_per_class=settings.performance_min_per_class)
-    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     frame = store.predictions(FIELDS, experiment_id=info.id).sort_values("ts", kind="stable")
     build = _shadow if info.mode == "shadow" else _ab
     arms, comparison, notes = build(frame, info, thresholds, rule)

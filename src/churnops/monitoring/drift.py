@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from churnops import logstore
+from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
 from churnops.monitoring.columns import Columns, normalise
 from churnops.monitoring.compare import (
@@ -295,7 +296,7 @@ def _layout(schema: FeatureSchema) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class _Log:
     """One read of the log window: the rows' features, served version, probability, time."""
 
-    path: Path
+    path: Path | DatabaseUrl
     stored: set[str]
     frame: pd.DataFrame
     served: np.ndarray
@@ -328,8 +329,8 @@ class _Log:
         return groups
 
 
-def _read_log(path: Path, window: Window, schemas: list[FeatureSchema]) -> _Log:
-    if not path.exists():
+def _read_log(path: Path | DatabaseUrl, window: Window, schemas: list[FeatureSchema]) -> _Log:
+    if not logstore.exists(path):
         raise BadInputError(
             f"there is no inference log at {path}; serve the API and send it traffic "
             "(`churnops simulate`), or judge a file with --current FILE"
@@ -354,7 +355,7 @@ def _read_log(path: Path, window: Window, schemas: list[FeatureSchema]) -> _Log:
 
 
 def log_groups(
-    path: Path,
+    path: Path | DatabaseUrl,
     window: Window,
     version: int | None,
     references: VersionReferences,

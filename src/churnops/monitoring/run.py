@@ -117,10 +117,10 @@ def _log_groups(
     references = VersionReferences(
         Registry(settings), options.reference, partial(_project_schema, settings)
     )
-    groups = log_groups(settings.inference_db, window, options.version, references, notes)
+    groups = log_groups(settings.log_location, window, options.version, references, notes)
     source = Source(
         kind="inference log",
-        path=str(settings.inference_db),
+        path=str(settings.log_location),
         window=window.describe(),
         rows=sum(g.rows for g in groups),
     )

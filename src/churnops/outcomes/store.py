@@ -2,7 +2,8 @@
 
 ``OutcomeStore`` is the interface the rest of churnops uses; ``SqliteOutcomeStore`` keeps the
 outcomes in the inference log's SQLite file (own tables, so the log, the outcomes and their
-join survive restarts and exports together). The SQL is kept to what PostgreSQL runs as well.
+join survive restarts and exports together), ``PostgresOutcomeStore`` in the shared database.
+Both run the same statements (``SqlOutcomeStore``), kept to what SQLite and PostgreSQL share.
 
 Reading joins in pandas (``label``: hash joins, linear in the rows read), not in SQL, whose
 plan for a range condition between two tables is the planner's guess. Recording checks which
@@ -30,15 +31,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
 from churnops import logstore
+from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome
 
@@ -80,7 +82,7 @@ INCOMING = """CREATE TEMPORARY TABLE incoming (
     request_id TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     outcome INTEGER NOT NULL,
-    observed_at REAL NOT NULL
+    observed_at DOUBLE PRECISION NOT NULL
 )"""
 # the outcomes (alias o) that label at least one prediction (alias p), by the rule above
 LABELS_BY_REQUEST = """o.request_id <> '' AND p.request_id = o.request_id
@@ -145,12 +147,200 @@ class OutcomeStore(Protocol):
         ...
 
 
-class SqliteOutcomeStore:
+class Session(Protocol):
+    """One connection inside one transaction, taking SQLite's placeholders (``?``, ``:name``)."""
+
+    logged: bool  # whether the log table exists
+
+    def rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        """Run a statement; its rows."""
+        ...
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def log_columns(self) -> set[str]: ...
+
+
+class SqlOutcomeStore:
+    """The outcome store's logic, on any ``Session``: the backends differ only in how they
+    open one (``_session``) and whether a log can be missing (``_present``)."""
+
+    where: str  # the log's location, for messages
+
+    def __init__(self, window_days: float) -> None:
+        self.window_seconds = window_days * 86_400
+
+    def _session(self, write: bool) -> AbstractContextManager[Session]:
+        """A transaction: ``write`` ones exclude other writers; read ones see one snapshot."""
+        raise NotImplementedError
+
+    def _present(self) -> bool:
+        return True
+
+    # ---- writing -------------------------------------------------------------------------
+    def record(self, outcomes: Sequence[Outcome], source: str, require: MatchPolicy) -> Recorded:
+        if len({o.key for o in outcomes}) != len(outcomes):
+            raise ValueError("record() takes outcomes with distinct keys")
+        with self._session(write=True) as session:
+            return self._record(session, outcomes, source, require)
+
+    def _record(
+        self, session: Session, outcomes: Sequence[Outcome], source: str, require: MatchPolicy
+    ) -> Recorded:
+        session.rows(INCOMING)
+        session.run_many(
+            "INSERT INTO incoming VALUES (?, ?, ?, ?, ?)",
+            [
+                (i, o.request_id, o.customer_id, o.churned, o.observed_at)
+                for i, o in enumerate(outcomes)
+            ],
+        )
+        matched = self._matched(session) if session.logged else set()
+        unmatched = [o.subject for i, o in enumerate(outcomes) if i not in matched]
+        _check_policy(require, len(outcomes), unmatched, session.logged)
+        stored = {
+            position: (row_id, outcome, observed)
+            for position, row_id, outcome, observed in session.rows(
+                "SELECT i.position, o.id, o.outcome, o.observed_at FROM incoming i JOIN outcomes o "
+                "ON o.request_id = i.request_id AND o.customer_id = i.customer_id"
+            )
+        }
+        now = time.time()
+        new, changed = [], []
+        for position, outcome in enumerate(outcomes):
+            before = stored.get(position)
+            if before is None:
+                new.append(outcome)
+            elif (before[1], before[2]) != (outcome.churned, outcome.observed_at):
+                changed.append((before, outcome))
+        session.run_many(
+            "INSERT INTO outcomes (request_id, customer_id, outcome, observed_at, recorded_at, "
+            "source) VALUES (?, ?, ?, ?, ?, ?)",
+            [(o.request_id, o.customer_id, o.churned, o.observed_at, now, source) for o in new],
+        )
+        _replace(session, changed, now, source)
+        return Recorded(
+            received=len(outcomes),
+            new=len(new),
+            changed=len(changed),
+            unchanged=len(outcomes) - len(new) - len(changed),
+            unmatched=len(unmatched),
+            first_unmatched=tuple(unmatched[:SHOWN_UNMATCHED]),
+        )
+
+    def _matched(self, session: Session) -> set[int]:
+        """Positions of the incoming outcomes that label at least one logged prediction."""
+        sql = f"""
+            SELECT o.position FROM incoming o WHERE EXISTS (
+                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_REQUEST})
+            UNION
+            SELECT o.position FROM incoming o WHERE EXISTS (
+                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_CUSTOMER})"""
+        return {row[0] for row in session.rows(sql, {"window": self.window_seconds})}
+
+    # ---- reading -------------------------------------------------------------------------
+    def predictions(
+        self,
+        fields: Sequence[str],
+        since: float | None = None,
+        until: float | None = None,
+        experiment_id: str | None = None,
+    ) -> pd.DataFrame:
+        names = list(fields)
+        empty = pd.DataFrame(columns=[*names, *OUTCOME_COLUMNS])
+        if not self._present():
+            return empty
+        selected = list(dict.fromkeys([*JOIN_KEYS, *names]))
+        with self._session(write=False) as session:
+            if not session.logged:
+                return empty
+            _require_columns(session.log_columns(), names, self.where)
+            where, params = _window(since, until, experiment_id)
+            shown = ", ".join(f"p.{logstore.quoted(name)}" for name in selected)
+            sql = f"SELECT {shown} FROM {logstore.TABLE} p WHERE {where} ORDER BY p.id"
+            log = pd.DataFrame.from_records(session.rows(sql, params), columns=selected)
+            outcomes = pd.DataFrame.from_records(
+                session.rows(
+                    "SELECT id, request_id, customer_id, outcome, observed_at FROM outcomes"
+                ),
+                columns=["outcome_id", "request_id", "customer_id", "outcome", "observed_at"],
+            )
+        labelled = log.merge(label(log, outcomes, self.window_seconds), on="id", how="left")
+        labelled["outcome"] = labelled["outcome"].astype("Int8")
+        labelled["outcome_id"] = labelled["outcome_id"].astype("Int64")
+        return labelled[[*names, *OUTCOME_COLUMNS]]
+
+    def changes(self) -> list[OutcomeChange]:
+        if not self._present():
+            return []
+        with self._session(write=False) as session:
+            rows = session.rows(
+                "SELECT o.request_id, o.customer_id, c.old_outcome, c.new_outcome, "
+                "c.old_observed_at, c.new_observed_at, c.changed_at, c.source "
+                "FROM outcome_changes c JOIN outcomes o ON o.id = c.outcome_id ORDER BY c.id"
+            )
+        return [OutcomeChange(*row) for row in rows]
+
+
+def _replace(
+    session: Session,
+    changed: list[tuple[tuple[int, int, float], Outcome]],
+    now: float,
+    source: str,
+) -> None:
+    session.run_many(
+        "UPDATE outcomes SET outcome = ?, observed_at = ?, recorded_at = ?, source = ? "
+        "WHERE id = ?",
+        [(o.churned, o.observed_at, now, source, before[0]) for before, o in changed],
+    )
+    session.run_many(
+        "INSERT INTO outcome_changes (outcome_id, old_outcome, new_outcome, old_observed_at, "
+        "new_observed_at, changed_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (before[0], before[1], o.churned, before[2], o.observed_at, now, source)
+            for before, o in changed
+        ],
+    )
+
+
+class _SqliteSession:
+    def __init__(self, conn: sqlite3.Connection, logged: bool) -> None:
+        self.conn = conn
+        self.logged = logged
+
+    def rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def log_columns(self) -> set[str]:
+        return {row[1] for row in self.conn.execute(f"PRAGMA table_info({logstore.TABLE})")}
+
+
+class SqliteOutcomeStore(SqlOutcomeStore):
     """Outcomes in the inference log's SQLite file (a connection per call: thread-safe)."""
 
     def __init__(self, path: Path, window_days: float) -> None:
+        super().__init__(window_days)
         self.path = path
-        self.window_seconds = window_days * 86_400
+        self.where = str(path)
+
+    def _present(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # reads: one snapshot
+            session = _SqliteSession(conn, self._prepare(conn))
+            try:
+                yield session
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            # a read of a file without a log leaves it as it was
+            conn.execute("COMMIT" if write or session.logged else "ROLLBACK")
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -171,163 +361,18 @@ class SqliteOutcomeStore:
         finally:
             conn.close()
 
-    def _prepare(self, conn: sqlite3.Connection) -> bool:
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection) -> bool:
         """Create the outcome tables (and the join's indexes on the log); whether a log exists."""
         for statement in TABLES:
             conn.execute(statement)
-        logged = _has_log(conn)
-        if logged:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (logstore.TABLE,)
+        ).fetchone()
+        if found is not None:
             for statement in LOG_INDEXES:
                 conn.execute(statement)
-        return logged
-
-    # ---- writing -------------------------------------------------------------------------
-    def record(self, outcomes: Sequence[Outcome], source: str, require: MatchPolicy) -> Recorded:
-        if len({o.key for o in outcomes}) != len(outcomes):
-            raise ValueError("record() takes outcomes with distinct keys")
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                recorded = self._record(conn, outcomes, source, require)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        return recorded
-
-    def _record(
-        self,
-        conn: sqlite3.Connection,
-        outcomes: Sequence[Outcome],
-        source: str,
-        require: MatchPolicy,
-    ) -> Recorded:
-        logged = self._prepare(conn)
-        conn.execute(INCOMING)
-        conn.executemany(
-            "INSERT INTO incoming VALUES (?, ?, ?, ?, ?)",
-            [
-                (i, o.request_id, o.customer_id, o.churned, o.observed_at)
-                for i, o in enumerate(outcomes)
-            ],
-        )
-        matched = self._matched(conn) if logged else set()
-        unmatched = [o.subject for i, o in enumerate(outcomes) if i not in matched]
-        _check_policy(require, len(outcomes), unmatched, logged)
-        stored = {
-            position: (row_id, outcome, observed)
-            for position, row_id, outcome, observed in conn.execute(
-                "SELECT i.position, o.id, o.outcome, o.observed_at FROM incoming i JOIN outcomes o "
-                "ON o.request_id = i.request_id AND o.customer_id = i.customer_id"
-            )
-        }
-        now = time.time()
-        new, changed = [], []
-        for position, outcome in enumerate(outcomes):
-            before = stored.get(position)
-            if before is None:
-                new.append(outcome)
-            elif (before[1], before[2]) != (outcome.churned, outcome.observed_at):
-                changed.append((before, outcome))
-        conn.executemany(
-            "INSERT INTO outcomes (request_id, customer_id, outcome, observed_at, recorded_at, "
-            "source) VALUES (?, ?, ?, ?, ?, ?)",
-            [(o.request_id, o.customer_id, o.churned, o.observed_at, now, source) for o in new],
-        )
-        self._replace(conn, changed, now, source)
-        return Recorded(
-            received=len(outcomes),
-            new=len(new),
-            changed=len(changed),
-            unchanged=len(outcomes) - len(new) - len(changed),
-            unmatched=len(unmatched),
-            first_unmatched=tuple(unmatched[:SHOWN_UNMATCHED]),
-        )
-
-    def _matched(self, conn: sqlite3.Connection) -> set[int]:
-        """Positions of the incoming outcomes that label at least one logged prediction."""
-        sql = f"""
-            SELECT o.position FROM incoming o WHERE EXISTS (
-                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_REQUEST})
-            UNION
-            SELECT o.position FROM incoming o WHERE EXISTS (
-                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_CUSTOMER})"""
-        return {row[0] for row in conn.execute(sql, {"window": self.window_seconds})}
-
-    @staticmethod
-    def _replace(
-        conn: sqlite3.Connection,
-        changed: list[tuple[tuple[int, int, float], Outcome]],
-        now: float,
-        source: str,
-    ) -> None:
-        conn.executemany(
-            "UPDATE outcomes SET outcome = ?, observed_at = ?, recorded_at = ?, source = ? "
-            "WHERE id = ?",
-            [(o.churned, o.observed_at, now, source, before[0]) for before, o in changed],
-        )
-        conn.executemany(
-            "INSERT INTO outcome_changes (outcome_id, old_outcome, new_outcome, old_observed_at, "
-            "new_observed_at, changed_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (before[0], before[1], o.churned, before[2], o.observed_at, now, source)
-                for before, o in changed
-            ],
-        )
-
-    # ---- reading -------------------------------------------------------------------------
-    def predictions(
-        self,
-        fields: Sequence[str],
-        since: float | None = None,
-        until: float | None = None,
-        experiment_id: str | None = None,
-    ) -> pd.DataFrame:
-        names = list(fields)
-        empty = pd.DataFrame(columns=[*names, *OUTCOME_COLUMNS])
-        if not self.path.exists():
-            return empty
-        selected = list(dict.fromkeys([*JOIN_KEYS, *names]))
-        with self._connection() as conn:
-            conn.execute("BEGIN")  # one snapshot for both reads
-            if not self._prepare(conn):
-                conn.execute("ROLLBACK")
-                return empty
-            _require_columns(conn, names, self.path)
-            where, params = _window(since, until, experiment_id)
-            shown = ", ".join(f"p.{logstore.quoted(name)}" for name in selected)
-            sql = f"SELECT {shown} FROM {logstore.TABLE} p WHERE {where} ORDER BY p.id"
-            log = pd.DataFrame.from_records(conn.execute(sql, params).fetchall(), columns=selected)
-            outcomes = pd.DataFrame.from_records(
-                conn.execute(
-                    "SELECT id, request_id, customer_id, outcome, observed_at FROM outcomes"
-                ).fetchall(),
-                columns=["outcome_id", "request_id", "customer_id", "outcome", "observed_at"],
-            )
-            conn.execute("COMMIT")
-        labelled = log.merge(label(log, outcomes, self.window_seconds), on="id", how="left")
-        labelled["outcome"] = labelled["outcome"].astype("Int8")
-        labelled["outcome_id"] = labelled["outcome_id"].astype("Int64")
-        return labelled[[*names, *OUTCOME_COLUMNS]]
-
-    def changes(self) -> list[OutcomeChange]:
-        if not self.path.exists():
-            return []
-        with self._connection() as conn:
-            self._prepare(conn)
-            rows = conn.execute(
-                "SELECT o.request_id, o.customer_id, c.old_outcome, c.new_outcome, "
-                "c.old_observed_at, c.new_observed_at, c.changed_at, c.source "
-                "FROM outcome_changes c JOIN outcomes o ON o.id = c.outcome_id ORDER BY c.id"
-            ).fetchall()
-        return [OutcomeChange(*row) for row in rows]
-
-
-def _has_log(conn: sqlite3.Connection) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (logstore.TABLE,)
-    ).fetchone()
-    return found is not None
+        return found is not None
 
 
 def _check_policy(require: MatchPolicy, total: int, unmatched: list[str], logged: bool) -> None:
@@ -350,12 +395,11 @@ def _check_policy(require: MatchPolicy, total: int, unmatched: list[str], logged
     raise UnmatchedOutcomesError(message, unmatched)
 
 
-def _require_columns(conn: sqlite3.Connection, names: list[str], path: Path) -> None:
-    stored = {row[1] for row in conn.execute(f"PRAGMA table_info({logstore.TABLE})")}
+def _require_columns(stored: set[str], names: list[str], where: str) -> None:
     absent = [name for name in names if name not in stored]
     if absent:
         raise BadInputError(
-            f"{path} has no column {', '.join(absent)} (written by an older churnops?); "
+            f"{where} has no column {', '.join(absent)} (written by an older churnops?); "
             "move it aside to start a new log"
         )
 
@@ -409,6 +453,11 @@ def describe_join(window_days: float) -> str:
     )
 
 
-def open_outcome_store(db_path: Path, window_days: float) -> OutcomeStore:
-    """The outcome store of a project: today always SQLite, beside the inference log."""
-    return SqliteOutcomeStore(db_path, window_days)
+def open_outcome_store(location: Path | DatabaseUrl, window_days: float) -> OutcomeStore:
+    """The outcome store of a project, beside its inference log (``Settings.log_location``):
+    in the SQLite file, or in the PostgreSQL database."""
+    if isinstance(location, DatabaseUrl):
+        from churnops.outcomes.postgres import PostgresOutcomeStore  # the driver, only if used
+
+        return PostgresOutcomeStore(location, window_days)
+    return SqliteOutcomeStore(location, window_days)

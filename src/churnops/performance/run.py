@@ -81,11 +81,11 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     window = parse_window(options.since, options.until, options.last, time.time())
     if window.last_rows is not None:
         raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
-    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     frame = store.predictions(FIELDS, window.since, window.until)
     if frame.empty:
         raise BadInputError(
-            f"no prediction was logged in {window.describe()} ({settings.inference_db}); "
+            f"no prediction was logged in {window.describe()} ({settings.log_location}); "
             "widen --since / --last, or check --home"
         )
     return frame.sort_values("ts", kind="stable"), window.describe()
@@ -146,7 +146,7 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
         generated_at=utc_now(),
         degraded=any(v.degraded for v in versions),
         window=window,
-        inference_log=str(settings.inference_db),
+        inference_log=str(settings.log_location),
         join_rule=describe_join(settings.outcome_window_days),
         rule=describe_rule(how.level, how.max_auc_drop, how.min_per_class),
         settings=PerformanceSettings(

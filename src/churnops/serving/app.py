@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from churnops import __version__
+from churnops.errors import ChurnopsError
 from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
 from churnops.serving.docs import add_docs_routes
 from churnops.serving.errors import validation_failed
@@ -67,7 +68,7 @@ def build_state(settings: Settings) -> ServingState:
     predictor = Predictor(settings, inputs_for)
     log = (
         InferenceLogWriter(
-            settings.inference_db,
+            settings.log_location,
             capacity=settings.log_queue_size,
             batch_size=settings.log_batch_size,
             flush_interval=settings.log_flush_interval,
@@ -106,6 +107,8 @@ def app_for(state: ServingState) -> FastAPI:
         if state.log is not None:
             try:
                 await anyio.to_thread.run_sync(state.log.start)
+            except ChurnopsError as exc:  # the database: unreachable, wrong schema version…
+                raise RuntimeError(f"cannot open the inference log: {exc}") from exc
             except (OSError, sqlite3.Error) as exc:
                 raise RuntimeError(
                     f"cannot open the inference log {state.settings.inference_db}: {exc}; "

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -45,13 +44,14 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from churnops import logstore
+from churnops.database.url import DatabaseUrl
 from churnops.schema import FeatureSchema
+from churnops.serving.log_sinks import LogSink, open_sink
 from churnops.serving.throttled_log import ThrottledLog
 
 logger = logging.getLogger("churnops.serving")
 
-WRITE_PATIENCE_S = 60.0  # how long a batch is retried while the database is locked or full
-BUSY_SLICE_MS = 1_000  # one wait for another writer's lock: the stop deadline is checked after
+WRITE_PATIENCE_S = 60.0  # how long a batch is retried while the database is locked, full or away
 STOP_GRACE_S = 5.0
 
 LogRow = tuple[Any, ...]
@@ -157,13 +157,13 @@ def batches(chunks: Iterable[Chunk], size: int) -> Iterator[tuple[LogLayout, lis
 class InferenceLogWriter:
     def __init__(
         self,
-        path: Path,
+        location: Path | DatabaseUrl,
         capacity: int,
         batch_size: int,
         flush_interval: float,
         shutdown_timeout: float,
     ) -> None:
-        self.path = path
+        self.location = location
         self.capacity = capacity
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -186,7 +186,7 @@ class InferenceLogWriter:
         self._drop_log = ThrottledLog(logger)
         self._fail_log = ThrottledLog(logger, logging.ERROR)
         self._retry_log = ThrottledLog(logger)
-        self._conn: sqlite3.Connection | None = None
+        self._sink: LogSink = open_sink(location)
         self._thread: threading.Thread | None = None
 
     # ---- request side ----------------------------------------------------------------------
@@ -221,9 +221,10 @@ class InferenceLogWriter:
 
     # ---- writer side -----------------------------------------------------------------------
     def start(self) -> None:
-        """Open the database (creating it in WAL mode; feature columns come with the first rows
-        of each schema) and start the writer thread."""
-        self._conn = logstore.connect(self.path, None, busy_timeout_ms=BUSY_SLICE_MS)
+        """Open the database (a SQLite file is created in WAL mode, a PostgreSQL schema version
+        checked; feature columns come with the first rows of each schema) and start the writer
+        thread."""
+        self._sink.open()
         self._accepting = True
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
@@ -245,9 +246,7 @@ class InferenceLogWriter:
         if self.running:
             self._fail(self.pending, "the writer did not stop in time")
             return  # the thread still uses the connection; the process is stopping anyway
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._sink.close()
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -307,7 +306,7 @@ class InferenceLogWriter:
         error = self._insert(layout, rows)
         if error is None:
             self.written += len(rows)
-        elif len(rows) > 1 and not isinstance(error, sqlite3.OperationalError):
+        elif len(rows) > 1 and not self._sink.transient(error):
             for row in rows:
                 self._write(layout, [row])
         else:
@@ -316,31 +315,30 @@ class InferenceLogWriter:
     def _insert(self, layout: LogLayout, rows: list[LogRow]) -> Exception | None:
         """Insert one batch (adding its layout's columns first if the table lacks them),
         retrying for ``WRITE_PATIENCE_S`` (or until the stop deadline) while the database is
-        locked or full; the error, or None when written. Catches everything: the writer thread
-        must not die."""
-        assert self._conn is not None
+        locked, full or unreachable; the error, or None when written. Catches everything: the
+        writer thread must not die."""
         patience_ends = time.monotonic() + WRITE_PATIENCE_S
         delay = 0.1
         while True:
             try:
                 if layout.names not in self._ready:
-                    logstore.ensure_columns(self._conn, layout.schema)
+                    self._sink.ensure_columns(layout.schema)
                     self._ready.add(layout.names)
-                logstore.insert(self._conn, rows, names=layout.names)
+                self._sink.insert(layout.schema, layout.names, rows)
                 return None
-            except sqlite3.OperationalError as exc:  # locked past the busy wait, disk full…
+            except Exception as exc:  # a value the database cannot store (an int beyond 64 bits)…
+                if not self._sink.transient(exc):
+                    return exc
                 if time.monotonic() + delay >= min(patience_ends, self._give_up_at):
                     return exc
                 self._retry_log.event("inference log write failed (%s); retrying", exc)
                 time.sleep(delay)
                 delay = min(2 * delay, 1.0)
-            except Exception as exc:  # a value SQLite cannot store (an int beyond 64 bits)…
-                return exc
 
     def _fail(self, rows: int, reason: str) -> None:
         with self._lock:
             self.failed += rows
         self.last_error = reason
         self._fail_log.event(
-            "inference log: %d row(s) not written: %s (%s)", rows, reason, self.path
+            "inference log: %d row(s) not written: %s (%s)", rows, reason, self._sink
         )

@@ -103,7 +103,7 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
     settings = state.settings
     guard = TokenGuard(settings.feedback_token, "feedback")
     state.metrics.registry.register(FeedbackAuthCollector(guard))
-    store = open_outcome_store(settings.inference_db, settings.outcome_window_days)
+    store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     predictor = state.predictor
 
     @app.post(

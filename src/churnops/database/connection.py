@@ -1,0 +1,46 @@
+"""Opening a connection, and the one-line errors a user can act on."""
+
+from __future__ import annotations
+
+import psycopg
+
+from churnops.database.url import DatabaseUrl
+from churnops.errors import BadInputError
+
+CONNECT_TIMEOUT_S = 5
+APPLICATION = "churnops"
+
+
+def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection to ``url``; ``BadInputError`` naming the URL (without its password) and
+    what to do when the server is unreachable, refuses the password or lacks the database."""
+    try:
+        return psycopg.connect(
+            url.value,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=APPLICATION,
+        )
+    except psycopg.OperationalError as exc:
+        raise connection_error(url, exc) from exc
+
+
+def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInputError:
+    """What a failed connection means, in one line. libpq reports these as messages only
+    (no SQLSTATE before the session exists), so they are told apart by their wording."""
+    text = str(exc)
+    if "password authentication failed" in text or "no password supplied" in text:
+        advice = "the server refused the user or password; check CHURNOPS_DATABASE_URL"
+    elif "database" in text and "does not exist" in text:
+        name = url_database(url)
+        advice = f"the database {name!r} does not exist; create it (createdb {name}), then run "
+        advice += "`churnops db upgrade`"
+    else:
+        reason = text.splitlines()[0].split("failed: ")[-1].strip()
+        advice = f"cannot reach the server ({reason}); is PostgreSQL running at that address?"
+    return BadInputError(f"database {url}: {advice}")
+
+
+def url_database(url: DatabaseUrl) -> str:
+    """The database a URL names."""
+    return str(psycopg.conninfo.conninfo_to_dict(url.value).get("dbname", ""))

@@ -1,0 +1,127 @@
+"""Where the inference-log writer puts its batches: the SQLite file, or PostgreSQL.
+
+A sink writes one batch of one column layout at a time and says which of its errors are worth
+retrying (the database locked, busy or away) — the writer retries those with a back-off and
+writes a batch refused for its data row by row, whatever the sink.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from churnops import logstore
+from churnops.database import logtable
+from churnops.database.connection import connect
+from churnops.database.migrations import open_checked
+from churnops.database.url import DatabaseUrl
+from churnops.errors import BadInputError
+from churnops.schema import FeatureSchema
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+BUSY_SLICE_MS = 1_000  # one wait for another writer's lock: the stop deadline is checked after
+
+
+class LogSink(Protocol):
+    def open(self) -> None:
+        """Connect (creating the log if the backend does that); raises if it cannot."""
+
+    def ensure_columns(self, schema: FeatureSchema) -> None:
+        """Make the log take rows of ``schema``."""
+
+    def insert(self, schema: FeatureSchema, names: Sequence[str], rows: list[Any]) -> None:
+        """Append ``rows`` (tuples in ``names`` order) in one transaction."""
+
+    def transient(self, error: Exception) -> bool:
+        """Whether ``error`` may pass by itself (retry), rather than be caused by the rows."""
+
+    def close(self) -> None: ...
+
+
+class SqliteSink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def open(self) -> None:
+        self._conn = logstore.connect(self.path, None, busy_timeout_ms=BUSY_SLICE_MS)
+
+    def _connection(self) -> sqlite3.Connection:
+        assert self._conn is not None, "open() first"
+        return self._conn
+
+    def ensure_columns(self, schema: FeatureSchema) -> None:
+        logstore.ensure_columns(self._connection(), schema)
+
+    def insert(self, schema: FeatureSchema, names: Sequence[str], rows: list[Any]) -> None:
+        logstore.insert(self._connection(), rows, names=names)
+
+    def transient(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.OperationalError)  # locked past the wait, disk full…
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PostgresSink:
+    """Binary ``COPY`` into the database's log table; a lost connection is reopened on the next
+    batch (the writer keeps the rows meanwhile, up to its bound)."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self._conn: Connection | None = None
+        self._types: dict[tuple[str, ...], list[str]] = {}
+
+    def __str__(self) -> str:
+        return str(self.url)
+
+    def open(self) -> None:
+        """Connect and check the schema version: a wrong database is refused at start."""
+        self._conn = open_checked(self.url)
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.url)
+        return self._conn
+
+    def ensure_columns(self, schema: FeatureSchema) -> None:
+        self._guarded(lambda conn: logtable.ensure_columns(conn, schema))
+
+    def insert(self, schema: FeatureSchema, names: Sequence[str], rows: list[Any]) -> None:
+        key = tuple(names)
+        if key not in self._types:
+            types = logtable.pg_types(schema)
+            self._types[key] = [types[name] for name in names]
+        self._guarded(lambda conn: logtable.insert(conn, rows, names, self._types[key]))
+
+    def _guarded(self, write: Callable[[Connection], object]) -> None:
+        """Run ``write(connection)``; a connection that failed is dropped (reopened next time)."""
+        try:
+            write(self._connection())
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    def transient(self, error: Exception) -> bool:
+        # the server away (connect() words that as BadInputError) or the connection lost
+        return isinstance(error, psycopg.OperationalError | BadInputError)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def open_sink(location: Path | DatabaseUrl) -> LogSink:
+    """The sink for a log location (``Settings.log_location``)."""
+    return PostgresSink(location) if isinstance(location, DatabaseUrl) else SqliteSink(location)
