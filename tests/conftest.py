@@ -6,11 +6,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import postgres_support
 import pytest
 from cli_support import RunCli, cli_runner
+from log_backends import BACKENDS, LogBackend
 from schema_homes import SHAPES, SchemaHome, Template, build_project, copy_of
 
 from churnops import workflow
+from churnops.database.url import DatabaseUrl
 from churnops.settings import Settings, load_settings
 
 
@@ -93,3 +96,39 @@ def experiment_settings(_experiment_template: Path, tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     shutil.copytree(_experiment_template, home)
     return make_settings(home, rows=4_000, n_estimators=60)
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres_support.Cluster]:
+    """A real PostgreSQL server (Debian's package) for the whole session, in a temporary folder."""
+    if not postgres_support.available():
+        pytest.skip(
+            f"PostgreSQL is not installed ({postgres_support.PG_BIN}): apt-get install postgresql"
+        )
+    with postgres_support.running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def blank_database(postgres_cluster: postgres_support.Cluster) -> DatabaseUrl:
+    """A new, empty database (no churnops tables yet)."""
+    return DatabaseUrl(postgres_cluster.create_database())
+
+
+@pytest.fixture
+def database(blank_database: DatabaseUrl) -> DatabaseUrl:
+    """A new database at this churnops's schema version (`churnops db upgrade` done)."""
+    from churnops.database.migrations import upgrade
+
+    upgrade(blank_database)
+    return blank_database
+
+
+@pytest.fixture(params=BACKENDS)
+def log_backend(request: pytest.FixtureRequest, tmp_path: Path) -> LogBackend:
+    """Where the inference log and the outcomes live: a test taking it runs on the SQLite file
+    and on PostgreSQL."""
+    if request.param == "sqlite":
+        return LogBackend("sqlite", tmp_path / "logs" / "inference.sqlite")
+    return LogBackend("postgres", request.getfixturevalue("database"))

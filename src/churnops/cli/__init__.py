@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from churnops import __version__
 from churnops.cli import (
+    db_cmds,
     drift_cmds,
     experiment_cmds,
     outcome_cmds,
@@ -55,6 +56,7 @@ outcome_cmds.register(app)
 performance_cmds.register(app)
 experiment_cmds.register(app)
 score_cmds.register(app)
+db_cmds.register(app)
 
 
 def _missing_extra(module: str | None) -> str:

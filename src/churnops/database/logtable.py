@@ -49,7 +49,8 @@ def ensure_columns(conn: Connection, schema: FeatureSchema) -> None:
 def insert(
     conn: Connection, rows: Sequence[Sequence[Any]], names: Sequence[str], types: Sequence[str]
 ) -> int:
-    """Append ``rows`` (tuples in ``names`` order, of PostgreSQL ``types``) in one transaction."""
+    """Append ``rows`` (tuples in ``names`` order, of PostgreSQL ``types``) in one transaction
+    (``conn`` in autocommit mode: ``transaction()`` then commits)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(logstore.TABLE), sql.SQL(", ").join(map(sql.Identifier, names))
     )

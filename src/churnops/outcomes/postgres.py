@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from churnops import logstore
 from churnops.database import logtable
 from churnops.database.migrations import open_checked
 from churnops.database.url import DatabaseUrl
@@ -24,10 +25,11 @@ def placeholders(sql: str) -> str:
 
 
 class _PostgresSession:
-    logged = True  # the log table comes with the schema
-
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         self.conn = conn
+        # the table comes with the schema: "logged" means a prediction was, as for SQLite
+        found = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {logstore.TABLE})").fetchone()
+        self.logged = bool(found and found[0])
 
     def rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         cur = self.conn.execute(placeholders(sql).encode(), params or None)

@@ -87,11 +87,11 @@ class PostgresSink:
 
     def open(self) -> None:
         """Connect and check the schema version: a wrong database is refused at start."""
-        self._conn = open_checked(self.url)
+        self._conn = open_checked(self.url, autocommit=True)
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url)
+            self._conn = connect(self.url, autocommit=True)
         return self._conn
 
     def ensure_columns(self, schema: FeatureSchema) -> None:

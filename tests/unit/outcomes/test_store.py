@@ -1,16 +1,21 @@
-"""The outcome store on a real SQLite inference log: keys, corrections, the join rule, and
-all-or-nothing recording."""
+"""The outcome store on a real inference log — the SQLite file and PostgreSQL, the same tests
+on both: keys, corrections, the join rule, and all-or-nothing recording."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+from log_backends import LogBackend
 
 from churnops import logstore
 from churnops.outcomes.records import Outcome
-from churnops.outcomes.store import SqliteOutcomeStore, UnmatchedOutcomesError
+from churnops.outcomes.store import (
+    OutcomeStore,
+    SqliteOutcomeStore,
+    UnmatchedOutcomesError,
+    open_outcome_store,
+)
 
 DAY = 86_400.0
 FIELDS = ["ts", "request_id", "customer_id", "model_version", "probability"]
@@ -18,28 +23,22 @@ FEATURES = (12, 65.5, 786.0, "Month-to-month", "Electronic check")
 NAMES = [*logstore.prediction_columns(), "experiment_id"]
 
 
-def log(path: Path, *rows: tuple[float, str, str | None, str | None]) -> None:
+def log(db: LogBackend, *rows: tuple[float, str, str | None, str | None]) -> None:
     """Predictions (ts, request id, customer id, experiment id) scored 0.5 by v1."""
-    conn = logstore.connect(path)
-    logstore.insert(
-        conn,
-        [(ts, rid, cid, 1, *FEATURES, 0.5, 1, 1.0, exp) for ts, rid, cid, exp in rows],
-        names=NAMES,
-    )
-    conn.close()
+    db.append([(ts, rid, cid, 1, *FEATURES, 0.5, 1, 1.0, exp) for ts, rid, cid, exp in rows], NAMES)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "logs" / "inference.sqlite"
+def db(log_backend: LogBackend) -> LogBackend:
+    return log_backend
 
 
 @pytest.fixture
-def store(db: Path) -> SqliteOutcomeStore:
-    return SqliteOutcomeStore(db, window_days=30)
+def store(db: LogBackend) -> OutcomeStore:
+    return open_outcome_store(db.location, window_days=30)
 
 
-def labels_of(store: SqliteOutcomeStore) -> dict[str, object]:
+def labels_of(store: OutcomeStore) -> dict[str, object]:
     """request id → its outcome (None: unlabelled)."""
     frame = store.predictions(FIELDS)
     return {
@@ -49,7 +48,7 @@ def labels_of(store: SqliteOutcomeStore) -> dict[str, object]:
 
 
 def test_recording_the_same_outcomes_twice_changes_nothing(
-    db: Path, store: SqliteOutcomeStore
+    db: LogBackend, store: OutcomeStore
 ) -> None:
     log(db, (100 * DAY, "r1", "C1", None), (100 * DAY, "r2", "C2", None))
     outcomes = [Outcome("", "C1", 1, 101 * DAY), Outcome("r2", "", 0, 101 * DAY)]
@@ -62,7 +61,7 @@ def test_recording_the_same_outcomes_twice_changes_nothing(
 
 
 def test_a_correction_replaces_the_outcome_and_is_recorded(
-    db: Path, store: SqliteOutcomeStore
+    db: LogBackend, store: OutcomeStore
 ) -> None:
     """A different value or observation time for the same customer replaces the stored one;
     the change (old and new, when, from where) is kept."""
@@ -78,7 +77,7 @@ def test_a_correction_replaces_the_outcome_and_is_recorded(
     assert change.source == "second file"
 
 
-def test_the_join_rule(db: Path, store: SqliteOutcomeStore) -> None:
+def test_the_join_rule(db: LogBackend, store: OutcomeStore) -> None:
     """By request id regardless of time (narrowed to the customer in a batch); by customer
     only for predictions within the window before the outcome; the earliest outcome wins."""
     log(
@@ -112,7 +111,7 @@ def test_the_join_rule(db: Path, store: SqliteOutcomeStore) -> None:
     assert frame["request_id"].tolist() == ["batch", "batch", "old", "recent", "after", "twice"]
 
 
-def test_a_window_and_an_experiment_select_predictions(db: Path, store: SqliteOutcomeStore) -> None:
+def test_a_window_and_an_experiment_select_predictions(db: LogBackend, store: OutcomeStore) -> None:
     log(db, (1.0, "a", "C1", "exp3"), (2.0, "b", "C1", "exp7"), (3.0, "c", "C1", None))
     store.record([Outcome("", "C1", 1, 4.0)], "test", "some")
     assert store.predictions(FIELDS, experiment_id="exp7")["request_id"].tolist() == ["b"]
@@ -121,7 +120,7 @@ def test_a_window_and_an_experiment_select_predictions(db: Path, store: SqliteOu
 
 
 def test_nothing_is_recorded_when_the_match_policy_refuses(
-    db: Path, store: SqliteOutcomeStore
+    db: LogBackend, store: OutcomeStore
 ) -> None:
     """'every' (the API) refuses a set with one unknown id; 'some' (a file) refuses one where
     no outcome labels a prediction; either way nothing is stored."""
@@ -133,14 +132,13 @@ def test_nothing_is_recorded_when_the_match_policy_refuses(
     with pytest.raises(UnmatchedOutcomesError, match="none of the 1 outcomes"):
         store.record([unknown], "file", "some")
     assert store.predictions(FIELDS)["outcome"].isna().all()
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (0,)
+    assert db.count("outcomes") == 0
     partly = store.record([known, unknown], "file", "some")
     assert (partly.new, partly.unmatched, partly.first_unmatched) == (2, 1, ("customer C9",))
 
 
 def test_without_a_log_nothing_matches_and_nothing_is_read(
-    db: Path, store: SqliteOutcomeStore
+    db: LogBackend, store: OutcomeStore
 ) -> None:
     assert store.predictions(FIELDS).empty
     with pytest.raises(UnmatchedOutcomesError, match="no prediction has been logged yet"):

@@ -1,0 +1,59 @@
+"""``churnops db``: the shared PostgreSQL store's schema (CHURNOPS_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import typer
+
+from churnops.cli.ui import JsonOpt, console, print_json, settings_for
+from churnops.database.url import DatabaseUrl
+from churnops.errors import BadInputError
+
+db_app = typer.Typer(
+    help="The shared PostgreSQL store named by CHURNOPS_DATABASE_URL.", no_args_is_help=True
+)
+
+
+def _url() -> DatabaseUrl:
+    url = settings_for(None).database
+    if url is None:
+        raise BadInputError(
+            "CHURNOPS_DATABASE_URL is not set: set it to "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (without it, churnops keeps its "
+            "data in files under --home and needs no database)"
+        )
+    return url
+
+
+@db_app.command("upgrade")
+def upgrade(as_json: JsonOpt = False) -> None:
+    """Create or upgrade the database's tables to this churnops's schema version."""
+    from churnops.database import migrations
+
+    url = _url()
+    done = migrations.upgrade(url)
+    if as_json:
+        print_json({"database": str(url), "before": done.before, "after": done.after})
+    elif done.before == done.after:
+        console.print(f"{url}: schema version {done.after}, up to date")
+    else:
+        console.print(f"{url}: schema version {done.before} → {done.after}")
+
+
+@db_app.command("status")
+def status(as_json: JsonOpt = False) -> None:
+    """The database's schema version and this churnops's; exit 1 when they differ."""
+    from churnops.database import connection, migrations
+
+    url = _url()
+    with connection.connect(url) as conn:
+        stored = migrations.stored_version(conn)
+    if as_json:
+        print_json({"database": str(url), "version": stored, "code": migrations.latest()})
+    else:
+        console.print(f"{url}: schema version {stored} (this churnops: {migrations.latest()})")
+    if stored != migrations.latest():
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

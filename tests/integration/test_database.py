@@ -1,0 +1,99 @@
+"""The PostgreSQL store's schema and connection errors, on a real server: `db upgrade`, and
+one line (exit 2, the URL without its password) for every way the database can be wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from cli_support import RunCli
+from postgres_support import PASSWORD, Cluster
+
+from churnops.database import migrations
+from churnops.database.url import DatabaseUrl, redact
+
+
+def test_redact_hides_the_password_wherever_it_is() -> None:
+    assert redact("postgresql://ann:s3cret@db:5432/prod") == "postgresql://ann@db:5432/prod"
+    assert redact("postgresql://db/prod?password=s3cret&sslmode=require") == (
+        "postgresql://db/prod?sslmode=require"
+    )
+    assert "s3cret" not in repr(DatabaseUrl("postgresql://ann:s3cret@db/prod"))
+
+
+def test_upgrade_creates_the_schema_once(
+    blank_database: DatabaseUrl, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHURNOPS_DATABASE_URL", blank_database.value)
+    status = run_cli("db", "status", "--json")
+    assert status.code == 1 and status.json()["version"] == 0
+    first = run_cli("db", "upgrade", "--json")
+    assert first.code == 0, first.err
+    assert (first.json()["before"], first.json()["after"]) == (0, migrations.latest())
+    again = run_cli("db", "upgrade", "--json")
+    assert (again.json()["before"], again.json()["after"]) == (migrations.latest(),) * 2
+    assert run_cli("db", "status").code == 0
+    with psycopg.connect(blank_database.value) as conn:
+        versions = conn.execute("SELECT version FROM churnops_schema ORDER BY 1").fetchall()
+    assert [v for (v,) in versions] == list(range(1, migrations.latest() + 1))
+
+
+def _one_line_error(run_cli: RunCli, *args: str | Path) -> str:
+    result = run_cli(*args)
+    assert result.code == 2, (result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err, result.err
+    assert PASSWORD not in result.err and "s3cret" not in result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [("db", "upgrade"), ("logs", "stats")])
+def test_each_wrong_database_is_one_clear_line(
+    postgres_cluster: Cluster,
+    blank_database: DatabaseUrl,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: tuple[str, ...],
+) -> None:
+    """Unreachable server, wrong password, missing database: exit 2, one line, the URL shown
+    without its password, and what to do."""
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
+        postgres_cluster.url(password="s3cret"): "refused the user or password",
+        postgres_cluster.url("no_such_db"): "'no_such_db' does not exist",
+    }
+    for url, expected in cases.items():
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
+        line = _one_line_error(run_cli, *args)
+        assert expected in line and redact(url) in line, line
+
+
+def test_an_old_or_a_newer_schema_is_refused(
+    blank_database: DatabaseUrl, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A database churnops never upgraded needs `db upgrade`; one a newer churnops upgraded
+    is refused by every command, `db upgrade` included."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHURNOPS_DATABASE_URL", blank_database.value)
+    old = _one_line_error(run_cli, "logs", "stats")
+    assert "schema version 0" in old and "churnops db upgrade" in old
+    assert redact(blank_database.value) in old
+    migrations.upgrade(blank_database)
+    newer = migrations.latest() + 1
+    with psycopg.connect(blank_database.value) as conn:
+        conn.execute("INSERT INTO churnops_schema (version, name) VALUES (%s, 'x')", (newer,))
+    for args in (("logs", "stats"), ("db", "upgrade")):
+        line = _one_line_error(run_cli, *args)
+        assert f"schema version {newer}" in line and "newer churnops" in line
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed again: nothing listens there
