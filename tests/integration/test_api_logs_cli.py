@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 from api_support import SEED_BODY, api_settings
 from fastapi.testclient import TestClient
+from log_backends import LogBackend
 
 from churnops.cli import main
 from churnops.cli.serve_cmds import parse_when
+from churnops.database.url import DatabaseUrl
 from churnops.serving.app import create_app
 
 
@@ -33,8 +35,13 @@ def churnops(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 
 
 @pytest.fixture
-def logged_home(trained_home: Path) -> Path:
-    """A project whose API answered 3 single predictions and a batch of 4."""
+def logged_home(
+    trained_home: Path, log_backend: LogBackend, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A project whose API answered 3 single predictions and a batch of 4 — logged in its
+    SQLite file, or in PostgreSQL (CHURNOPS_DATABASE_URL)."""
+    if isinstance(log_backend.location, DatabaseUrl):
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", log_backend.location.value)
     with TestClient(create_app(api_settings(trained_home))) as client:
         for i in range(3):
             client.post("/predict", json={**SEED_BODY, "customer_id": f"C{i}"})

@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from drift_support import run_cli
+from log_backends import LogBackend
 
+from churnops.database.url import DatabaseUrl
 from churnops.settings import Settings
 
 STARTUP_TIMEOUT_S = 60.0
@@ -33,10 +35,28 @@ def free_port() -> int:
 @pytest.fixture
 def api(trained_home: Path) -> Iterator[str]:
     """A real uvicorn process serving the trained home's current model on a loopback port."""
+    yield from _serve(trained_home)
+
+
+@pytest.fixture
+def logging_api(
+    trained_home: Path, log_backend: LogBackend, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, LogBackend]]:
+    """``api`` logging to the SQLite file or to PostgreSQL (CHURNOPS_DATABASE_URL, set for the
+    commands the test runs as well); the log's backend."""
+    if isinstance(log_backend.location, DatabaseUrl):
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", log_backend.location.value)
+    else:
+        log_backend = LogBackend("sqlite", trained_home / "logs" / "inference.sqlite")
+    for url in _serve(trained_home):
+        yield url, log_backend
+
+
+def _serve(home: Path) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
-        "CHURNOPS_HOME": str(trained_home),
+        "CHURNOPS_HOME": str(home),
         "CHURNOPS_LOG_FLUSH_INTERVAL": "0.2",
     }
     command = [sys.executable, "-m", "uvicorn", "churnops.api:app", "--host", "127.0.0.1"]
@@ -64,16 +84,15 @@ def api(trained_home: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def wait_for_log_rows(path: Path, rows: int) -> None:
+def wait_for_log_rows(log: Path | LogBackend, rows: int) -> None:
     """The API writes its log in the background: wait until ``rows`` rows are stored."""
+    backend = log if isinstance(log, LogBackend) else LogBackend("sqlite", log)
     deadline = time.monotonic() + LOG_TIMEOUT_S
     count = 0
     while time.monotonic() < deadline:
-        if path.exists():
-            with sqlite3.connect(path) as conn:
-                count = conn.execute("SELECT COUNT(*) FROM inference_log").fetchone()[0]
-            if count >= rows:
-                return
+        count = backend.count("inference_log")
+        if count >= rows:
+            return
         time.sleep(0.2)
     raise AssertionError(f"the inference log holds {count} rows, expected {rows}")
 
@@ -89,16 +108,21 @@ class _Tags(HTMLParser):
 
 @pytest.mark.slow
 def test_pipeline_serve_simulate_drift(
-    api: str, trained_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    logging_api: tuple[str, LogBackend],
+    trained_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Traffic like the training data is 'no drift' (exit 0); after a 10% price increase,
     drift over the whole log (no window option) and over the last 1,000 rows exits 1 naming
-    monthly_charges, the HTML report shows it, and /metrics exposes it."""
+    monthly_charges, the HTML report shows it, and /metrics exposes it — with the log in
+    SQLite or in PostgreSQL."""
+    api, log = logging_api
     home = str(trained_settings.home)
     calm_traffic = ("--rows", "3000", "--batch-size", "20", "--json")
     sent = run_cli(capsys, "simulate", "--url", api, *calm_traffic)
     assert sent.code == 0, sent.err
-    wait_for_log_rows(trained_settings.inference_db, 3_000)
+    wait_for_log_rows(log, 3_000)
     calm = run_cli(capsys, "drift", "--home", home)
     assert calm.code == 0, calm.out + calm.err
     assert "no drift" in calm.out
@@ -107,7 +131,7 @@ def test_pipeline_serve_simulate_drift(
         capsys, "simulate", "--url", api, "--rows", "1000", "--shift", "price-increase", "--json"
     )
     assert shifted.code == 0, shifted.err
-    wait_for_log_rows(trained_settings.inference_db, 4_000)
+    wait_for_log_rows(log, 4_000)
     whole = run_cli(capsys, "drift", "--home", home, "--json")  # 25% of the log shifted
     assert whole.code == 1, whole.out + whole.err
     report = json.loads(whole.out)
