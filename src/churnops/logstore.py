@@ -163,6 +163,23 @@ def insert(
     return len(batch)
 
 
+def prune(location: Path | DatabaseUrl, before: float) -> int:
+    """Delete the rows logged before ``before`` (epoch seconds); how many. In PostgreSQL whole
+    day partitions are dropped, so the rows of a day partly after the cutoff stay."""
+    if isinstance(location, DatabaseUrl):
+        from churnops.database import logtable
+
+        return logtable.prune(location, before).rows
+    if not location.exists():
+        return 0
+    conn = connect(location, None)
+    try:
+        with conn:
+            return conn.execute(f"DELETE FROM {TABLE} WHERE ts < ?", (before,)).rowcount
+    finally:
+        conn.close()
+
+
 def _open_read_only(path: Path) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + "?mode=ro"  # percent-encoded: any file name works
     return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)

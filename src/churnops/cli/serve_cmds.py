@@ -162,6 +162,26 @@ def export(
         console.print(f"wrote {len(frame):,} rows to {output}")
 
 
+@logs_app.command("prune")
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age (90d, 12w) or ISO time: remove what is older")
+    ],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the predictions logged before a cutoff (in PostgreSQL: whole days, by dropping
+    their partitions; a day partly newer than the cutoff is kept)."""
+    settings = settings_for(home)
+    before = parse_time(older_than, time.time(), "--older-than")
+    removed = logstore.prune(settings.log_location, before)
+    summary = {"removed_rows": removed, "before": before, "log": str(settings.log_location)}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"removed {removed:,} rows logged before {older_than} from {summary['log']}")
+
+
 @logs_app.command("stats")
 def stats(
     since: SinceOpt = None,

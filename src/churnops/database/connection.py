@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from churnops.database.url import DatabaseUrl
@@ -11,7 +13,7 @@ CONNECT_TIMEOUT_S = 5
 APPLICATION = "churnops"
 
 
-def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     """A connection to ``url``; ``BadInputError`` naming the URL (without its password) and
     what to do when the server is unreachable, refuses the password or lacks the database."""
     try:

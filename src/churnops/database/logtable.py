@@ -4,11 +4,18 @@ table, written with binary ``COPY``.
 Feature columns are added per feature schema (``ensure_columns``), as in SQLite; the base
 columns and indexes come from the migrations. Rows are written with ``COPY … FROM STDIN
 (FORMAT BINARY)``: one round trip per batch and no SQL text per row.
+
+The table is partitioned by UTC day of ``ts``: a writer creates the partitions of the days its
+rows fall in (``ensure_partitions``, under an advisory lock so replicas do not race), and
+``prune`` drops the partitions wholly older than a cutoff — no row-by-row delete, no bloat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -24,6 +31,9 @@ from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 Connection = psycopg.Connection[tuple[Any, ...]]
 # the SQLite log's column kinds (``logstore.typed_columns``) as PostgreSQL types
 PG_TYPES = {"REAL": "float8", "TEXT": "text", "INTEGER": "int4"}
+DAY_S = 86_400
+PARTITION_LOCK = 0x6C6F6770  # pg_advisory_xact_lock key: "logp"
+_PARTITION = re.compile(rf"^{logstore.TABLE}_(\d{{8}})$")
 
 
 def pg_types(schema: FeatureSchema | None) -> dict[str, str]:
@@ -59,6 +69,69 @@ def insert(
         for row in rows:
             copy.write_row(row)
     return len(rows)
+
+
+def days_of(stamps: Iterable[float]) -> set[int]:
+    """The UTC days (days since the epoch) epoch-second ``stamps`` fall in."""
+    return {int(ts // DAY_S) for ts in stamps}
+
+
+def partition_name(day: int) -> str:
+    return f"{logstore.TABLE}_{datetime.fromtimestamp(day * DAY_S, UTC):%Y%m%d}"
+
+
+def ensure_partitions(conn: Connection, days: Iterable[int]) -> None:
+    """Create the partitions of ``days`` that do not exist yet, in one transaction."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+        for day in sorted(days):
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
+                ).format(
+                    sql.Identifier(partition_name(day)),
+                    sql.Identifier(logstore.TABLE),
+                    sql.Literal(day * DAY_S),
+                    sql.Literal((day + 1) * DAY_S),
+                )
+            )
+
+
+@dataclass(frozen=True)
+class Pruned:
+    partitions: list[str]
+    rows: int
+
+
+def prune(url: DatabaseUrl, before: float) -> Pruned:
+    """Drop the day partitions that end at or before ``before`` (epoch seconds), in one
+    transaction; what was dropped and how many rows it held."""
+    with open_checked(url) as conn:
+        names = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = %s::regclass ORDER BY 1",
+                (logstore.TABLE,),
+            ).fetchall()
+        ]
+        old = [name for name in names if _partition_end(name) <= before]
+        rows = 0
+        for name in old:
+            table = sql.Identifier(name)
+            found = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+            rows += int(found[0]) if found else 0
+            conn.execute(sql.SQL("DROP TABLE {}").format(table))
+    return Pruned(old, rows)
+
+
+def _partition_end(name: str) -> float:
+    """Where a day partition named by ``partition_name`` ends; infinity for other tables."""
+    match = _PARTITION.match(name)
+    if match is None:
+        return float("inf")
+    start = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).timestamp()
+    return start + DAY_S
 
 
 def stored_columns(conn: Connection) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -53,13 +54,13 @@ def latest() -> int:
     return len(migrations())
 
 
-def stored_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+def stored_version(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
     """The database's schema version (0: churnops never upgraded it)."""
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,)).fetchone()
     if not exists or not exists[0]:
         return 0
     row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0  # type: ignore[call-overload]
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def upgrade(url: DatabaseUrl) -> Upgraded:
@@ -81,7 +82,7 @@ def upgrade(url: DatabaseUrl) -> Upgraded:
     return Upgraded(before, latest())
 
 
-def check(url: DatabaseUrl, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def check(url: DatabaseUrl, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     """``BadInputError`` unless the database's schema is exactly the code's."""
     version = stored_version(conn)
     conn.rollback()  # leave no transaction open on the caller's connection
@@ -101,9 +102,7 @@ def _refuse_newer(url: DatabaseUrl, version: int) -> None:
         )
 
 
-def open_checked(
-    url: DatabaseUrl, autocommit: bool = False
-) -> psycopg.Connection[tuple[object, ...]]:
+def open_checked(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     """A connection to a database whose schema is the code's (else ``BadInputError``)."""
     conn = connect(url, autocommit=autocommit)
     try:

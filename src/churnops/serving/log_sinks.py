@@ -81,6 +81,7 @@ class PostgresSink:
         self.url = url
         self._conn: Connection | None = None
         self._types: dict[tuple[str, ...], list[str]] = {}
+        self._days: set[int] = set()  # days whose partition exists
 
     def __str__(self) -> str:
         return str(self.url)
@@ -102,6 +103,11 @@ class PostgresSink:
         if key not in self._types:
             types = logtable.pg_types(schema)
             self._types[key] = [types[name] for name in names]
+        at = list(names).index("ts")
+        days = logtable.days_of(row[at] for row in rows) - self._days
+        if days:
+            self._guarded(lambda conn: logtable.ensure_partitions(conn, days))
+            self._days |= days
         self._guarded(lambda conn: logtable.insert(conn, rows, names, self._types[key]))
 
     def _guarded(self, write: Callable[[Connection], object]) -> None:

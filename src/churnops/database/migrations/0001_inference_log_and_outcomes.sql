@@ -1,7 +1,9 @@
 -- The inference log (feature columns are added per feature schema by the writer) and the
--- outcomes joined to it; the same tables and meaning as the SQLite log file.
+-- outcomes joined to it; the same tables and meaning as the SQLite log file. The log is
+-- partitioned by day of ts (the writer creates a day's partition with its first rows), so
+-- `churnops logs prune` drops whole partitions.
 CREATE TABLE inference_log (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id bigserial NOT NULL,
     ts double precision NOT NULL,
     request_id text NOT NULL,
     customer_id text,
@@ -14,7 +16,7 @@ CREATE TABLE inference_log (
     experiment_id text,
     shadow_version integer,
     shadow_probability double precision
-);
+) PARTITION BY RANGE (ts);
 CREATE INDEX inference_log_ts ON inference_log (ts);
 CREATE INDEX inference_log_request ON inference_log (request_id);
 CREATE INDEX inference_log_customer ON inference_log (customer_id, ts);
