@@ -43,7 +43,7 @@ import httpx
 from churnops import workflow
 from churnops.cli.serve_cmds import GUARDED_HTTP
 from churnops.registry.promotion import switch
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.schema import SEED_EXAMPLE
 from churnops.settings import Settings, load_settings
 
@@ -78,14 +78,16 @@ def start(
     factory: bool = False,
     http: str = "auto",
     probe: dict[str, Any] = SEED_BODY,
+    env: dict[str, str] | None = None,
 ) -> Server:
-    """Start ``target`` on a free port and wait until it answers ``probe`` on /predict."""
+    """Start ``target`` on a free port (with ``env`` added to the environment) and wait until
+    it answers ``probe`` on /predict."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", target, "--port", str(port)]
     command += ["--host", "127.0.0.1", "--workers", "1", "--log-level", "warning"]
     command += ["--no-access-log", "--http", http, *(["--factory"] if factory else [])]
-    env = {**os.environ, "CHURNOPS_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    environment = {**os.environ, "CHURNOPS_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
+    process = subprocess.Popen(command, env=environment, cwd=ROOT)
     server = Server(name, process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -142,14 +144,14 @@ def run_wrk(url: str, duration: float, script: Path) -> WrkResult:
 def prepare_home(home: Path) -> Settings:
     """A project with v1 and v2 registered, v2 current (so a rollback goes to v1)."""
     settings = load_settings(home=home)
-    state = Registry(settings).read()
+    state = open_registry(settings).read()
     if len(state.versions) < 2:
         print(f"training v1 and v2 in {home} (default settings) …", flush=True)
         workflow.generate_step(settings)
         workflow.prepare_step(settings)
         workflow.train_step(settings)
         workflow.train_step(load_settings(home=home, seed=7), force=True)
-    state = Registry(settings).read()
+    state = open_registry(settings).read()
     latest = max(v.version for v in state.versions)
     if state.current_version != latest:
         switch(settings, "promote", latest, "benchmark setup")

@@ -30,11 +30,13 @@ import numpy as np
 import pandas as pd
 
 from churnops import logstore, workflow
+from churnops.database.url import DatabaseUrl
 from churnops.model.onnx_model import OnnxModel
 from churnops.monitoring.results import DriftReport
 from churnops.monitoring.simulate import simulated_frame
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.schema import DEFAULT_SCHEMA
+from churnops.serving.log_sinks import open_sink
 from churnops.settings import Settings, load_settings
 
 HERE = Path(__file__).resolve().parent
@@ -72,11 +74,16 @@ def trained_home(root: Path) -> Settings:
     return settings
 
 
-def fill_log(settings: Settings, rows: int, shift: str) -> pd.DataFrame:
-    """``rows`` generated customers (shifted), scored by v1, written to a fresh inference log."""
-    settings.inference_db.unlink(missing_ok=True)
+def fill_log(
+    settings: Settings, rows: int, shift: str, location: Path | DatabaseUrl | None = None
+) -> pd.DataFrame:
+    """``rows`` generated customers (shifted), scored by v1, written to the inference log at
+    ``location`` (default: a fresh SQLite log under home) as the API's writer does."""
+    if location is None:
+        settings.inference_db.unlink(missing_ok=True)
+        location = settings.inference_db
     frame = simulated_frame(rows, 2024, shift)
-    registry = Registry(settings)
+    registry = open_registry(settings)
     entry = registry.require(registry.read(), 1)
     model = OnnxModel.load(registry.onnx_path(entry), DEFAULT_SCHEMA)
     probabilities = np.concatenate(
@@ -84,7 +91,9 @@ def fill_log(settings: Settings, rows: int, shift: str) -> pd.DataFrame:
     )
     start = time.time() - 86_400
     names = DEFAULT_SCHEMA.feature_names
-    conn = logstore.connect(settings.inference_db)
+    sink = open_sink(location)
+    sink.open()
+    sink.ensure_columns(DEFAULT_SCHEMA)
     try:
         for offset in range(0, rows, 200_000):
             part = frame.iloc[offset : offset + 200_000]
@@ -109,9 +118,9 @@ def fill_log(settings: Settings, rows: int, shift: str) -> pd.DataFrame:
                     )
                 )
             ]
-            logstore.insert(conn, batch, names=logstore.prediction_columns())
+            sink.insert(DEFAULT_SCHEMA, logstore.prediction_columns(), batch)
     finally:
-        conn.close()
+        sink.close()
     return frame[names]
 
 
@@ -214,7 +223,7 @@ def main() -> None:
         print("training a reference model (10,000 rows)…")
         settings = trained_home(root)
         reference = root / "reference.parquet"
-        sample = Registry(settings).version_dir(1) / "reference.parquet"
+        sample = open_registry(settings).version_dir(1) / "reference.parquet"
         pd.read_parquet(sample)[DEFAULT_SCHEMA.feature_names].to_parquet(reference)
         for scenario in SCENARIOS:
             print(f"writing {args.rows:,} scored rows ({scenario}) into a fresh inference log…")

@@ -17,7 +17,7 @@ from churnops.model.train import Calibration, Options, Trained, load_processed, 
 from churnops.project import load_costs, load_schema, project_path
 from churnops.registry.entries import ModelVersion
 from churnops.registry.lifecycle import Registered, register
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
@@ -123,7 +123,7 @@ def same_as_current(
 ) -> ModelVersion | None:
     """The current version when it was trained on the same data (SHA-256) with the same
     schema, seed, split, tuning and hyper-parameters — retraining would only copy it."""
-    current = Registry(settings).read().current
+    current = open_registry(settings).read().current
     if current is None:
         return None
     same = (
@@ -150,7 +150,7 @@ def train_step(
     current version is identical (nothing registered unless ``force``).
     ``on_candidate(done, total)`` reports tuning progress; ``options`` default to the project
     file's (see ``training_options``)."""
-    Registry(settings).read().refuse_during_experiment("training")  # before the long part
+    open_registry(settings).read().refuse_during_experiment("training")  # before the long part
     path = data or settings.processed_csv
     schema = project_schema(settings)
     chosen = options if options is not None else training_options(settings)

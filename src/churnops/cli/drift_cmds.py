@@ -222,13 +222,13 @@ def simulate(
     from that version's reference sample (training rows).
     """
     from churnops.monitoring.simulate import payloads, population, send_traffic, simulated_frame
-    from churnops.registry.store import Registry
+    from churnops.registry.store import open_registry
     from churnops.workflow import project_schema
 
     if shift != "none" and shift not in SHIFTS:
         raise BadInputError(f"unknown shift {shift!r}; choose none or one of {', '.join(SHIFTS)}")
     settings = settings_for(home, schema_file=schema)
-    customers = population(Registry(settings), lambda: project_schema(settings))
+    customers = population(open_registry(settings), lambda: project_schema(settings))
     if outcomes is not None and customers.sample is not None:
         raise BadInputError(
             f"--outcomes needs the generator's ground truth, and these customers come from "

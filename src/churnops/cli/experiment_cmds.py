@@ -10,7 +10,7 @@ import typer
 from churnops.cli.ui import HomeOpt, JsonOpt, console, err_console, print_json, settings_for
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import ExperimentMode, parse_version
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 
 if TYPE_CHECKING:
     from churnops.experiments.results import ExperimentReport
@@ -78,7 +78,7 @@ def _report(settings: Settings, wanted: str | None) -> ExperimentReport:
 def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The running experiment, its predictions and outcomes per arm, and today's verdict."""
     settings = settings_for(home)
-    running = Registry(settings).read_synced().experiment
+    running = open_registry(settings).read_synced().experiment
     if running is None:
         if as_json:
             print_json({"running": None})
@@ -126,7 +126,7 @@ def report(wanted: IdOpt = None, home: HomeOpt = None, as_json: JsonOpt = False)
 def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[str, str | None]:
     """The verdict to record, and the experiment it is about. Promoting needs the report; a
     plain stop records why there is none rather than keep traffic on an experiment."""
-    running = Registry(settings).read().experiment
+    running = open_registry(settings).read().experiment
     if running is None:
         raise CheckFailedError("no experiment is running; nothing was changed")
     try:

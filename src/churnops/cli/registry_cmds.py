@@ -11,7 +11,7 @@ from churnops.cli.project_cmds import schema_table
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import CheckFailedError
 from churnops.registry.entries import ModelVersion, parse_version
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
 
 registry_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def _versions_table(
 @registry_app.command("list")
 def list_versions(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every registered version; the current one is marked."""
-    state = Registry(settings_for(home)).read_synced()
+    state = open_registry(settings_for(home)).read_synced()
     if as_json:
         print_json([v.model_dump(mode="json", exclude={"feature_schema"}) for v in state.versions])
     elif not state.versions:
@@ -66,7 +66,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Everything recorded about one version."""
-    registry = Registry(settings_for(home))
+    registry = open_registry(settings_for(home))
     state = registry.read_synced()
     number = state.current_version if version is None else parse_version(version)
     if number is None:
@@ -87,7 +87,7 @@ def show(
 @registry_app.command("history")
 def history(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The append-only audit log of every register / promote / rollback."""
-    registry = Registry(settings_for(home))
+    registry = open_registry(settings_for(home))
     registry.read_synced()
     events = registry.history()
     if as_json:
@@ -142,7 +142,7 @@ def rollback(
 
     settings = settings_for(home)
     if list_only:
-        _candidates(Registry(settings), as_json)
+        _candidates(open_registry(settings), as_json)
         return
     target = None if to is None else parse_version(to)
     previous, entry = switch(settings, "rollback", target, reason or "manual rollback")

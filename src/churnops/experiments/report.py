@@ -27,7 +27,7 @@ from churnops.experiments.results import (
 from churnops.outcomes.store import describe_join, open_outcome_store
 from churnops.performance.measure import measure, not_enough, one_per_outcome
 from churnops.registry.entries import SHADOW_WORDS, HistoryEvent, RegistryFile, utc_now
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.settings import Settings
 from churnops.statistics import (
     AucDifference,
@@ -172,7 +172,7 @@ def _shadow(
 
 def experiment_report(settings: Settings, wanted: str | None = None) -> ExperimentReport:
     """The report of the running experiment (or ``wanted``, or the latest one)."""
-    registry = Registry(settings)
+    registry = open_registry(settings)
     state = registry.read()
     info = find_experiment(state, registry.history(), wanted)
     thresholds = (

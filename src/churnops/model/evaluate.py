@@ -29,7 +29,7 @@ from churnops.model.metrics import classification_metrics, ranking_metrics
 from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import ModelVersion, RegistryFile, parse_version
 from churnops.registry.promotion import verify
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, open_registry
 from churnops.settings import Settings
 
 __all__ = ["Comparison", "VersionResult", "evaluate_versions", "parse_version"]
@@ -212,7 +212,7 @@ def evaluate_versions(
     figures and the page to ``reports/evaluation_<time>_<versions>/``. ``costs`` (else the
     newest version's recorded ones) draw the cost curve; ``generated`` says ``data`` is the
     generator's output, so the oracle is drawn."""
-    registry = Registry(settings)
+    registry = open_registry(settings)
     members = _members(registry, registry.read(), versions)
     common = file_rows(data, members) if data else holdout_rows(registry, members)
     costs = costs or _recorded_costs([m.entry for m in members])

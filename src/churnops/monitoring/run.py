@@ -28,7 +28,7 @@ from churnops.monitoring.report import write_html, write_json
 from churnops.monitoring.results import DriftReport, Source
 from churnops.monitoring.rule import Thresholds
 from churnops.monitoring.window import parse_chunk, parse_window
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
@@ -56,7 +56,7 @@ class DriftRun:
 
 
 def _current_version(settings: Settings) -> int:
-    state = Registry(settings).read()
+    state = open_registry(settings).read()
     if state.current_version is None:
         raise BadInputError(
             "no model version is current, so there is no reference; train one or pass "
@@ -95,7 +95,7 @@ def _file_groups(
         reference = csv_reference(options.reference, _project_schema(settings))
     else:
         version = options.version or _current_version(settings)
-        reference = version_reference(Registry(settings), version)
+        reference = version_reference(open_registry(settings), version)
     read = current_csv(current, reference.schema)
     if read.by_source:
         notes.append(
@@ -115,7 +115,7 @@ def _log_groups(
     """The log window, one group per serving version, each read and judged by its schema."""
     window = parse_window(options.since, options.until, options.last, time.time())
     references = VersionReferences(
-        Registry(settings), options.reference, partial(_project_schema, settings)
+        open_registry(settings), options.reference, partial(_project_schema, settings)
     )
     groups = log_groups(settings.log_location, window, options.version, references, notes)
     source = Source(

@@ -30,7 +30,7 @@ from churnops.performance.results import (
     VersionPerformance,
 )
 from churnops.registry.entries import ModelVersion, RegistryFile, utc_now
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 from churnops.statistics.defaults import DEFAULT_LEVEL
@@ -131,7 +131,7 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
         chunk=parse_chunk(settings.performance_chunk),
     )
     frame, window = _read(settings, options)
-    registry = Registry(settings)
+    registry = open_registry(settings)
     notes: list[str] = []
     versions: list[VersionPerformance] = [
         version_performance(part, version, how)

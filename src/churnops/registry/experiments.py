@@ -17,7 +17,7 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.experiments.assignment import share_buckets
 from churnops.registry.entries import Experiment, ExperimentMode, ModelVersion, utc_now
 from churnops.registry.promotion import make_current, verify
-from churnops.registry.store import Registry, current_user
+from churnops.registry.store import Registry, current_user, open_registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
@@ -73,7 +73,7 @@ def start_experiment(
 ) -> Experiment:
     """Check everything, then record the experiment in one registry commit."""
     share = _check_share(mode, share)
-    registry = Registry(settings)
+    registry = open_registry(settings)
     with registry.transaction() as state:
         running = state.experiment
         if running is not None:
@@ -117,7 +117,7 @@ def stop_experiment(
     (the report's, in words); with ``promote`` the challenger is then made current through
     the verified promotion path. Verification comes first: a challenger that fails it leaves
     the experiment running and the registry unchanged."""
-    registry = Registry(settings)
+    registry = open_registry(settings)
     with registry.transaction() as state:
         experiment = state.experiment
         if experiment is None:

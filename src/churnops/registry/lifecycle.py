@@ -26,7 +26,7 @@ from churnops.registry.entries import (
 )
 from churnops.registry.orphans import remove_orphans
 from churnops.registry.stats import train_stats
-from churnops.registry.store import Registry, artifact_stem
+from churnops.registry.store import Registry, artifact_stem, open_registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
@@ -95,7 +95,7 @@ def register(
     metrics = {**trained.metrics, "onnx_parity_max_abs_diff": parity, **(extra_metrics or {})}
     if trained.cv:
         metrics["cv"] = trained.cv
-    registry = Registry(settings)
+    registry = open_registry(settings)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with registry.transaction() as state:
         state.refuse_during_experiment("registering a new version")

@@ -15,7 +15,7 @@ from churnops.atomic import sha256_file
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import HistoryEvent, ModelVersion, RegistryFile
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
@@ -84,7 +84,7 @@ def switch(
     settings: Settings, action: str, target: int | None, reason: str, force: bool = False
 ) -> tuple[ModelVersion | None, ModelVersion]:
     """Move the current pointer to ``target`` (rollback: the previous one) after verifying it."""
-    registry = Registry(settings)
+    registry = open_registry(settings)
     with registry.transaction() as state:
         if not state.versions:
             raise BadInputError("the registry is empty; run `churnops train` first")

@@ -115,6 +115,14 @@ class Registry:
                 ) from exc
         return events
 
+    def stamp(self) -> object:
+        """Changes whenever the registry does (cheap: the API checks it every poll)."""
+        try:
+            stat = self.metadata_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
     def pointer(self) -> str | None:
         """The artifact file name ``current_model.txt`` names, as the API reads it."""
         if not self.pointer_path.exists():
@@ -230,3 +238,13 @@ class Registry:
                 not self.stats_path.exists() or self.stats_path.read_bytes() != source.read_bytes()
             ):
                 atomic_write_text(self.stats_path, source.read_text(encoding="utf-8"))
+
+
+def open_registry(settings: Settings) -> Registry:
+    """The project's registry: in PostgreSQL when ``CHURNOPS_DATABASE_URL`` is set, else the
+    files under home."""
+    if settings.database is None:
+        return Registry(settings)
+    from churnops.registry.postgres import PostgresRegistry  # the driver, only when used
+
+    return PostgresRegistry(settings, settings.database)

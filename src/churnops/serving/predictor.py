@@ -32,7 +32,7 @@ from churnops.errors import CheckFailedError, ChurnopsError
 from churnops.model.onnx_model import OnnxModel
 from churnops.registry.entries import Experiment, ModelVersion, RegistryFile, utc_now
 from churnops.registry.promotion import verify
-from churnops.registry.store import Registry
+from churnops.registry.store import open_registry
 from churnops.schema import FeatureSchema
 from churnops.serving.inputs import ModelInputs
 from churnops.serving.routing import VERSION_HEADER, RunningExperiment, Serving
@@ -80,7 +80,7 @@ class ReloadOutcome:
     error: str | None = None
 
 
-Seen = tuple[tuple[int, int, int] | None, str | None]  # metadata.json's stat, the pointer
+Seen = tuple[object, str | None]  # the registry's stamp (metadata.json's stat), the pointer
 
 
 class Predictor:
@@ -95,7 +95,7 @@ class Predictor:
     def __init__(
         self, settings: Settings, inputs_for: Callable[[FeatureSchema], ModelInputs]
     ) -> None:
-        self.registry = Registry(settings)
+        self.registry = open_registry(settings)
         self.inputs_for = inputs_for
         self.home = settings.home
         self.serving: Serving | None = None  # the one swappable reference
@@ -127,7 +127,7 @@ class Predictor:
         with self._lock:
             self.last_check_at = utc_now()
             try:
-                seen = (self._metadata_stamp(), self.registry.pointer())
+                seen = (self.registry.stamp(), self.registry.pointer())
             except OSError as exc:
                 return self._failed_reload(f"cannot read the registry ({exc})")
             if seen == self._seen and not force:
@@ -225,13 +225,6 @@ class Predictor:
     def _serving_version(self) -> int | None:
         current = self.current
         return current.version if current else None
-
-    def _metadata_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            stat = self.registry.metadata_path.stat()
-        except FileNotFoundError:
-            return None
-        return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
     def _check_pointer(self, pointer: str | None, wanted: ModelVersion | None) -> None:
         """Note (and log once) a pointer that disagrees with metadata.json."""

@@ -1,0 +1,146 @@
+"""PostgreSQL as the store, measured against SQLite in the same run.
+
+    .venv/bin/python benchmarks/bench_postgres.py [--duration 10] [--rounds 3] \
+        [--drift-rows 1000000] [--repeat 3] [--home DIR]
+
+Starts a throw-away PostgreSQL cluster (Debian's binaries, as the tests do), trains v1 and v2
+(default settings) twice: in a project folder with the file registry and in the database, then:
+
+1. ``/predict`` throughput under wrk, one uvicorn worker each: the API logging to SQLite vs the
+   same API logging to PostgreSQL (binary COPY). Rounds alternate; the median of the paired
+   ratios is reported (target ≥ 0.9). After a graceful stop, the PostgreSQL log must hold one
+   row per answered request.
+2. ``churnops drift --json`` (fresh process, whole wall time) over ``--drift-rows`` logged rows
+   in PostgreSQL, and over the same rows in SQLite (target ≤ 10 s for 1,000,000 rows). Give
+   several sizes (``--drift-rows 1000000,5000000``) to see how it grows.
+
+Needs ``wrk`` and PostgreSQL 15 (``apt-get install wrk postgresql``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+from bench_api import WRK_SCRIPT, prepare_home, run_wrk, start, stop
+from bench_drift import fill_log, measured
+
+from churnops.database.migrations import upgrade
+from churnops.database.url import DatabaseUrl
+from churnops.schema import SEED_EXAMPLE
+from churnops.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from postgres_support import running_cluster  # noqa: E402  (the tests' cluster helper)
+
+TARGET_RATIO, TARGET_DRIFT_S = 0.9, 10.0
+
+
+def count(url: DatabaseUrl) -> int:
+    with psycopg.connect(url.value) as conn:
+        found = conn.execute("SELECT count(*) FROM inference_log").fetchone()
+    return int(found[0]) if found else 0
+
+
+def throughput(
+    homes: tuple[Path, Path], url: DatabaseUrl, args: argparse.Namespace, script: Path
+) -> None:
+    sqlite = start("sqlite-log", "churnops.api:app", homes[0])
+    postgres = start(
+        "postgres-log", "churnops.api:app", homes[1], env={"CHURNOPS_DATABASE_URL": url.value}
+    )
+    runs: dict[str, list[float]] = {"sqlite": [], "postgres": []}
+    answered = 1  # the start-up probe
+    try:
+        for _ in range(args.rounds):
+            for name, server in (("sqlite", sqlite), ("postgres", postgres)):
+                result = run_wrk(f"{server.url}/predict", args.duration, script)
+                runs[name].append(result.rps)
+                if name == "postgres":
+                    answered += result.requests - result.non_2xx
+                    if result.non_2xx or result.socket_errors:
+                        print(
+                            f"  postgres round: {result.non_2xx} non-2xx, "
+                            f"{result.socket_errors} socket errors"
+                        )
+    finally:
+        stop(sqlite)
+        stopped_in = stop(postgres)
+    ratios = [p / s for p, s in zip(runs["postgres"], runs["sqlite"], strict=True)]
+    ratio = statistics.median(ratios)
+    verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
+    print(f"/predict req/s, SQLite log:     {[round(r) for r in runs['sqlite']]}")
+    print(f"/predict req/s, PostgreSQL log: {[round(r) for r in runs['postgres']]}")
+    print(
+        f"median paired ratio PostgreSQL / SQLite: {ratio:.3f} (target ≥ {TARGET_RATIO}: {verdict})"
+    )
+    logged = count(url)
+    print(
+        f"graceful stop in {stopped_in:.2f} s; PostgreSQL log rows {logged:,} vs answered "
+        f"{answered:,} (wrk counts completed requests: equal, or the log holds a few more)"
+    )
+
+
+def drift(homes: tuple[Path, Path], url: DatabaseUrl, sizes: list[int], repeat: int) -> None:
+    files = load_settings(home=homes[0])
+    in_database = load_settings(home=homes[1], database_url=url.value)
+    for rows in sizes:
+        with psycopg.connect(url.value, autocommit=True) as conn:
+            conn.execute("TRUNCATE inference_log")
+        print(f"writing {rows:,} scored rows into PostgreSQL and into SQLite…", flush=True)
+        fill_log(in_database, rows, "none", url)
+        fill_log(files, rows, "none")
+        for name, home, env in (("PostgreSQL", homes[1], url.value), ("SQLite", homes[0], "")):
+            command = [sys.executable, "-m", "churnops", "drift", "--home", str(home), "--json"]
+            walls = []
+            for _ in range(repeat):
+                wall, _, done = measured(["env", f"CHURNOPS_DATABASE_URL={env}", *command])
+                if done.returncode not in (0, 1):
+                    raise SystemExit(f"churnops drift failed: {done.stderr}")
+                walls.append(wall)
+            target = ""
+            if rows == 1_000_000:
+                target = f" (target ≤ {TARGET_DRIFT_S:.0f} s: "
+                target += ("ok" if statistics.median(walls) <= TARGET_DRIFT_S else "MISSED") + ")"
+            print(
+                f"churnops drift over {rows:,} rows in {name}: median "
+                f"{statistics.median(walls):.2f} s, best {min(walls):.2f} s{target}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--drift-rows", default="1000000", help="comma-separated sizes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of churnops drift")
+    parser.add_argument("--home", type=Path, help="a folder for the two projects")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.drift_rows.split(",") if size]
+
+    with tempfile.TemporaryDirectory() as tmp, running_cluster() as cluster:
+        url = DatabaseUrl(cluster.create_database())
+        upgrade(url)
+        root = args.home or Path(tmp)
+        homes = (root / "files", root / "database")
+        prepare_home(homes[0])
+        os.environ["CHURNOPS_DATABASE_URL"] = url.value  # the registry of homes[1]: the database
+        try:
+            prepare_home(homes[1])
+        finally:
+            del os.environ["CHURNOPS_DATABASE_URL"]
+        script = Path(tmp) / "predict.lua"
+        script.write_text(WRK_SCRIPT.format(body=json.dumps(dict(SEED_EXAMPLE))))
+        throughput(homes, url, args, script)
+        drift(homes, url, sizes, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The registry in PostgreSQL (``CHURNOPS_DATABASE_URL``): the file registry's interface, so
+training, promotion, experiments and the API do not care which one they use.
+
+- The registry document (``RegistryFile``: versions, metadata, status, current version,
+  experiment) is one row of ``registry_state``; ``transaction`` locks it (``SELECT … FOR
+  UPDATE``) for the whole change, which commits — document, history event and artifacts — in
+  one database transaction, or not at all.
+- Version numbers come from the ``registry_versions`` sequence: unique across machines and
+  never reused, even when a training fails after taking one.
+- The history is ``registry_history``, append-only (a trigger refuses changes).
+- Artifacts (the ONNX and joblib files, the per-version samples and statistics) are stored in
+  ``registry_artifacts`` at registration. ``home/models`` and ``home/registry/versions`` are a
+  local cache: a version's files are written there from the database when first asked for,
+  each checked against its SHA-256, so a replica starts from an empty home.
+- A commit sends ``NOTIFY churnops_registry`` (delivered when it commits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from churnops.atomic import atomic_write_bytes, sha256_file
+from churnops.database.migrations import open_checked
+from churnops.database.url import DatabaseUrl
+from churnops.errors import BadInputError, CheckFailedError
+from churnops.registry.entries import (
+    FORMAT,
+    MAX_VERSION,
+    HistoryEvent,
+    ModelVersion,
+    RegistryFile,
+)
+from churnops.registry.store import Registry
+from churnops.settings import Settings
+
+CHANNEL = "churnops_registry"
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+class PostgresRegistry(Registry):
+    def __init__(self, settings: Settings, url: DatabaseUrl) -> None:
+        super().__init__(settings)
+        self.url = url
+        self._conn: Connection | None = None  # the open transaction's
+        self._cached: set[int] = set()  # versions whose files this process has checked
+
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """The open transaction's connection, or a short one of its own."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        with open_checked(self.url) as conn:
+            yield conn
+
+    # ---- reading ---------------------------------------------------------------------------
+    def read(self) -> RegistryFile:
+        with self._session() as conn:
+            row = conn.execute("SELECT document FROM registry_state WHERE id = 1").fetchone()
+        return self._document(row)
+
+    def _document(self, row: tuple[Any, ...] | None) -> RegistryFile:
+        if row is None:
+            raise BadInputError(
+                f"database {self.url} has no registry row: run `churnops db upgrade`"
+            )
+        try:
+            return RegistryFile.model_validate(row[0])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise BadInputError(
+                f"the registry in {self.url} is in an invalid state ({first['msg']}); restore "
+                "the database from a backup — nothing was changed"
+            ) from exc
+
+    def read_synced(self) -> RegistryFile:
+        return self.read()  # nothing is derived: one transaction writes everything
+
+    def history(self) -> list[HistoryEvent]:
+        with self._session() as conn:
+            rows = conn.execute("SELECT event FROM registry_history ORDER BY seq").fetchall()
+        return [HistoryEvent.model_validate(row[0]) for row in rows]
+
+    def pointer(self) -> str | None:
+        current = self.read().current
+        return current.file if current else None
+
+    def stamp(self) -> object:
+        with self._session() as conn:
+            row = conn.execute("SELECT changed_at FROM registry_state WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+    # ---- the local cache of artifacts ----------------------------------------------------
+    def artifact_path(self, entry: ModelVersion) -> Path:
+        self._cache(entry.version)
+        return super().artifact_path(entry)
+
+    def onnx_path(self, entry: ModelVersion) -> Path:
+        self._cache(entry.version)
+        return super().onnx_path(entry)
+
+    def version_dir(self, version: int) -> Path:
+        self._cache(version)
+        return super().version_dir(version)
+
+    def _cache(self, version: int) -> None:
+        """Write the version's stored files into the local cache where absent or different."""
+        if version in self._cached:
+            return
+        with self._session() as conn:
+            rows = conn.execute(
+                "SELECT name, sha256, content FROM registry_artifacts WHERE version = %s",
+                (version,),
+            ).fetchall()
+        for name, sha256, content in rows:
+            path = self._local(name)
+            if path.exists() and sha256_file(path) == sha256:
+                continue
+            if hashlib.sha256(content).hexdigest() != sha256:
+                raise CheckFailedError(
+                    f"v{version} refused: {name} in {self.url} does not match its registered "
+                    "SHA-256 (corrupted or altered)"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, content)
+        if rows:
+            self._cached.add(version)
+
+    def _local(self, name: str) -> Path:
+        """Where a stored artifact (``models/FILE`` or ``versions/vN/FILE``) is cached."""
+        folder, _, rest = name.partition("/")
+        return (self.models_dir if folder == "models" else self.dir / folder) / rest
+
+    def _upload(self, conn: Connection, entry: ModelVersion) -> None:
+        folder = super().version_dir(entry.version)
+        files = {f"models/{entry.file}": self.models_dir / entry.file}
+        files[f"models/{entry.onnx_file}"] = self.models_dir / entry.onnx_file
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                files[str(path.relative_to(self.dir))] = path
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO registry_artifacts (version, name, sha256, content) "
+                "VALUES (%s, %s, %s, %s)",
+                [
+                    (entry.version, name, sha256_file(path), path.read_bytes())
+                    for name, path in files.items()
+                ],
+            )
+
+    # ---- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[RegistryFile]:
+        """One database transaction holding the registry row's lock: what the block commits
+        (``commit``) is stored together when it ends, nothing if it raises."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open_checked(self.url) as conn:
+            row = conn.execute(
+                "SELECT document FROM registry_state WHERE id = 1 FOR UPDATE"
+            ).fetchone()
+            state = self._document(row)
+            self._conn = conn
+            try:
+                yield state
+            finally:
+                self._conn = None
+
+    def reserve_version(self, state: RegistryFile) -> int:
+        if state.last_version >= MAX_VERSION:
+            raise CheckFailedError(
+                f"every version number up to v{MAX_VERSION} has been used; nothing was changed"
+            )
+        with self._session() as conn:
+            row = conn.execute("SELECT nextval('registry_versions')").fetchone()
+        version = int(row[0]) if row else 0
+        state.last_version = max(state.last_version, version)
+        return version
+
+    def next_seq(self, state: RegistryFile) -> int:
+        return (state.last_event.seq if state.last_event else 0) + 1
+
+    def _write(self, state: RegistryFile) -> None:
+        state.format = FORMAT
+        with self._session() as conn:
+            conn.execute(
+                "UPDATE registry_state SET document = %s, current_version = %s, "
+                "changed_at = clock_timestamp() WHERE id = 1",
+                (Jsonb(state.model_dump(mode="json")), state.current_version),
+            )
+
+    def _sync_derived(self, state: RegistryFile) -> None:
+        """After ``commit`` wrote the document: the history event, the new version's files, and
+        the notification — all in the same transaction."""
+        event = state.last_event
+        with self._session() as conn:
+            if event is not None:
+                conn.execute(
+                    "INSERT INTO registry_history (seq, event) VALUES (%s, %s)",
+                    (event.seq, Jsonb(event.model_dump(mode="json"))),
+                )
+            stored = {
+                row[0] for row in conn.execute("SELECT DISTINCT version FROM registry_artifacts")
+            }
+            for entry in state.versions:
+                if entry.version not in stored:
+                    self._upload(conn, entry)
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(event.seq if event else 0)))
