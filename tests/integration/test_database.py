@@ -97,3 +97,28 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port  # closed again: nothing listens there
+
+
+def test_the_api_starts_not_ready_and_says_why(
+    postgres_cluster: Cluster, blank_database: DatabaseUrl, tmp_path: Path
+) -> None:
+    """An unreachable database or one at an old schema: the API still starts, answers 503 on
+    /health/ready and /predict, and names the database (without its password) and the fix."""
+    from fastapi.testclient import TestClient
+
+    from churnops.serving.app import create_app
+    from churnops.settings import load_settings
+
+    cases = {
+        f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
+        blank_database.value: "churnops db upgrade",
+    }
+    for url, expected in cases.items():
+        settings = load_settings(home=tmp_path, database_url=url)
+        with TestClient(create_app(settings)) as client:
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503
+            reason = client.get("/model-info").json()["last_reload_error"]
+            assert expected in reason and redact(url) in reason and "s3cret" not in reason
+            assert PASSWORD not in reason
+            assert client.post("/predict", json={}).status_code == 503

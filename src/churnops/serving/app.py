@@ -32,7 +32,8 @@ from churnops.serving.inputs import ModelInputs
 from churnops.serving.metrics import ProtectionCollector, ServingMetrics
 from churnops.serving.middleware import RequestContextMiddleware
 from churnops.serving.openapi import ServingDocument
-from churnops.serving.predictor import Predictor, poll_registry
+from churnops.serving.predictor import Predictor
+from churnops.serving.registry_updates import RegistryUpdates, follow_registry
 from churnops.serving.routes_feedback import add_feedback_routes
 from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
@@ -91,6 +92,7 @@ def build_state(settings: Settings) -> ServingState:
         ),
         connections=connections,
         admin=admin,
+        updates=RegistryUpdates(),
     )
 
 
@@ -120,7 +122,10 @@ def app_for(state: ServingState) -> FastAPI:
                 "starting without a model: %s",
                 state.predictor.last_reload_error or "the registry has no current model yet",
             )
-        poller = asyncio.create_task(poll_registry(state.predictor, state.settings.poll_interval))
+        state.updates.start(state.settings.database)
+        poller = asyncio.create_task(
+            follow_registry(state.predictor, state.settings.poll_interval, state.updates)
+        )
         try:
             yield {GUARD_STATE_KEY: state.connections}
         finally:
@@ -128,6 +133,7 @@ def app_for(state: ServingState) -> FastAPI:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            await anyio.to_thread.run_sync(state.updates.stop)
             if state.log is not None:
                 await anyio.to_thread.run_sync(state.log.close)
 

@@ -17,7 +17,6 @@ import psycopg
 from churnops import logstore
 from churnops.database import logtable
 from churnops.database.connection import connect
-from churnops.database.migrations import open_checked
 from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
 from churnops.schema import FeatureSchema
@@ -87,8 +86,9 @@ class PostgresSink:
         return str(self.url)
 
     def open(self) -> None:
-        """Connect and check the schema version: a wrong database is refused at start."""
-        self._conn = open_checked(self.url, autocommit=True)
+        """Nothing yet: the first batch connects. A database that is down or wrong when the
+        API starts must not stop it — it starts not ready, saying why (its registry read fails
+        the same way), and serves once the database is back."""
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:

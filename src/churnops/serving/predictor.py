@@ -16,7 +16,6 @@ reason in ``experiment_error``; a stopped experiment drops the challenger.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -25,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import anyio
 import numpy as np
 
 from churnops.errors import CheckFailedError, ChurnopsError
@@ -128,7 +126,7 @@ class Predictor:
             self.last_check_at = utc_now()
             try:
                 seen = (self.registry.stamp(), self.registry.pointer())
-            except OSError as exc:
+            except (OSError, ChurnopsError) as exc:  # a file, or the database, unreadable
                 return self._failed_reload(f"cannot read the registry ({exc})")
             if seen == self._seen and not force:
                 return ReloadOutcome(False, self._serving_version(), self.last_reload_error)
@@ -284,14 +282,3 @@ class Predictor:
             raise CheckFailedError(
                 f"{entry.name} refused: the API cannot build requests for its features ({exc})"
             ) from exc
-
-
-async def poll_registry(predictor: Predictor, interval: float) -> None:
-    """Every ``interval`` seconds, check the pointer in a worker thread (hashing and loading
-    a model must not stall the event loop). Runs until cancelled."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await anyio.to_thread.run_sync(predictor.refresh)
-        except Exception:  # keep polling: a bug here must not silently freeze the model
-            logger.exception("registry poll failed")

@@ -93,6 +93,8 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             last_check_at=predictor.last_check_at,
             pointer_warning=predictor.pointer_warning,
             experiment_error=predictor.experiment_error,
+            registry_updates=state.updates.mechanism,
+            last_swap_by=state.updates.last_swap_by,
         )
         if current is None:
             return info

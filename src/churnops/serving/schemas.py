@@ -250,6 +250,14 @@ class ModelInfo(BaseModel):
         default=None,
         description="Why the registry's experiment is not applied (the champion answers all)",
     )
+    registry_updates: Literal["notify", "poll"] = Field(
+        default="poll",
+        description="How registry changes reach this process now: database notifications "
+        "(polling as the fallback), or polling alone",
+    )
+    last_swap_by: Literal["notify", "poll"] | None = Field(
+        default=None, description="What made this process load its model, after the start"
+    )
 
 
 class LogHealth(BaseModel):

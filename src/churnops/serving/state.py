@@ -8,6 +8,7 @@ from churnops.serving.connections import ConnectionGuard
 from churnops.serving.inference_log import InferenceLogWriter
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.predictor import Predictor
+from churnops.serving.registry_updates import RegistryUpdates
 from churnops.serving.security import AdminGuard
 from churnops.settings import Settings
 
@@ -20,3 +21,4 @@ class ServingState:
     metrics: ServingMetrics
     connections: ConnectionGuard
     admin: AdminGuard
+    updates: RegistryUpdates
