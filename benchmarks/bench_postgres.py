@@ -10,7 +10,11 @@ Starts a throw-away PostgreSQL cluster (Debian's binaries, as the tests do), tra
    same API logging to PostgreSQL (binary COPY). Rounds alternate; the median of the paired
    ratios is reported (target ≥ 0.9). After a graceful stop, the PostgreSQL log must hold one
    row per answered request.
-2. ``churnops drift --json`` (fresh process, whole wall time) over ``--drift-rows`` logged rows
+2. Two replicas (one worker each, their own empty homes, the same database) under wrk while
+   ``--switches`` promotes / rollbacks are committed from this process: for each, the time from
+   the commit until both replicas answer with the new version (target ≤ 1 s), the non-2xx
+   count, and after a graceful stop the logged rows vs the 2xx answers of both.
+3. ``churnops drift --json`` (fresh process, whole wall time) over ``--drift-rows`` logged rows
    in PostgreSQL, and over the same rows in SQLite (target ≤ 10 s for 1,000,000 rows). Give
    several sizes (``--drift-rows 1000000,5000000``) to see how it grows.
 
@@ -25,14 +29,19 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import psycopg
-from bench_api import WRK_SCRIPT, prepare_home, run_wrk, start, stop
+from bench_api import WRK_SCRIPT, WrkResult, prepare_home, run_wrk, start, stop
 from bench_drift import fill_log, measured
 
 from churnops.database.migrations import upgrade
 from churnops.database.url import DatabaseUrl
+from churnops.registry.promotion import switch
+from churnops.registry.store import open_registry
 from churnops.schema import SEED_EXAMPLE
 from churnops.settings import load_settings
 
@@ -43,7 +52,7 @@ from postgres_support import running_cluster  # noqa: E402  (the tests' cluster 
 TARGET_RATIO, TARGET_DRIFT_S = 0.9, 10.0
 
 
-def count(url: DatabaseUrl) -> int:
+def count_rows(url: DatabaseUrl) -> int:
     with psycopg.connect(url.value) as conn:
         found = conn.execute("SELECT count(*) FROM inference_log").fetchone()
     return int(found[0]) if found else 0
@@ -81,11 +90,69 @@ def throughput(
     print(
         f"median paired ratio PostgreSQL / SQLite: {ratio:.3f} (target ≥ {TARGET_RATIO}: {verdict})"
     )
-    logged = count(url)
+    logged = count_rows(url)
     print(
         f"graceful stop in {stopped_in:.2f} s; PostgreSQL log rows {logged:,} vs answered "
         f"{answered:,} (wrk counts completed requests: equal, or the log holds a few more)"
     )
+
+
+def switches(home: Path, url: DatabaseUrl, count: int, script: Path) -> None:
+    """Promote / rollback ``count`` times under load; the delay until both replicas serve it."""
+    settings = load_settings(home=home, database_url=url.value)
+    with psycopg.connect(url.value, autocommit=True) as conn:
+        conn.execute("TRUNCATE inference_log")
+    env = {"CHURNOPS_DATABASE_URL": url.value}
+    root = home.parent
+    replicas = [
+        start(f"replica-{n}", "churnops.api:app", root / f"replica-{n}", env=env) for n in "ab"
+    ]
+    duration = count * 2.0 + 5
+    results: list[WrkResult] = []
+    load = [
+        threading.Thread(
+            target=lambda r=r: results.append(run_wrk(f"{r.url}/predict", duration, script))
+        )
+        for r in replicas
+    ]
+    for thread in load:
+        thread.start()
+    delays = []
+    try:
+        time.sleep(2)
+        for i in range(count):
+            target = None if i % 2 == 0 else open_registry(settings).read().last_version
+            action = "rollback" if i % 2 == 0 else "promote"
+            _, entry = switch(settings, action, target, "benchmark")
+            committed = time.monotonic()
+            while any(_serving(r.url) != entry.version for r in replicas):
+                time.sleep(0.005)
+            delays.append(time.monotonic() - committed)
+            time.sleep(0.5)
+        mechanisms = {httpx.get(f"{r.url}/model-info").json()["last_swap_by"] for r in replicas}
+    finally:
+        for thread in load:
+            thread.join()
+        for replica in replicas:
+            stop(replica)
+    answered = sum(r.requests - r.non_2xx for r in results) + len(replicas)  # + start probes
+    non_2xx = sum(r.non_2xx for r in results)
+    quantiles = statistics.quantiles(delays, n=20) if len(delays) > 1 else delays
+    verdict = "ok" if max(delays) <= 1.0 else "MISSED"
+    print(
+        f"{count} switches under load, commit → both replicas serving: median "
+        f"{statistics.median(delays) * 1000:.0f} ms, p95 {quantiles[-1] * 1000:.0f} ms, max "
+        f"{max(delays) * 1000:.0f} ms (target ≤ 1 s: {verdict}); swapped by {mechanisms}"
+    )
+    print(
+        f"non-2xx: {non_2xx}; PostgreSQL log rows {count_rows(url):,} vs 2xx answers "
+        f"{answered:,} (wrk does not count requests cut off at its end)"
+    )
+
+
+def _serving(url: str) -> int | None:
+    version: int | None = httpx.get(f"{url}/model-info", timeout=5).json().get("version")
+    return version
 
 
 def drift(homes: tuple[Path, Path], url: DatabaseUrl, sizes: list[int], repeat: int) -> None:
@@ -121,6 +188,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--drift-rows", default="1000000", help="comma-separated sizes")
     parser.add_argument("--repeat", type=int, default=3, help="runs of churnops drift")
+    parser.add_argument("--switches", type=int, default=20)
     parser.add_argument("--home", type=Path, help="a folder for the two projects")
     args = parser.parse_args()
     sizes = [int(size) for size in args.drift_rows.split(",") if size]
@@ -139,6 +207,7 @@ def main() -> None:
         script = Path(tmp) / "predict.lua"
         script.write_text(WRK_SCRIPT.format(body=json.dumps(dict(SEED_EXAMPLE))))
         throughput(homes, url, args, script)
+        switches(homes[1], url, args.switches, script)
         drift(homes, url, sizes, args.repeat)
 
 

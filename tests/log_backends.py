@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from churnops.database.url import DatabaseUrl
+from churnops.registry.postgres import PostgresRegistry
+from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.serving.log_sinks import open_sink
+from churnops.settings import load_settings
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -51,3 +55,15 @@ class LogBackend:
             with sqlite3.connect(self.location) as conn:
                 found = conn.execute(query).fetchone()
         return int(found[0]) if found else 0
+
+
+def use_database(home: Path, location: Path | DatabaseUrl, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the PostgreSQL backend: set CHURNOPS_DATABASE_URL and copy ``home``'s trained
+    registry into the database (`churnops db import`), so the API and the commands find the
+    same versions there. Nothing for SQLite."""
+    if not isinstance(location, DatabaseUrl):
+        return
+    monkeypatch.setenv("CHURNOPS_DATABASE_URL", location.value)
+    settings = load_settings(home=home)
+    files = Registry(settings.model_copy(update={"database_url": None}))
+    PostgresRegistry(settings, location).import_from(files)

@@ -264,21 +264,29 @@ def read(
     try:
         conn = _open_read_only(path)
         try:
-            stored = _stored(conn, path)
-            every = [name for name in stored if name != "id"]
-            names = list(fields or (columns(schema) if schema is not None else every))
-            absent = [name for name in names if name not in stored]
-            if absent:
-                raise BadInputError(
-                    f"{path} has no column {', '.join(absent)} (written by an older churnops?); "
-                    "read only the columns it has, or move it aside to start a new log"
-                )
+            names = chosen_columns(_stored(conn, path), fields, schema, str(path))
             rows = conn.execute(_select(names, where, last), params).fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise _unreadable(path, exc) from exc
     return pd.DataFrame.from_records(rows, columns=["id", *names]).drop(columns="id")
+
+
+def chosen_columns(
+    stored: list[str], fields: Sequence[str] | None, schema: FeatureSchema | None, where: str
+) -> list[str]:
+    """The columns a read returns (``fields``, else those of ``schema``, else every stored
+    one); ``BadInputError`` when the log at ``where`` lacks some."""
+    every = [name for name in stored if name != "id"]
+    names = list(fields or (columns(schema) if schema is not None else every))
+    absent = [name for name in names if name not in stored]
+    if absent:
+        raise BadInputError(
+            f"{where} has no column {', '.join(absent)} (written by an older churnops?); "
+            "read only the columns it has, or move it aside to start a new log"
+        )
+    return names
 
 
 def _select(names: list[str], where: list[str], last: int | None) -> str:

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 from api_support import SEED_BODY, api_settings
 from fastapi.testclient import TestClient
-from log_backends import LogBackend
+from log_backends import LogBackend, use_database
 
 from churnops.cli import main
 from churnops.cli.serve_cmds import parse_when
-from churnops.database.url import DatabaseUrl
 from churnops.serving.app import create_app
 
 
@@ -40,8 +39,7 @@ def logged_home(
 ) -> Path:
     """A project whose API answered 3 single predictions and a batch of 4 — logged in its
     SQLite file, or in PostgreSQL (CHURNOPS_DATABASE_URL)."""
-    if isinstance(log_backend.location, DatabaseUrl):
-        monkeypatch.setenv("CHURNOPS_DATABASE_URL", log_backend.location.value)
+    use_database(trained_home, log_backend.location, monkeypatch)
     with TestClient(create_app(api_settings(trained_home))) as client:
         for i in range(3):
             client.post("/predict", json={**SEED_BODY, "customer_id": f"C{i}"})

@@ -122,3 +122,46 @@ def test_the_api_starts_not_ready_and_says_why(
             assert expected in reason and redact(url) in reason and "s3cret" not in reason
             assert PASSWORD not in reason
             assert client.post("/predict", json={}).status_code == 503
+
+
+def test_db_import_copies_a_file_registry_once(
+    trained_home: Path,
+    database: DatabaseUrl,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Versions, history and artifacts arrive verified; a replica with an empty home then
+    loads v1 from the database; importing again changes nothing."""
+    from churnops.registry.promotion import verify
+    from churnops.registry.store import Registry, open_registry
+    from churnops.settings import load_settings
+
+    monkeypatch.setenv("CHURNOPS_DATABASE_URL", database.value)
+    first = run_cli("db", "import", "--from", trained_home, "--json")
+    assert first.code == 0, first.err
+    assert first.json()["versions"] == 1 and first.json()["artifacts"] >= 5
+    again = run_cli("db", "import", "--from", trained_home, "--json")
+    assert again.code == 0 and again.json()["already"] is True
+    replica = open_registry(load_settings(home=tmp_path / "replica"))
+    files = Registry(load_settings(home=trained_home, database_url=""))
+    assert replica.read() == files.read() and replica.history() == files.history()
+    entry = replica.read().current
+    assert entry is not None
+    verify(replica, entry)
+    assert replica.onnx_path(entry).read_bytes() == files.onnx_path(entry).read_bytes()
+
+
+def test_db_import_refuses_a_database_with_other_versions(
+    trained_home: Path, database: DatabaseUrl, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHURNOPS_DATABASE_URL", database.value)
+    with psycopg.connect(database.value) as conn:
+        conn.execute(
+            "UPDATE registry_state SET document = "
+            """'{"last_event": {"seq": 1, "time": "2026-01-01T00:00:00Z", "action": "register","""
+            """ "from_version": null, "to_version": null, "reason": "x", "user": "u"}}'"""
+        )
+    refused = run_cli("db", "import", "--from", trained_home)
+    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
+    assert "already holds versions" in refused.err and "nothing was changed" in refused.err

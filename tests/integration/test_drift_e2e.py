@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from drift_support import run_cli
-from log_backends import LogBackend
+from log_backends import LogBackend, use_database
 
 from churnops.database.url import DatabaseUrl
 from churnops.settings import Settings
@@ -44,9 +44,8 @@ def logging_api(
 ) -> Iterator[tuple[str, LogBackend]]:
     """``api`` logging to the SQLite file or to PostgreSQL (CHURNOPS_DATABASE_URL, set for the
     commands the test runs as well); the log's backend."""
-    if isinstance(log_backend.location, DatabaseUrl):
-        monkeypatch.setenv("CHURNOPS_DATABASE_URL", log_backend.location.value)
-    else:
+    use_database(trained_home, log_backend.location, monkeypatch)
+    if not isinstance(log_backend.location, DatabaseUrl):
         log_backend = LogBackend("sqlite", trained_home / "logs" / "inference.sqlite")
     for url in _serve(trained_home):
         yield url, log_backend

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from churnops.cli.ui import JsonOpt, console, print_json, settings_for
@@ -53,6 +57,35 @@ def status(as_json: JsonOpt = False) -> None:
         console.print(f"{url}: schema version {stored} (this churnops: {migrations.latest()})")
     if stored != migrations.latest():
         raise typer.Exit(1)
+
+
+@db_app.command("import")
+def import_home(
+    source: Annotated[
+        Path, typer.Option("--from", help="Project folder whose file registry to copy in")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a project's file registry (versions, history, artifacts) into the empty database;
+    running it again changes nothing. The inference log and outcomes stay in their SQLite file."""
+    from churnops.registry.postgres import PostgresRegistry
+    from churnops.registry.store import Registry
+
+    url = _url()
+    files = Registry(settings_for(source, database_url=""))
+    if not files.metadata_path.exists():
+        raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")
+    target = PostgresRegistry(settings_for(source), url)
+    done = target.import_from(files)
+    if as_json:
+        print_json({"database": str(url), **dataclasses.asdict(done)})
+    elif done.already:
+        console.print(f"{url} already holds this registry ({done.versions} versions): unchanged")
+    else:
+        console.print(
+            f"imported {done.versions} versions, {done.events} history events and "
+            f"{done.artifacts} artifact files into {url}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,6 @@ from psycopg import sql
 from churnops import logstore
 from churnops.database.migrations import open_checked
 from churnops.database.url import DatabaseUrl
-from churnops.errors import BadInputError
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -160,15 +159,8 @@ def read(
 ) -> pd.DataFrame:
     """``logstore.read`` on the database: only the columns and the window asked for."""
     with open_checked(url) as conn:
-        stored = stored_columns(conn)
-        every = [name for name in stored if name != "id"]
-        names = list(fields or (logstore.columns(schema) if schema is not None else every))
-        absent = [name for name in names if name not in stored]
-        if absent:
-            raise BadInputError(
-                f"the inference log in {url} has no column {', '.join(absent)}; read only the "
-                "columns it has"
-            )
+        where = f"the inference log in {url}"
+        names = logstore.chosen_columns(stored_columns(conn), fields, schema, where)
         query, params = _select(names, since, until, last)
         with conn.cursor(binary=True) as cur:
             rows = cur.execute(query, params).fetchall()

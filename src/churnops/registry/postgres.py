@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,27 @@ from churnops.registry.store import Registry
 from churnops.settings import Settings
 
 CHANNEL = "churnops_registry"
+
+
+@dataclass(frozen=True)
+class Imported:
+    versions: int
+    events: int
+    artifacts: int
+    already: bool  # the same registry was there: nothing done
+
+
+def _version_files(registry: Registry, entry: ModelVersion) -> dict[str, Path]:
+    """A version's files in a home, by their stored names (``models/…``, ``versions/vN/…``)."""
+    files = {f"models/{entry.file}": registry.models_dir / entry.file}
+    files[f"models/{entry.onnx_file}"] = registry.models_dir / entry.onnx_file
+    folder = registry.dir / "versions" / f"v{entry.version}"
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file():
+            files[str(path.relative_to(registry.dir))] = path
+    return files
+
+
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -139,13 +161,10 @@ class PostgresRegistry(Registry):
         folder, _, rest = name.partition("/")
         return (self.models_dir if folder == "models" else self.dir / folder) / rest
 
-    def _upload(self, conn: Connection, entry: ModelVersion) -> None:
-        folder = super().version_dir(entry.version)
-        files = {f"models/{entry.file}": self.models_dir / entry.file}
-        files[f"models/{entry.onnx_file}"] = self.models_dir / entry.onnx_file
-        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if path.is_file():
-                files[str(path.relative_to(self.dir))] = path
+    def _upload(self, conn: Connection, entry: ModelVersion, source: Registry | None = None) -> int:
+        """Store a version's files (from ``source``'s folders, default this home's) with their
+        SHA-256; how many."""
+        files = _version_files(source or self, entry)
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO registry_artifacts (version, name, sha256, content) "
@@ -155,6 +174,43 @@ class PostgresRegistry(Registry):
                     for name, path in files.items()
                 ],
             )
+        return len(files)
+
+    def import_from(self, source: Registry) -> Imported:
+        """Copy a file registry — document, history, artifacts (checked against their
+        registered SHA-256) — into this empty one, in one transaction. Importing the same
+        registry again changes nothing; into a registry holding anything else is refused."""
+        state, history = source.read_synced(), source.history()
+        with self.transaction() as current:
+            if current == state:
+                return Imported(len(state.versions), len(history), 0, already=True)
+            if current.versions or current.last_event is not None:
+                raise CheckFailedError(
+                    f"the registry in {self.url} already holds versions; import into an empty "
+                    "database — nothing was changed"
+                )
+            for entry in state.versions:
+                for path, expected in (
+                    (source.artifact_path(entry), entry.sha256),
+                    (source.onnx_path(entry), entry.onnx_sha256),
+                ):
+                    if not path.exists() or sha256_file(path) != expected:
+                        raise CheckFailedError(
+                            f"{entry.name} cannot be imported: {path} is missing or does not "
+                            "match its registered SHA-256 — nothing was changed"
+                        )
+            assert self._conn is not None
+            self._write(state)
+            for event in history:
+                self._conn.execute(
+                    "INSERT INTO registry_history (seq, event) VALUES (%s, %s)",
+                    (event.seq, Jsonb(event.model_dump(mode="json"))),
+                )
+            stored = sum(self._upload(self._conn, entry, source) for entry in state.versions)
+            if state.last_version:
+                self._conn.execute("SELECT setval('registry_versions', %s)", (state.last_version,))
+            self._conn.execute("SELECT pg_notify(%s, 'import')", (CHANNEL,))
+        return Imported(len(state.versions), len(history), stored, already=False)
 
     # ---- writing ---------------------------------------------------------------------------
     @contextmanager
