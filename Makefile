@@ -10,9 +10,10 @@ UV := $(BIN)/uv
 LOWEST := build/venv-lowest
 # podman + runc + debootstrap build and run the image (curl sends the README's request);
 # prometheus brings promtool and the server the compose test scrapes; podman-compose runs
-# compose.yaml; Java runs the local Spark of the Spark scoring tests.
+# compose.yaml; Java runs the local Spark of the Spark scoring tests; postgresql is the real
+# server the PostgreSQL-store tests start.
 SYSTEM_PACKAGES := podman runc debootstrap uidmap curl prometheus podman-compose \
-	openjdk-17-jre-headless
+	openjdk-17-jre-headless postgresql
 
 .PHONY: demo test test-lowest lint typecheck pytest bench clean lock lock-upgrade system-packages \
 	base-image wheelhouse image image-offline print-version dist

@@ -22,7 +22,18 @@ from pathlib import Path
 
 import psycopg
 
-PG_BIN = Path(os.environ.get("CHURNOPS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _debian_bin() -> Path:
+    """The newest server Debian's ``postgresql`` package installed (15 on bookworm)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = (
+    Path(os.environ["CHURNOPS_TEST_PG_BIN"])
+    if "CHURNOPS_TEST_PG_BIN" in os.environ
+    else _debian_bin()
+)
 SUPERUSER = "postgres"
 PASSWORD = "test-password"
 SERVER_USER = "nobody"
