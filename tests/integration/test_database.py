@@ -165,3 +165,13 @@ def test_db_import_refuses_a_database_with_other_versions(
     refused = run_cli("db", "import", "--from", trained_home)
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
     assert "already holds versions" in refused.err and "nothing was changed" in refused.err
+
+
+def test_a_url_that_is_not_postgresql_is_refused_without_showing_it() -> None:
+    from churnops.errors import BadInputError
+    from churnops.settings import load_settings
+
+    with pytest.raises(BadInputError, match="postgresql://USER:PASSWORD@HOST") as refused:
+        load_settings(database_url="mysql://ann:s3cret@db/prod")
+    assert "s3cret" not in str(refused.value)
+    assert load_settings(database_url="").database is None

@@ -37,9 +37,10 @@ class RegistryUpdates:
     """The wake-up call for the registry loop; with a database, notifications besides polling."""
 
     def __init__(self) -> None:
-        self.wake = asyncio.Event()
         self.last_swap_by: Trigger | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # the loops following the registry and their events (one per running lifespan)
+        self._wakers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -51,12 +52,10 @@ class RegistryUpdates:
         return "notify" if self._connected.is_set() else "poll"
 
     def start(self, url: DatabaseUrl | None) -> None:
-        """Bind to the running event loop; with a database ``url``, start listening."""
-        self.wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        self._stop.clear()
-        if url is None:
+        """With a database ``url``, start listening (once)."""
+        if url is None or (self._thread is not None and self._thread.is_alive()):
             return
+        self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, args=(url,), name="registry-listener", daemon=True
         )
@@ -67,9 +66,22 @@ class RegistryUpdates:
         if self._thread is not None:
             self._thread.join(WAIT_S + 5)
 
+    def waker(self) -> asyncio.Event:
+        """An event of the running loop, set on each notification (``forget`` it after)."""
+        event = asyncio.Event()
+        with self._lock:
+            self._wakers[event] = asyncio.get_running_loop()
+        return event
+
+    def forget(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._wakers.pop(event, None)
+
     def _notify(self) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.wake.set)
+        with self._lock:
+            wakers = list(self._wakers.items())
+        for event, loop in wakers:
+            loop.call_soon_threadsafe(event.set)
 
     def _run(self, url: DatabaseUrl) -> None:
         while not self._stop.is_set():
@@ -90,15 +102,19 @@ class RegistryUpdates:
 async def follow_registry(predictor: Predictor, interval: float, updates: RegistryUpdates) -> None:
     """Check the registry every ``interval`` seconds or when woken, in a worker thread (hashing
     and loading a model must not stall the event loop). Runs until cancelled."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(updates.wake.wait(), interval)
-        trigger: Trigger = "notify" if updates.wake.is_set() else "poll"
-        updates.wake.clear()
-        try:
-            outcome = await anyio.to_thread.run_sync(predictor.refresh)
-        except Exception:  # keep following: a bug here must not silently freeze the model
-            logger.exception("registry check failed")
-            continue
-        if outcome.changed:
-            updates.last_swap_by = trigger
+    wake = updates.waker()
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
+            trigger: Trigger = "notify" if wake.is_set() else "poll"
+            wake.clear()
+            try:
+                outcome = await anyio.to_thread.run_sync(predictor.refresh)
+            except Exception:  # keep following: a bug here must not silently freeze the model
+                logger.exception("registry check failed")
+                continue
+            if outcome.changed:
+                updates.last_swap_by = trigger
+    finally:
+        updates.forget(wake)
