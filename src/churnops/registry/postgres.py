@@ -18,6 +18,7 @@ training, promotion, experiments and the API do not care which one they use.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,15 +74,25 @@ class PostgresRegistry(Registry):
         self.url = url
         self._conn: Connection | None = None  # the open transaction's
         self._cached: set[int] = set()  # versions whose files this process has checked
+        # reads outside a transaction share one connection (the API checks every poll):
+        # opening one per read costs a server process start and a password exchange
+        self._reader: Connection | None = None
+        self._reader_lock = threading.Lock()
 
     @contextmanager
     def _session(self) -> Iterator[Connection]:
-        """The open transaction's connection, or a short one of its own."""
+        """The open transaction's connection, or the shared reading one (reopened when lost)."""
         if self._conn is not None:
             yield self._conn
             return
-        with open_checked(self.url) as conn:
-            yield conn
+        with self._reader_lock:
+            if self._reader is None or self._reader.closed:
+                self._reader = open_checked(self.url, autocommit=True)
+            try:
+                yield self._reader
+            except psycopg.OperationalError:
+                self._reader.close()
+                raise
 
     # ---- reading ---------------------------------------------------------------------------
     def read(self) -> RegistryFile:
