@@ -69,7 +69,7 @@ def score(
 
     Exit 0: scored; 1: the model version failed its checks; 2: bad input.
     """
-    from churnops.registry.store import Registry
+    from churnops.registry.store import open_registry
     from churnops.scoring.run import ScoreOptions, ScoreSummary
     from churnops.scoring.run import score as score_local
 
@@ -88,10 +88,10 @@ def score(
         from churnops.spark import score_files
 
         with progress(not as_json) as bar, step(bar, f"scoring on Spark ({master})"):
-            summary = score_files(Registry(settings), options, master)
+            summary = score_files(open_registry(settings), options, master)
     else:
         with progress(not as_json) as bar:
-            summary = score_local(Registry(settings), options, rows_bar(bar, "scoring", None))
+            summary = score_local(open_registry(settings), options, rows_bar(bar, "scoring", None))
     if as_json:
         print_json(summary.model_dump(mode="json"))
         return

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from serving_support import inputs_for
 from log_backends import LogBackend
 from postgres_support import Cluster
+from serving_support import inputs_for
 
 from churnops import logstore
 from churnops.database.url import DatabaseUrl
