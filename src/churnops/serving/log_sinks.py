@@ -119,7 +119,12 @@ class PostgresSink:
             raise
 
     def transient(self, error: Exception) -> bool:
-        # the server away (connect() words that as BadInputError) or the connection lost
+        """The server away (``connect()`` words that as BadInputError) or the connection lost.
+        Not a protocol violation or a cancelled ``COPY``: both are OperationalErrors too, but
+        they answer the data sent (a value the binary format could not carry), which a retry
+        sends again."""
+        if isinstance(error, psycopg.errors.ProtocolViolation | psycopg.errors.QueryCanceled):
+            return False
         return isinstance(error, psycopg.OperationalError | BadInputError)
 
     def close(self) -> None:

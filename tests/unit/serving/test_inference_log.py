@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 from log_backends import LogBackend
 from postgres_support import Cluster
@@ -19,6 +20,7 @@ from churnops import logstore
 from churnops.database.url import DatabaseUrl
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
 from churnops.serving.inference_log import InferenceLogWriter, LogLayout, ShadowJob, batches
+from churnops.serving.log_sinks import PostgresSink
 from churnops.serving.predictor import Predictor
 from churnops.settings import Settings
 
@@ -202,6 +204,25 @@ def test_a_row_the_database_cannot_store_is_counted_and_the_writer_goes_on(
         "beside",
         "after",
     }
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.ProtocolViolation("insufficient data left in message"),
+        psycopg.errors.QueryCanceled("COPY from stdin failed: error from Python"),
+    ],
+)
+def test_postgresql_refusing_the_data_sent_is_not_retried_as_an_outage(error: Exception) -> None:
+    """PostgreSQL words a malformed binary ``COPY`` row as a protocol violation and a ``COPY``
+    the client aborted as a cancellation — both OperationalErrors, like a lost connection. Retried
+    as an outage, the whole batch was lost after the patience ran out; as refused data, the
+    writer retries row by row and loses only the bad row (the test above, when the driver sends
+    the out-of-range value instead of raising)."""
+    sink = PostgresSink(DatabaseUrl("postgresql://u@127.0.0.1:1/d"))
+    assert not sink.transient(error)
+    assert sink.transient(psycopg.errors.AdminShutdown("terminating connection"))
+    assert sink.transient(psycopg.OperationalError("connection lost"))
 
 
 def test_stopping_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
