@@ -11,15 +11,41 @@ from cli_support import RunCli
 from postgres_support import PASSWORD, Cluster
 
 from churnops.database import migrations
-from churnops.database.url import DatabaseUrl, redact
+from churnops.database.url import DatabaseUrl, redact, scrub
 
 
-def test_redact_hides_the_password_wherever_it_is() -> None:
-    assert redact("postgresql://ann:s3cret@db:5432/prod") == "postgresql://ann@db:5432/prod"
-    assert redact("postgresql://db/prod?password=s3cret&sslmode=require") == (
-        "postgresql://db/prod?sslmode=require"
-    )
-    assert "s3cret" not in repr(DatabaseUrl("postgresql://ann:s3cret@db/prod"))
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://ann:s3cret@db:5432/prod", "postgresql://ann@db:5432/prod"),
+        (
+            "postgresql://db/prod?password=s3cret&sslmode=require",
+            "postgresql://db/prod?sslmode=require",
+        ),
+        ("postgres://db/prod?password=s3cret", "postgres://db/prod"),
+        # libpq takes # and ? unencoded in a password: urllib would end the host there
+        ("postgresql://ann:s3#cret@db/prod", "postgresql://ann@db/prod"),
+        ("postgresql://ann:s3?cret@db/prod", "postgresql://ann@db/prod"),
+        (
+            "postgresql://ann:s3%23cret@h1:5432,h2:5433/prod",
+            "postgresql://ann@h1:5432,h2:5433/prod",
+        ),
+        (
+            "postgresql://ann@db/prod?x=s3cret",
+            "postgresql://ann@db/prod?x=s3cret",
+        ),  # not a password
+    ],
+)
+def test_redact_hides_the_password_wherever_it_is(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    if "password" in url or ":s3" in url:
+        assert "s3" not in repr(DatabaseUrl(url)) and "s3" not in str(DatabaseUrl(url))
+
+
+def test_a_driver_message_quoting_the_password_is_masked() -> None:
+    url = "postgresql://ann:Hunter2%ZZ@db/prod?password=other"
+    text = scrub('invalid percent-encoded token: "Hunter2%ZZ", password other', url)
+    assert "Hunter2" not in text and "other" not in text
 
 
 def test_upgrade_creates_the_schema_once(
@@ -64,11 +90,39 @@ def test_each_wrong_database_is_one_clear_line(
         f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
         postgres_cluster.url(password="s3cret"): "refused the user or password",
         postgres_cluster.url("no_such_db"): "'no_such_db' does not exist",
+        # the driver's own message about these quotes the password: masked
+        postgres_cluster.url(password="s3cret%ZZ"): "the URL cannot be read",
+        postgres_cluster.url() + "?nonsense=1": "the URL cannot be read",
+        postgres_cluster.url(password="s3#cret") + "x": "refused the user or password",
     }
     for url, expected in cases.items():
         monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
         line = _one_line_error(run_cli, *args)
         assert expected in line and redact(url) in line, line
+        assert "s3cret" not in line and "s3#cret" not in line
+
+
+def test_a_refusal_by_the_database_is_one_line(
+    postgres_cluster: Cluster,
+    blank_database: DatabaseUrl,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A role without the right to create tables: `db upgrade` says so in one line (exit 2),
+    not with the driver's traceback."""
+    name = blank_database.value.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE reader LOGIN PASSWORD 's3cret'")
+        conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO reader')
+    try:
+        url = blank_database.value.replace(f"postgres:{PASSWORD}@", "reader:s3cret@")
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
+        line = _one_line_error(run_cli, "db", "upgrade")
+        assert "permission denied" in line and "SQLSTATE 42501" in line, line
+    finally:
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM reader')
+            conn.execute("DROP ROLE reader")
 
 
 def test_an_old_or_a_newer_schema_is_refused(
@@ -111,6 +165,7 @@ def test_the_api_starts_not_ready_and_says_why(
 
     cases = {
         f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
+        f"postgresql://postgres:s3#c?ret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
         blank_database.value: "churnops db upgrade",
     }
     for url, expected in cases.items():
@@ -119,7 +174,7 @@ def test_the_api_starts_not_ready_and_says_why(
             ready = client.get("/health/ready")
             assert ready.status_code == 503
             reason = client.get("/model-info").json()["last_reload_error"]
-            assert expected in reason and redact(url) in reason and "s3cret" not in reason
+            assert expected in reason and redact(url) in reason and "s3" not in reason
             assert PASSWORD not in reason
             assert client.post("/predict", json={}).status_code == 503
 

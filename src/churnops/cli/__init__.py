@@ -89,3 +89,24 @@ def main() -> None:
         where = f" ({exc.filename})" if exc.filename else ""
         err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)
         sys.exit(2)
+    except Exception as exc:
+        message = _database_failure(exc)
+        if message is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+def _database_failure(exc: Exception) -> str | None:
+    """One line for an error the database raised that no command words itself (a permission
+    it lacks, a table changed by hand, a sequence run out), or None for anything else. The
+    driver is looked up, not imported: if it was never loaded, the error cannot be its."""
+    driver = sys.modules.get("psycopg")
+    if driver is None or not isinstance(exc, driver.Error):
+        return None
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    state = f" [SQLSTATE {exc.sqlstate}]" if getattr(exc, "sqlstate", None) else ""
+    return (
+        f"the database refused this ({first}){state}; check the role's rights and the schema "
+        "with `churnops db status`"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from churnops.database.url import DatabaseUrl
+from churnops.database.url import DatabaseUrl, scrub
 from churnops.errors import BadInputError
 
 CONNECT_TIMEOUT_S = 5
@@ -25,6 +25,17 @@ def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tu
         )
     except psycopg.OperationalError as exc:
         raise connection_error(url, exc) from exc
+    except psycopg.ProgrammingError as exc:  # the URL itself: bad %-encoding, unknown parameter
+        raise url_error(url, exc) from None
+
+
+def url_error(url: DatabaseUrl, exc: psycopg.ProgrammingError) -> BadInputError:
+    """A URL libpq cannot read; its message can quote the password, so it is masked."""
+    reason = scrub(str(exc).splitlines()[0], url.value)
+    return BadInputError(
+        f"database {url}: the URL cannot be read ({reason}); it looks like "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with %XX for special characters"
+    )
 
 
 def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInputError:
@@ -45,4 +56,7 @@ def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInpu
 
 def url_database(url: DatabaseUrl) -> str:
     """The database a URL names."""
-    return str(psycopg.conninfo.conninfo_to_dict(url.value).get("dbname", ""))
+    try:
+        return str(psycopg.conninfo.conninfo_to_dict(url.value).get("dbname", ""))
+    except psycopg.ProgrammingError as exc:
+        raise url_error(url, exc) from None

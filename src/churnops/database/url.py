@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -22,14 +22,46 @@ class DatabaseUrl:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (in the user part or as a ``password=`` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, hosts = netloc.rpartition("@")
-        netloc = user.split(":", 1)[0] + "@" + hosts
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` without its password (in the user part or as a ``password=`` parameter).
+
+    Split the way libpq reads a URL, not as ``urllib`` does: the user part runs to the first
+    ``@`` before any ``/``, so a password holding ``#`` or ``?`` (which libpq accepts unencoded)
+    is still recognised as the password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = _user_end(rest)
+    if end >= 0:
+        rest = rest[:end].split(":", 1)[0] + rest[end:]
+    base, question, query = rest.partition("?")
+    if question:
+        kept = [p for p in query.split("&") if unquote(p.split("=", 1)[0]) != "password"]
+        base += "?" + "&".join(kept) if kept else ""
+    return f"{scheme}://{base}"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's message about ``url``) with the URL's passwords masked."""
+    rest = url.partition("://")[2]
+    end = _user_end(rest)
+    password = rest[:end].partition(":")[2] if end >= 0 else ""
+    found = [password, unquote(password)]
+    for param in rest.partition("?")[2].split("&"):
+        key, _, value = param.partition("=")
+        if unquote(key) == "password":
+            found += [value, unquote(value)]
+    for password in filter(None, found):
+        text = text.replace(password, "***")
+    return text
+
+
+def _user_end(rest: str) -> int:
+    """Where the user part of a URL's ``rest`` (after ``://``) ends: the index of its ``@``,
+    or -1 when there is none (libpq looks for ``@`` before the first ``/``)."""
+    for i, char in enumerate(rest):
+        if char in "@/":
+            return i if char == "@" else -1
+    return -1
 
 
 def check_scheme(url: str) -> str:

@@ -99,6 +99,17 @@ class PostgresSink:
         self._guarded(lambda conn: logtable.ensure_columns(conn, schema))
 
     def insert(self, schema: FeatureSchema, names: Sequence[str], rows: list[Any]) -> None:
+        try:
+            self._copy(schema, names, rows)
+        except (psycopg.errors.CheckViolation, psycopg.errors.UndefinedColumn):
+            # The table changed under the writer: a prune dropped the partition it writes to,
+            # or the database was recreated without the project's feature columns. Forget
+            # what was known about it, put back what is missing and write once more.
+            self._days.clear()
+            self.ensure_columns(schema)
+            self._copy(schema, names, rows)
+
+    def _copy(self, schema: FeatureSchema, names: Sequence[str], rows: list[Any]) -> None:
         key = tuple(names)
         if key not in self._types:
             types = logtable.pg_types(schema)
@@ -119,13 +130,17 @@ class PostgresSink:
             raise
 
     def transient(self, error: Exception) -> bool:
-        """The server away (``connect()`` words that as BadInputError) or the connection lost.
+        """The server away (``connect()`` words that as BadInputError), the connection lost, or
+        the log table missing.
         Not a protocol violation or a cancelled ``COPY``: both are OperationalErrors too, but
         they answer the data sent (a value the binary format could not carry), which a retry
         sends again."""
         if isinstance(error, psycopg.errors.ProtocolViolation | psycopg.errors.QueryCanceled):
             return False
-        return isinstance(error, psycopg.OperationalError | BadInputError)
+        # a database recreated empty: its rows wait (within the patience) for `db upgrade`
+        return isinstance(
+            error, psycopg.OperationalError | psycopg.errors.UndefinedTable | BadInputError
+        )
 
     def close(self) -> None:
         if self._conn is not None:

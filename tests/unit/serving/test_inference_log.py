@@ -17,6 +17,7 @@ from postgres_support import Cluster
 from serving_support import inputs_for
 
 from churnops import logstore
+from churnops.database import logtable, migrations
 from churnops.database.url import DatabaseUrl
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
 from churnops.serving.inference_log import InferenceLogWriter, LogLayout, ShadowJob, batches
@@ -364,3 +365,48 @@ def test_a_database_outage_is_buffered_then_written(
     assert accepted.count(True) == 300 and log.dropped == 100
     assert (log.written, log.failed, log.pending) == (301, 0, 0)
     assert len(logstore.read(database)) == 301
+
+
+def _wait_written(log: InferenceLogWriter, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while log.written < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_rows_after_a_prune_of_the_partition_in_use_are_written(database: DatabaseUrl) -> None:
+    """`logs prune` dropping the day the writer is writing to (a prune just after midnight
+    takes yesterday's late rows' day): the writer creates the partition again instead of
+    failing every later row until it restarts."""
+    log = writer(database)
+    log.start()
+    log.submit(LAYOUT, [one_row("before")])
+    _wait_written(log, 1)
+    assert len(logtable.prune(database, before=2_000_000_000).partitions) == 1
+    log.submit(LAYOUT, [one_row(f"after-{i}") for i in range(5)])
+    log.close()
+    assert (log.written, log.failed) == (6, 0)
+    assert len(logstore.read(database)) == 5
+
+
+def test_rows_wait_for_a_database_recreated_empty(
+    database: DatabaseUrl, postgres_cluster: Cluster
+) -> None:
+    """The database dropped and created again (a restore, a mistake) while the API runs: rows
+    wait for `churnops db upgrade` (within the writer's patience) and are then written, into a
+    table that gets the project's feature columns again."""
+    log = writer(database)
+    log.start()
+    log.submit(LAYOUT, [one_row("before")])
+    _wait_written(log, 1)
+    name = database.value.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    log.submit(LAYOUT, [one_row(f"after-{i}") for i in range(5)])
+    time.sleep(0.5)  # the writer finds no table and waits
+    assert log.failed == 0
+    migrations.upgrade(database)
+    _wait_written(log, 6)
+    log.close()
+    assert (log.written, log.failed) == (6, 0)
+    assert logstore.read(database)["contract_type"].tolist() == ["Month-to-month"] * 5
