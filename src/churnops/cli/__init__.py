@@ -90,10 +90,10 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)
         sys.exit(2)
     except Exception as exc:
-        message = _database_failure(exc)
-        if message is None:
+        refusal = _database_failure(exc)
+        if refusal is None:
             raise
-        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(refusal)}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
