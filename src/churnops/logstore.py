@@ -35,6 +35,13 @@ EXPERIMENT_COLUMNS: dict[str, str] = {
 }
 
 
+# Names PostgreSQL gives every table itself: a feature column cannot take them.
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+# At most this many feature columns: PostgreSQL allows 1,600 columns per table (SQLite
+# 2,000), and the log has its own columns beside the features.
+MAX_FEATURES = 1_500
+
+
 def prediction_columns(schema: FeatureSchema | None = DEFAULT_SCHEMA) -> list[str]:
     """What every logged prediction has: ``columns()`` without the experiment columns (and
     without feature columns for ``None``)."""

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from churnops import logstore
 from churnops.errors import BadInputError
 from churnops.model.costs import Costs
 from churnops.schema import (
@@ -35,11 +36,10 @@ from churnops.schema import (
 
 PROJECT_FILE = "churnops.yaml"
 MAX_FILE_BYTES = 1 << 20
-NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# at most 63 characters: PostgreSQL cuts longer identifiers, so two long names could collide
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # names the prepared table and the inference log already use for something else
-RESERVED_NAMES = frozenset(
-    {"id", "ts", "request_id", "model_version", "probability", "decision", "latency_ms"}
-)
+RESERVED_NAMES = frozenset({"id", *logstore.typed_columns(None), *logstore.SYSTEM_COLUMNS})
 
 Path_ = tuple[str | int, ...]
 
@@ -178,7 +178,7 @@ class ProjectFile(BaseModel):
 
     id: str | None = None
     label: LabelEntry
-    features: list[FeatureEntry] = Field(min_length=1)
+    features: list[FeatureEntry] = Field(min_length=1, max_length=logstore.MAX_FEATURES)
     rules: list[ProductRule] = Field(default_factory=list)
     costs: Costs | None = None
 

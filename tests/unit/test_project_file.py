@@ -10,6 +10,7 @@ import pytest
 from cli_support import RunCli
 
 from churnops.errors import BadInputError
+from churnops.logstore import MAX_FEATURES
 from churnops.project import load_schema, parse_project
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema, default_schema
 
@@ -197,6 +198,11 @@ BAD = [
         "lower-case",
     ),
     ("same-spelling", ("[0, 1]", "[Yes, yes]"), 31, "features[4].categories[1]", "same category"),
+    # names the inference log cannot take as columns (PostgreSQL's own, the log's, too long)
+    ("system-column", ("name: senior", "name: xmin"), 28, "features[4].name", "reserved"),
+    ("log-column", ("name: senior", "name: variant"), 28, "features[4].name", "reserved"),
+    ("id-column", ("name: senior", "name: customer_id"), 28, "features[4].name", "reserved"),
+    ("long-name", ("name: senior", "name: s" + "e" * 63), 28, "features[4].name", "lower-case"),
     (
         "min-missing",
         ("    min: 0\n    max: 150\n", "    max: 150\n"),
@@ -220,6 +226,18 @@ def test_a_wrong_file_gets_one_line_naming_line_and_field(
     assert "\n" not in message
     assert message.startswith(f"churnops.yaml: line {line}: "), message
     assert where in message and words in message
+
+
+def test_too_many_features_for_the_log_is_one_line() -> None:
+    """More features than the inference log can hold as columns (PostgreSQL: 1,600 per
+    table): one line naming the limit, before any data is read."""
+    features = "".join(
+        f"  - {{name: f{i}, type: float, min: 0, max: 1}}\n" for i in range(MAX_FEATURES + 1)
+    )
+    text = "label:\n  column: churn\n  churned: [Yes]\nfeatures:\n" + features
+    with pytest.raises(BadInputError, match=f"at most {MAX_FEATURES}") as caught:
+        parse_project(text, "churnops.yaml")
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
