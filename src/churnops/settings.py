@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     header_timeout: float = _seconds(10.0, 300, "Seconds a client has to send request headers")
     body_timeout: float = _seconds(30.0, 600, "Seconds a client has to send the body after them")
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="With several workers (serve --workers N): the folder their Prometheus "
+        "metrics meet in, emptied at start; unset: a new temporary folder per run",
+    )
     max_connections: int = Field(
         default=4096, ge=16, le=1_000_000, description="Open connections per worker process"
     )

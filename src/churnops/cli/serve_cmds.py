@@ -60,6 +60,8 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from churnops.serving.worker_metrics import shared_folder
+
     settings = settings_for(home, host=host, port=port, workers=workers, log_level=log_level)
     # worker processes import churnops.api and read their settings from the environment
     os.environ["CHURNOPS_HOME"] = str(settings.home.resolve())
@@ -76,18 +78,20 @@ def serve(
     )
     log_config = copy.deepcopy(LOGGING_CONFIG)  # plus our logger: model swaps, reload failures
     log_config["loggers"]["churnops"] = {"handlers": ["default"], "level": "INFO"}
-    uvicorn.run(
-        "churnops.api:app",
-        log_config=log_config,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=access_log,
-        loop=loop,
-        http=GUARDED_HTTP,  # httptools + read deadlines and a connection cap (see the module)
-        ws="none",
-    )
+    # several workers: one scrape shows them all (Prometheus multiprocess mode, see the module)
+    with shared_folder(settings.workers, settings.metrics_dir):
+        uvicorn.run(
+            "churnops.api:app",
+            log_config=log_config,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=access_log,
+            loop=loop,
+            http=GUARDED_HTTP,  # httptools + read deadlines and a connection cap (see the module)
+            ws="none",
+        )
 
 
 def parse_when(text: str | None, option: str = "--since") -> float | None:

@@ -4,8 +4,9 @@ The request models come from the model serving (each version brings the feature 
 trained on), so the app has no schema of its own. Building the app does no I/O. The lifespan
 raises the open-files limit, starts the connection guard (handed to the HTTP protocol through
 the lifespan state), opens the inference log, loads the current model (the app starts, not
-ready, on an empty registry), polls the registry, and on shutdown — after the server has
-finished in-flight requests — writes the buffered log rows.
+ready, on an empty registry), polls the registry (and, with several workers, publishes this
+worker's metrics), and on shutdown — after the server has finished in-flight requests — writes
+the buffered log rows.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
 from churnops.serving.security import AdminGuard
 from churnops.serving.state import ServingState
+from churnops.serving.worker_metrics import metrics_folder
 from churnops.settings import Settings, load_settings
 
 logger = logging.getLogger("churnops.serving")
@@ -88,7 +90,11 @@ def build_state(settings: Settings) -> ServingState:
         predictor=predictor,
         log=log,
         metrics=ServingMetrics(
-            predictor, log, drift_report, ProtectionCollector(connections, admin)
+            predictor,
+            log,
+            drift_report,
+            ProtectionCollector(connections, admin),
+            worker_files=metrics_folder(),
         ),
         connections=connections,
         admin=admin,
@@ -123,19 +129,24 @@ def app_for(state: ServingState) -> FastAPI:
                 state.predictor.last_reload_error or "the registry has no current model yet",
             )
         state.updates.start(state.settings.database)
-        poller = asyncio.create_task(
-            follow_registry(state.predictor, state.settings.poll_interval, state.updates)
+        tasks = (
+            asyncio.create_task(
+                follow_registry(state.predictor, state.settings.poll_interval, state.updates)
+            ),
+            asyncio.create_task(state.metrics.publish_while_serving()),
         )
         try:
             yield {GUARD_STATE_KEY: state.connections}
         finally:
             state.connections.stop()
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await anyio.to_thread.run_sync(state.updates.stop)
             if state.log is not None:
                 await anyio.to_thread.run_sync(state.log.close)
+            state.metrics.close()  # after the log's last rows: their counts go out too
 
     app = FastAPI(
         title="churnops prediction API",

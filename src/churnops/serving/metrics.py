@@ -1,9 +1,27 @@
-"""Prometheus metrics of one API process, on its own ``CollectorRegistry``.
+"""Prometheus metrics of the API, on its own ``CollectorRegistry``.
 
 The request path only touches cheap objects (cached label children, a numpy-backed histogram
 of probabilities that takes a whole batch in one call); everything that describes state —
 the model serving, reloads, the log writer, the drift report — is read when ``/metrics`` is
 scraped, by custom collectors, so none of it costs a request anything.
+
+One process (``churnops serve``, ``--workers 1``, ``uvicorn churnops.api:app``, the app in
+tests) keeps everything in memory and exposes it as described. Several workers (``churnops
+serve --workers N``, which sets ``PROMETHEUS_MULTIPROC_DIR``) run prometheus-client's
+multiprocess mode (see :mod:`churnops.serving.worker_metrics`): one scrape shows the whole
+server under the same names. Counters and histograms are summed over the workers. Each gauge
+is combined by a rule: health flags (``churnops_model_ready``,
+``churnops_inference_log_writer_running``) take the lowest worker's value, so an alert on 0
+fires when any worker lacks a model or a log writer; trouble flags and what was loaded
+(``churnops_model_last_reload_failed``, ``churnops_experiment_not_applied``,
+``churnops_experiment_running``, the model version, its feature count and load time, the
+challenger version and share) take the highest, so any worker's trouble shows and the version
+is the newest any worker serves (they differ only while they swap); per-worker quantities (log
+queue depth, open connections, the connection cap) are summed. Only live workers' gauges count.
+The drift and performance gauges are read from their report files by the worker answering.
+``process_*`` and ``python_gc_*`` are not exposed then: each would describe only the worker
+that answered (prometheus-client's custom collectors do not work across processes); watch the
+container's CPU and memory instead.
 """
 
 from __future__ import annotations
@@ -31,6 +49,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from churnops.monitoring.results import DriftReport
@@ -41,6 +60,7 @@ from churnops.serving.performance_metrics import performance_families
 from churnops.serving.predictor import Predictor
 from churnops.serving.routing import Route
 from churnops.serving.security import AdminGuard
+from churnops.serving.worker_metrics import ProcessFiles
 
 logger = logging.getLogger("churnops.serving")
 
@@ -306,7 +326,11 @@ def drift_families(report: DriftReport) -> list[Metric]:
 
 
 class ServingMetrics:
-    """Every collector of one app, and the request-path handles to them."""
+    """Every collector of one app, and the request-path handles to them.
+
+    ``registry`` holds this process's own state (a route module may add a collector to it).
+    With ``worker_files`` (the multiprocess folder) the request-path metrics live in the files,
+    ``registry`` is copied there, and a scrape reads every worker's files."""
 
     def __init__(
         self,
@@ -314,44 +338,52 @@ class ServingMetrics:
         log: InferenceLogWriter | None,
         drift_report: Path,
         protection: ProtectionCollector | None = None,
+        worker_files: Path | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
+        in_memory = self.registry if worker_files is None else None  # else: in the files
         labels = ("method", "endpoint", "status")
         self.requests = Counter(
-            "churnops_http_requests", "HTTP requests", labels, registry=self.registry
+            "churnops_http_requests", "HTTP requests", labels, registry=in_memory
         )
         self.latency = Histogram(
             "churnops_http_request_duration_seconds",
             "Time to answer, from the first byte received to the response handed to the server",
             labels,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=in_memory,
         )
         self.predictions = Counter(
             "churnops_predictions",
             "Rows scored, per model version",
             ("model_version",),
-            registry=self.registry,
+            registry=in_memory,
         )
         self.experiment_predictions = Counter(
             "churnops_experiment_predictions",
             "Rows answered during an experiment, per experiment, variant (champion or "
             "challenger) and model version",
             ("experiment_id", "variant", "model_version"),
-            registry=self.registry,
+            registry=in_memory,
         )
         self.probabilities = ProbabilityHistogram()
-        for collector in (
-            self.probabilities,
-            ServingStateCollector(predictor, log),
+        reports = (
             drift_collector(drift_report),
             ReportCollector(drift_report.with_name(PERFORMANCE_LATEST), performance_families),
-        ):
-            self.registry.register(collector)
+        )
+        self.registry.register(self.probabilities)
+        self.registry.register(ServingStateCollector(predictor, log))
+        self.files = None if worker_files is None else ProcessFiles(self.registry, worker_files)
+        self._exposed = self.registry if worker_files is None else CollectorRegistry()
+        for report in reports:
+            self._exposed.register(report)
         if protection is not None:
             self.registry.register(protection)
-        ProcessCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
+        if worker_files is None:
+            ProcessCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        else:
+            MultiProcessCollector(self._exposed, str(worker_files))  # type: ignore[no-untyped-call]
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._prediction_children: dict[int, Any] = {}
         self._route_children: dict[Route, Any] = {}
@@ -382,4 +414,17 @@ class ServingMetrics:
         return child
 
     def exposition(self) -> bytes:
-        return bytes(generate_latest(self.registry))
+        if self.files is not None:
+            self.files.before_scrape()
+        return bytes(generate_latest(self._exposed))
+
+    async def publish_while_serving(self) -> None:
+        """With several workers, copy this process's state to its files every second until
+        cancelled; with one, nothing to do."""
+        if self.files is not None:
+            await self.files.publish_every()
+
+    def close(self) -> None:
+        """With several workers: the last values, then this worker's gauges leave the scrapes."""
+        if self.files is not None:
+            self.files.close()
