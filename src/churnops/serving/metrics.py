@@ -367,26 +367,30 @@ class ServingMetrics:
             registry=in_memory,
         )
         self.probabilities = ProbabilityHistogram()
-        reports = (
-            drift_collector(drift_report),
-            ReportCollector(drift_report.with_name(PERFORMANCE_LATEST), performance_families),
-        )
         self.registry.register(self.probabilities)
         self.registry.register(ServingStateCollector(predictor, log))
-        self.files = None if worker_files is None else ProcessFiles(self.registry, worker_files)
-        self._exposed = self.registry if worker_files is None else CollectorRegistry()
-        for report in reports:
-            self._exposed.register(report)
         if protection is not None:
             self.registry.register(protection)
-        if worker_files is None:
-            ProcessCollector(registry=self.registry)
-            GCCollector(registry=self.registry)
-        else:
-            MultiProcessCollector(self._exposed, str(worker_files))  # type: ignore[no-untyped-call]
+        self.files = None if worker_files is None else ProcessFiles(self.registry, worker_files)
+        self._exposed = self._scraped(drift_report, worker_files)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._prediction_children: dict[int, Any] = {}
         self._route_children: dict[Route, Any] = {}
+
+    def _scraped(self, drift_report: Path, worker_files: Path | None) -> CollectorRegistry:
+        """What a scrape reads: this process's registry, the report gauges and the process
+        metrics; with several workers, every worker's files and the report gauges."""
+        exposed = self.registry if worker_files is None else CollectorRegistry()
+        exposed.register(drift_collector(drift_report))
+        exposed.register(
+            ReportCollector(drift_report.with_name(PERFORMANCE_LATEST), performance_families)
+        )
+        if worker_files is None:
+            ProcessCollector(registry=exposed)
+            GCCollector(registry=exposed)
+        else:
+            MultiProcessCollector(exposed, str(worker_files))  # type: ignore[no-untyped-call]
+        return exposed
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         key = (method, endpoint, status)
