@@ -99,7 +99,7 @@ def running(
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stderr=stderr, preexec_fn=limit)
     server = Server(process, f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # several workers on a busy 2-core machine: ~50 s
         while True:
             try:
                 httpx.get(f"{server.url}/health/live", timeout=1)

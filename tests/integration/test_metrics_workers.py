@@ -42,6 +42,15 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(value for (n, got), value in samples.items() if n == name and wanted <= set(got))
 
 
+def counted(url: str) -> tuple[float, float]:
+    """(/predict requests, rows predicted), as one scrape shows them. A worker counts a request
+    just after it has sent the answer, so a scrape sent at once to the other worker may miss
+    the last one: wait for the counts before asserting that every scrape shows them."""
+    samples = scrape(url)
+    requests = total(samples, "churnops_http_requests_total", endpoint="/predict")
+    return requests, total(samples, "churnops_predictions_total")
+
+
 def wait_for(check: Callable[[], bool], seconds: float = 60) -> bool:
     deadline = time.monotonic() + seconds
     while not check():
@@ -100,6 +109,7 @@ def test_one_scrape_adds_up_every_worker_and_a_new_run_starts_from_zero(
         sent = predict_on_both_workers(server.url, at_least=20)
         batch = httpx.post(f"{server.url}/predict/batch", json=[SEED_BODY] * BATCH_ROWS)
         assert batch.status_code == 200
+        assert wait_for(lambda: counted(server.url) == (sent, sent + BATCH_ROWS))
         for _ in range(6):
             samples = scrape(server.url)
             assert total(samples, "churnops_http_requests_total", endpoint="/predict") == sent
@@ -141,6 +151,7 @@ def test_a_killed_worker_counts_stay_and_its_gauges_go(trained_home: Path, tmp_p
     command, port = two_workers(trained_home)
     with running(command, trained_home, port, CHURNOPS_METRICS_DIR=str(metrics_dir)) as server:
         sent = predict_on_both_workers(server.url, at_least=10)
+        assert wait_for(lambda: counted(server.url) == (sent, sent))
         assert wait_for(lambda: len(worker_pids(metrics_dir)) == 2)
         cap = scrape(server.url)[("churnops_http_connections_max", ())]
         killed = min(worker_pids(metrics_dir))
