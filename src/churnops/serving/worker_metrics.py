@@ -60,7 +60,7 @@ GAUGE_MODES: dict[str, str] = {
     "churnops_http_connections_open": _SUM,
     "churnops_http_connections_max": _SUM,
 }
-UNLISTED_GAUGE_MODE = "liveall"
+UNLISTED_GAUGE_MODE = "liveall"  # no rule: one series per worker (a `pid` label)
 
 
 def metrics_folder() -> Path | None:
