@@ -36,11 +36,14 @@ def upgrade(as_json: JsonOpt = False) -> None:
     url = _url()
     done = migrations.upgrade(url)
     if as_json:
-        print_json({"database": str(url), "before": done.before, "after": done.after})
-    elif done.before == done.after:
+        print_json({"database": str(url), **dataclasses.asdict(done)})
+        return
+    if done.before == done.after:
         console.print(f"{url}: schema version {done.after}, up to date")
     else:
         console.print(f"{url}: schema version {done.before} → {done.after}")
+    if done.recreated_registry:
+        console.print("re-created the registry's deleted row (the registry was empty)")
 
 
 @db_app.command("status")

@@ -121,10 +121,11 @@ def promote(
     """Make a version current after checking its files, hash, loading and a smoke prediction."""
     from churnops.registry.promotion import switch
 
+    settings = settings_for(home)
     previous, entry = switch(
-        settings_for(home), "promote", parse_version(version), reason or "manual promotion", force
+        settings, "promote", parse_version(version), reason or "manual promotion", force
     )
-    _switched("promoted", previous, entry, as_json)
+    _switched("promoted", previous, entry, as_json, settings.database is None)
 
 
 def rollback(
@@ -146,7 +147,7 @@ def rollback(
         return
     target = None if to is None else parse_version(to)
     previous, entry = switch(settings, "rollback", target, reason or "manual rollback")
-    _switched("rolled back to", previous, entry, as_json)
+    _switched("rolled back to", previous, entry, as_json, settings.database is None)
 
 
 def _candidates(registry: Registry, as_json: bool) -> None:
@@ -186,7 +187,10 @@ def _candidates(registry: Registry, as_json: bool) -> None:
     console.print(_versions_table(entries, "Rollback candidates", [c for _, c in rows]))
 
 
-def _switched(verb: str, previous: ModelVersion | None, entry: ModelVersion, as_json: bool) -> None:
+def _switched(
+    verb: str, previous: ModelVersion | None, entry: ModelVersion, as_json: bool, files: bool
+) -> None:
+    """``files``: the registry is the home's files, whose pointer file names the current one."""
     if as_json:
         print_json(
             {
@@ -197,9 +201,8 @@ def _switched(verb: str, previous: ModelVersion | None, entry: ModelVersion, as_
         )
     else:
         before = previous.name if previous else "none"
-        console.print(
-            f"[green]{verb} {entry.name}[/] (was {before}); current_model.txt → {entry.file}"
-        )
+        pointer = "current_model.txt → " if files else ""
+        console.print(f"[green]{verb} {entry.name}[/] (was {before}); {pointer}{entry.file}")
 
 
 def register(app: typer.Typer) -> None:

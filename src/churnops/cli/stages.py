@@ -133,6 +133,8 @@ def _train_summary(result: TrainResult) -> None:
             f"over an hour: {', '.join(reg.removed)}",
             highlight=False,
         )
+    if reg.note:
+        console.print(f"note: {reg.note}", highlight=False)
 
 
 def _threshold_origin(entry: ModelVersion) -> str:
@@ -207,6 +209,7 @@ def _train_json(result: TrainResult) -> dict[str, object]:
         "metrics": result.registered.entry.metrics,
         "oracle_roc_auc": result.oracle_auc,
         "removed": result.registered.removed,
+        "note": result.registered.note,
     }
 
 

@@ -23,6 +23,10 @@ from churnops.errors import BadInputError
 VERSION_TABLE = "churnops_schema"
 UPGRADE_LOCK = 0x636875726E  # pg_advisory_xact_lock key: "churn"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# the registry never held anything: its single row, if deleted by hand, may start over empty
+REGISTRY_UNUSED = (
+    "NOT EXISTS (SELECT 1 FROM registry_history) AND NOT EXISTS (SELECT 1 FROM registry_artifacts)"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Migration:
 class Upgraded:
     before: int
     after: int
+    recreated_registry: bool = False  # the empty registry's deleted row was put back
 
 
 def migrations() -> list[Migration]:
@@ -79,7 +84,11 @@ def upgrade(url: DatabaseUrl) -> Upgraded:
                 f"INSERT INTO {VERSION_TABLE} (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),
             )
-    return Upgraded(before, latest())
+        recreated = conn.execute(
+            "INSERT INTO registry_state (id, document) SELECT 1, '{}' "
+            f"WHERE {REGISTRY_UNUSED} ON CONFLICT (id) DO NOTHING"
+        ).rowcount
+    return Upgraded(before, latest(), recreated_registry=recreated > 0)
 
 
 def check(url: DatabaseUrl, conn: psycopg.Connection[tuple[Any, ...]]) -> None:

@@ -26,7 +26,7 @@ from churnops.registry.entries import (
 )
 from churnops.registry.orphans import remove_orphans
 from churnops.registry.stats import train_stats
-from churnops.registry.store import Registry, artifact_stem, open_registry
+from churnops.registry.store import Registry, artifact_stem, file_registry_note, open_registry
 from churnops.schema import DEFAULT_SCHEMA, FeatureSchema
 from churnops.settings import Settings
 
@@ -38,6 +38,7 @@ class Registered:
     reason: str
     previous: ModelVersion | None
     removed: list[str] = field(default_factory=list)  # killed trainings' leftovers, home-relative
+    note: str | None = None  # e.g. a file registry in the home, left alone by the database's
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -96,14 +97,14 @@ def register(
     if trained.cv:
         metrics["cv"] = trained.cv
     registry = open_registry(settings)
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    registry.models_dir.mkdir(parents=True, exist_ok=True)
     with registry.transaction() as state:
         state.refuse_during_experiment("registering a new version")
         removed = remove_orphans(registry, state, time.time())
         version = registry.reserve_version(state)
         stem = artifact_stem(version, datetime.now(UTC))
-        joblib_path = settings.models_dir / f"{stem}.joblib"
-        onnx_path = settings.models_dir / f"{stem}.onnx"
+        joblib_path = registry.models_dir / f"{stem}.joblib"
+        onnx_path = registry.models_dir / f"{stem}.onnx"
         atomic_write(joblib_path, lambda tmp: joblib.dump(trained.pipeline, tmp))
         atomic_write_bytes(onnx_path, onnx_bytes)
         _write_version_files(registry, settings, version, trained, schema)
@@ -159,7 +160,9 @@ def register(
             reason if promoted else f"v{version} rejected: {reason}",
         )
     home_relative = [str(path.relative_to(settings.home)) for path in removed]
-    return Registered(entry, promoted, reason, previous, home_relative)
+    return Registered(
+        entry, promoted, reason, previous, home_relative, file_registry_note(settings)
+    )
 
 
 TRAINED_ON = "trained_on.parquet"

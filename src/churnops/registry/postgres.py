@@ -9,28 +9,34 @@ training, promotion, experiments and the API do not care which one they use.
   never reused, even when a training fails after taking one.
 - The history is ``registry_history``, append-only (a trigger refuses changes).
 - Artifacts (the ONNX and joblib files, the per-version samples and statistics) are stored in
-  ``registry_artifacts`` at registration. ``home/models`` and ``home/registry/versions`` are a
-  local cache: a version's files are written there from the database when first asked for,
-  each checked against its SHA-256, so a replica starts from an empty home.
+  ``registry_artifacts`` at registration. ``home/.cache/database/NAME-ID`` is a local cache,
+  one per database and apart from the file registry's ``models/`` and ``registry/`` (a home
+  may hold one, which is never touched): a version's files are written there from the
+  database when first asked for, each checked against its SHA-256, so a replica starts from
+  an empty home; a cached file that fails its check is fetched again.
+- A change waits at most ``LOCK_TIMEOUT_S`` for another one holding the registry, as with
+  the file registry's lock, then gives up naming the session holding it.
 - A commit sends ``NOTIFY churnops_registry`` (delivered when it commits).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from churnops.atomic import atomic_write_bytes, sha256_file
-from churnops.database.migrations import open_checked
+from churnops.database.migrations import REGISTRY_UNUSED, open_checked
 from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import (
@@ -40,7 +46,7 @@ from churnops.registry.entries import (
     ModelVersion,
     RegistryFile,
 )
-from churnops.registry.store import Registry
+from churnops.registry.store import LOCK_TIMEOUT_S, Registry
 from churnops.settings import Settings
 
 CHANNEL = "churnops_registry"
@@ -67,11 +73,40 @@ def _version_files(registry: Registry, entry: ModelVersion) -> dict[str, Path]:
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
+# sessions holding the registry row (or its table) for a change; waiting ones excluded
+LOCK_HOLDERS = """
+SELECT DISTINCT held.pid FROM pg_locks held
+WHERE held.relation = 'registry_state'::regclass AND held.granted
+  AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND held.mode <> 'AccessShareLock' AND held.pid <> pg_backend_pid()
+  AND NOT EXISTS (SELECT 1 FROM pg_locks waiting WHERE waiting.pid = held.pid
+                  AND NOT waiting.granted)
+ORDER BY held.pid
+"""
+
+
+def cache_folder(home: Path, url: DatabaseUrl) -> Path:
+    """Where a home keeps its copies of one database's artifacts: ``.cache/database/NAME-ID``
+    (the database's name, and a digest of its URL without the password), so a file registry
+    in the same home and another database's versions never share a path."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(url.value).path.lstrip("/"))[:40]
+    digest = hashlib.sha256(str(url).encode()).hexdigest()[:12]
+    return home / ".cache" / "database" / f"{name or 'database'}-{digest}"
+
+
+def _first_line(exc: psycopg.Error) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
 
 class PostgresRegistry(Registry):
-    def __init__(self, settings: Settings, url: DatabaseUrl) -> None:
+    def __init__(
+        self, settings: Settings, url: DatabaseUrl, lock_timeout: float = LOCK_TIMEOUT_S
+    ) -> None:
         super().__init__(settings)
+        cache = cache_folder(settings.home, url)
+        self._at(cache / "registry", cache / "models")
         self.url = url
+        self.lock_timeout = lock_timeout
         self._conn: Connection | None = None  # the open transaction's
         self._cached: set[int] = set()  # versions whose files this process has checked
         # reads outside a transaction share one connection (the API checks every poll):
@@ -90,21 +125,39 @@ class PostgresRegistry(Registry):
                 self._reader = open_checked(self.url, autocommit=True)
             try:
                 yield self._reader
-            except psycopg.OperationalError:
-                self._reader.close()
-                raise
+            except psycopg.Error as exc:  # a restart, an outage, a table gone: one line
+                if isinstance(exc, psycopg.OperationalError):
+                    self._reader.close()
+                raise BadInputError(f"database {self.url}: {_first_line(exc)}") from exc
+
+    @property
+    def location(self) -> str:
+        return f"the registry in {self.url}"
 
     # ---- reading ---------------------------------------------------------------------------
     def read(self) -> RegistryFile:
         with self._session() as conn:
             row = conn.execute("SELECT document FROM registry_state WHERE id = 1").fetchone()
+            if row is None:
+                raise self._missing_row(conn)
         return self._document(row)
 
-    def _document(self, row: tuple[Any, ...] | None) -> RegistryFile:
-        if row is None:
-            raise BadInputError(
-                f"database {self.url} has no registry row: run `churnops db upgrade`"
+    def _missing_row(self, conn: Connection) -> BadInputError:
+        """The registry row was deleted by hand: ``db upgrade`` re-creates it only while the
+        registry never held anything; else only a backup has what it said."""
+        unused = conn.execute(f"SELECT {REGISTRY_UNUSED}").fetchone()
+        if unused is not None and unused[0]:
+            return BadInputError(
+                f"database {self.url} has no registry row: run `churnops db upgrade`, which "
+                "re-creates the empty registry"
             )
+        return BadInputError(
+            f"database {self.url} has lost its registry row (registry_state was emptied) while "
+            "its history and artifacts remain: restore the database from a backup — nothing "
+            "was changed"
+        )
+
+    def _document(self, row: tuple[Any, ...]) -> RegistryFile:
         try:
             return RegistryFile.model_validate(row[0])
         except ValidationError as exc:
@@ -143,6 +196,12 @@ class PostgresRegistry(Registry):
     def version_dir(self, version: int) -> Path:
         self._cache(version)
         return super().version_dir(version)
+
+    def heal(self, version: int) -> bool:
+        """Write the version's files again from the database where the cached ones differ."""
+        self._cached.discard(version)
+        self._cache(version)
+        return True
 
     def _cache(self, version: int) -> None:
         """Write the version's stored files into the local cache where absent or different."""
@@ -218,8 +277,12 @@ class PostgresRegistry(Registry):
                     (event.seq, Jsonb(event.model_dump(mode="json"))),
                 )
             stored = sum(self._upload(self._conn, entry, source) for entry in state.versions)
-            if state.last_version:
-                self._conn.execute("SELECT setval('registry_versions', %s)", (state.last_version,))
+            if state.last_version:  # never backwards: numbers already handed out stay used
+                self._conn.execute(
+                    "SELECT setval('registry_versions', greatest(last_value, %s)) "
+                    "FROM registry_versions",
+                    (state.last_version,),
+                )
             self._conn.execute("SELECT pg_notify(%s, 'import')", (CHANNEL,))
         return Imported(len(state.versions), len(history), stored, already=False)
 
@@ -230,9 +293,19 @@ class PostgresRegistry(Registry):
         (``commit``) is stored together when it ends, nothing if it raises."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open_checked(self.url) as conn:
-            row = conn.execute(
-                "SELECT document FROM registry_state WHERE id = 1 FOR UPDATE"
-            ).fetchone()
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                (f"{round(self.lock_timeout * 1000)}ms",),
+            )
+            try:
+                row = conn.execute(
+                    "SELECT document FROM registry_state WHERE id = 1 FOR UPDATE"
+                ).fetchone()
+            except psycopg.errors.LockNotAvailable as exc:
+                conn.rollback()
+                raise self._locked(conn) from exc
+            if row is None:
+                raise self._missing_row(conn)
             state = self._document(row)
             self._conn = conn
             try:
@@ -240,13 +313,23 @@ class PostgresRegistry(Registry):
             finally:
                 self._conn = None
 
+    def _locked(self, conn: Connection) -> BadInputError:
+        holders = ", ".join(f"pid {pid}" for (pid,) in conn.execute(LOCK_HOLDERS).fetchall())
+        return BadInputError(
+            f"the registry in {self.url} stayed locked by another session "
+            f"({holders or 'which ended since'}) for {self.lock_timeout:g} s: try again when it "
+            "is done, or end it (SELECT pg_terminate_backend(PID)) — nothing was changed"
+        )
+
     def reserve_version(self, state: RegistryFile) -> int:
-        if state.last_version >= MAX_VERSION:
-            raise CheckFailedError(
-                f"every version number up to v{MAX_VERSION} has been used; nothing was changed"
-            )
+        """The sequence's next number (its maximum is ``MAX_VERSION``)."""
         with self._session() as conn:
-            row = conn.execute("SELECT nextval('registry_versions')").fetchone()
+            try:
+                row = conn.execute("SELECT nextval('registry_versions')").fetchone()
+            except psycopg.errors.SequenceGeneratorLimitExceeded as exc:
+                raise CheckFailedError(
+                    f"every version number up to v{MAX_VERSION} has been used; nothing was changed"
+                ) from exc
         version = int(row[0]) if row else 0
         state.last_version = max(state.last_version, version)
         return version

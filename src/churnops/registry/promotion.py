@@ -31,19 +31,31 @@ def smoke_frame(registry: Registry, entry: ModelVersion, schema: FeatureSchema) 
     return pd.DataFrame([row])
 
 
-def verify(registry: Registry, entry: ModelVersion) -> OnnxModel:
-    """Refuse a version whose files are missing, altered, unloadable or that cannot predict."""
+def _file_failure(registry: Registry, entry: ModelVersion) -> str | None:
+    """Why the version's two artifacts cannot be trusted, or None."""
     for path, expected in (
         (registry.artifact_path(entry), entry.sha256),
         (registry.onnx_path(entry), entry.onnx_sha256),
     ):
         if not path.exists():
-            raise CheckFailedError(f"{entry.name} refused: {path} is missing")
+            return f"{entry.name} refused: {path} is missing"
         if sha256_file(path) != expected:
-            raise CheckFailedError(
+            return (
                 f"{entry.name} refused: {path} does not match its registered SHA-256 "
                 "(corrupted or altered)"
             )
+    return None
+
+
+def verify(registry: Registry, entry: ModelVersion) -> OnnxModel:
+    """Refuse a version whose files are missing, altered, unloadable or that cannot predict.
+    Files that fail their check are restored once from the store's own copy when it keeps
+    one (the database's, for a local cache), then checked again."""
+    failure = _file_failure(registry, entry)
+    if failure is not None and registry.heal(entry.version):
+        failure = _file_failure(registry, entry)
+    if failure is not None:
+        raise CheckFailedError(failure)
     schema = FeatureSchema.model_validate(entry.feature_schema)
     try:
         model = OnnxModel.load(registry.onnx_path(entry), schema)

@@ -33,7 +33,8 @@ from churnops.registry.entries import (
 )
 from churnops.settings import Settings
 
-LOCK_TIMEOUT_S = 120.0
+LOCK_TIMEOUT_S = 120.0  # how long a change waits for another one holding the registry
+METADATA = "metadata.json"
 ARTIFACT_RE = re.compile(r"churn_model_v[0-9]+_[0-9]{8}_[0-9]{6}\.(?:joblib|onnx)")
 
 
@@ -51,13 +52,21 @@ def current_user() -> str:
 
 class Registry:
     def __init__(self, settings: Settings) -> None:
-        self.dir = settings.registry_dir
-        self.models_dir = settings.models_dir
-        self.metadata_path = self.dir / "metadata.json"
+        self._at(settings.registry_dir, settings.models_dir)
+
+    def _at(self, registry_dir: Path, models_dir: Path) -> None:
+        self.dir = registry_dir
+        self.models_dir = models_dir
+        self.metadata_path = self.dir / METADATA
         self.pointer_path = self.dir / "current_model.txt"
         self.stats_path = self.dir / "train_stats.json"
         self.history_path = self.dir / "history.jsonl"
         self._lock = FileLock(self.dir / ".lock", timeout=LOCK_TIMEOUT_S)
+
+    @property
+    def location(self) -> str:
+        """Where the registry's truth is, as a message names it."""
+        return str(self.metadata_path)
 
     # ---- reading (no lock needed: every file is replaced atomically) -------------------------
     def read(self) -> RegistryFile:
@@ -161,6 +170,11 @@ class Registry:
     def version_dir(self, version: int) -> Path:
         return self.dir / "versions" / f"v{version}"
 
+    def heal(self, version: int) -> bool:
+        """Restore a version's files from another copy, if the store keeps one; whether it
+        did. The files under home are the only copy, so nothing can be restored here."""
+        return False
+
     # ---- writing ---------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[RegistryFile]:
@@ -238,6 +252,18 @@ class Registry:
                 not self.stats_path.exists() or self.stats_path.read_bytes() != source.read_bytes()
             ):
                 atomic_write_text(self.stats_path, source.read_text(encoding="utf-8"))
+
+
+def file_registry_note(settings: Settings) -> str | None:
+    """With the registry in PostgreSQL, a word when the home also holds a file registry: it
+    is neither used nor touched, and its versions reach the database only when imported."""
+    if settings.database is None or not (settings.registry_dir / METADATA).exists():
+        return None
+    return (
+        f"{settings.registry_dir} holds a file registry, left untouched: the registry in use "
+        f"is in the database; `churnops db import --from {settings.home}` copies a file "
+        "registry into an empty database"
+    )
 
 
 def open_registry(settings: Settings) -> Registry:

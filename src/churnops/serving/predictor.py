@@ -120,13 +120,16 @@ class Predictor:
         The registry is only re-read when metadata.json or the pointer changed, so a version
         that failed verification is not hashed and loaded again on every poll — until the
         registry changes or ``force`` is given. Once the version serving is the current one
-        again, the last failure is cleared.
+        again, the last failure is cleared; a registry that could not be read at all is read in
+        full at the next check that can (the stamp of a database back from an outage is the
+        one seen before it).
         """
         with self._lock:
             self.last_check_at = utc_now()
             try:
                 seen = (self.registry.stamp(), self.registry.pointer())
             except (OSError, ChurnopsError) as exc:  # a file, or the database, unreadable
+                self._seen = None
                 return self._failed_reload(f"cannot read the registry ({exc})")
             if seen == self._seen and not force:
                 return ReloadOutcome(False, self._serving_version(), self.last_reload_error)
@@ -228,11 +231,9 @@ class Predictor:
         """Note (and log once) a pointer that disagrees with metadata.json."""
         warning = None
         if wanted is None and self.current is not None:
-            warning = (
-                f"registry/metadata.json names no current version; {self.current.entry.name} "
-                "keeps serving"
-            )
-        elif wanted is not None and pointer != wanted.file:
+            where = self._home_relative(self.registry.location)
+            warning = f"{where} names no current version; {self.current.entry.name} keeps serving"
+        elif wanted is not None and pointer != wanted.file:  # only files have a pointer apart
             warning = (
                 f"registry/current_model.txt names {pointer or 'nothing'}, but "
                 f"registry/metadata.json makes {wanted.name} ({wanted.file}) current: serving "

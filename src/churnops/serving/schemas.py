@@ -241,7 +241,9 @@ class ModelInfo(BaseModel):
     last_reload_error: str | None = None
     last_check_at: str | None = None
     pointer_warning: str | None = Field(
-        default=None, description="registry/current_model.txt disagrees with metadata.json"
+        default=None,
+        description="The registry disagrees with itself: registry/current_model.txt with "
+        "metadata.json, or no current version while one serves",
     )
     experiment: ExperimentServing | None = Field(
         default=None, description="The running experiment this process routes"
