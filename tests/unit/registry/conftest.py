@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from churnops.database.url import DatabaseUrl
 from churnops.model.train import Trained, load_processed, train_model
 from churnops.registry.lifecycle import Registered, register
 from churnops.registry.store import Registry
@@ -41,6 +43,15 @@ def add_version(trained_settings: Settings, retrained: Trained) -> AddVersion:
         return register(settings, model or retrained, settings.processed_csv, force=force)
 
     return add
+
+
+@pytest.fixture
+def pg_settings(database: DatabaseUrl, _trained_template: Path, tmp_path: Path) -> Settings:
+    """A home with the prepared data whose registry is in a new PostgreSQL database."""
+    home = tmp_path / "trainer"
+    (home / "data").mkdir(parents=True)
+    shutil.copy(_trained_template / "data" / "processed.csv", home / "data" / "processed.csv")
+    return load_settings(home=home, rows=4_000, n_estimators=60, database_url=database.value)
 
 
 @pytest.fixture

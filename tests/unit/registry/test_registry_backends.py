@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from churnops.database.url import DatabaseUrl
 from churnops.errors import CheckFailedError
 from churnops.model.onnx_model import OnnxModel
 from churnops.model.train import Trained
@@ -93,14 +92,6 @@ def test_an_experiment_starts_and_stops(store_settings: Settings, retrained: Tra
 
 
 # ---- PostgreSQL only -------------------------------------------------------------------------
-@pytest.fixture
-def pg_settings(database: DatabaseUrl, _trained_template: Path, tmp_path: Path) -> Settings:
-    home = tmp_path / "trainer"
-    (home / "data").mkdir(parents=True)
-    shutil.copy(_trained_template / "data" / "processed.csv", home / "data" / "processed.csv")
-    return load_settings(home=home, rows=4_000, n_estimators=60, database_url=database.value)
-
-
 def _connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
     assert settings.database is not None
     return psycopg.connect(settings.database.value, autocommit=True)

@@ -45,14 +45,6 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def pg_settings(database: DatabaseUrl, _trained_template: Path, tmp_path: Path) -> Settings:
-    home = tmp_path / "trainer"
-    (home / "data").mkdir(parents=True)
-    shutil.copy(_trained_template / "data" / "processed.csv", home / "data" / "processed.csv")
-    return load_settings(home=home, rows=4_000, n_estimators=60, database_url=database.value)
-
-
 def _connect(url: DatabaseUrl) -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(url.value, autocommit=True)
 
