@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from churnops.atomic import atomic_write_bytes, sha256_file
 from churnops.database.migrations import REGISTRY_UNUSED, open_checked
-from churnops.database.url import DatabaseUrl
+from churnops.database.url import DatabaseUrl, scrub
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import (
     FORMAT,
@@ -89,8 +89,9 @@ def cache_folder(home: Path, url: DatabaseUrl) -> Path:
     """Where a home keeps its copies of one database's artifacts: ``.cache/database/NAME-ID``
     (the database's name, and a digest of its URL without the password), so a file registry
     in the same home and another database's versions never share a path."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(url.value).path.lstrip("/"))[:40]
-    digest = hashlib.sha256(str(url).encode()).hexdigest()[:12]
+    shown = str(url)  # never the password, not even in part
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(shown).path.lstrip("/"))[:40]
+    digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
     return home / ".cache" / "database" / f"{name or 'database'}-{digest}"
 
 
@@ -128,7 +129,8 @@ class PostgresRegistry(Registry):
             except psycopg.Error as exc:  # a restart, an outage, a table gone: one line
                 if isinstance(exc, psycopg.OperationalError):
                     self._reader.close()
-                raise BadInputError(f"database {self.url}: {_first_line(exc)}") from exc
+                line = scrub(_first_line(exc), self.url.value)
+                raise BadInputError(f"database {self.url}: {line}") from exc
 
     @property
     def location(self) -> str:

@@ -21,7 +21,7 @@ from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.train import Trained
 from churnops.registry.entries import MAX_VERSION
 from churnops.registry.lifecycle import register
-from churnops.registry.postgres import PostgresRegistry
+from churnops.registry.postgres import PostgresRegistry, cache_folder
 from churnops.registry.promotion import verify
 from churnops.registry.store import Registry, open_registry
 from churnops.serving.predictor import Predictor
@@ -87,6 +87,9 @@ def test_the_cache_of_a_database_is_its_own_per_database(
     folders = {first.dir, first.models_dir, second.dir, second.models_dir}
     assert len(folders) == 4 and all(tmp_path / ".cache" in f.parents for f in folders)
     assert not {first.dir, first.models_dir} & {tmp_path / "registry", tmp_path / "models"}
+    odd = DatabaseUrl("postgresql://ann:pw?se#cret@db.internal:5432/prod")  # as libpq reads it
+    assert cache_folder(tmp_path, odd).name.startswith("prod-")
+    assert "cret" not in str(cache_folder(tmp_path, odd))
 
 
 # ---- 2: a damaged cache heals from the database ----------------------------------------------
