@@ -158,15 +158,23 @@ def driver(trained_home: Path, request: pytest.FixtureRequest) -> Iterator[subpr
         process.communicate(timeout=30)
 
 
-def crash_rounds(driver: subprocess.Popen[str], settings: Settings, seed: int) -> None:
-    """Fork a worker, SIGKILL it after a random delay, check the registry, repair, check."""
+def crash_rounds(
+    driver: subprocess.Popen[str], settings: Settings, seed: int, progress: bool = False
+) -> None:
+    """Fork a worker, SIGKILL it after a random delay, check the registry, repair, check.
+    With ``progress``, the last round kills its worker only once the registry changed (on a
+    loaded machine every random delay can fall before the first registration ends)."""
     assert driver.stdin is not None and driver.stdout is not None
     rng = random.Random(seed)
-    for _ in range(ROUNDS):
+    for round_ in range(ROUNDS):
         driver.stdin.write("go\n")
         driver.stdin.flush()
         worker = int(driver.stdout.readline())
-        time.sleep(rng.uniform(0.05, 0.6))
+        delay = rng.uniform(0.05, 0.6)
+        if progress and round_ == ROUNDS - 1:
+            _wait_for_a_change(Registry(settings))
+        else:
+            time.sleep(delay)
         os.kill(worker, signal.SIGKILL)
         # the worker was still at work when killed (it did not die of an error on its own)
         assert int(driver.stdout.readline()) == signal.SIGKILL
@@ -174,6 +182,14 @@ def crash_rounds(driver: subprocess.Popen[str], settings: Settings, seed: int) -
         with Registry(settings).transaction():
             pass
         check_consistent(settings, repaired=True)
+
+
+def _wait_for_a_change(registry: Registry) -> None:
+    """Until the registry's metadata changes (a registration or a switch committed)."""
+    before = registry.metadata_path.read_bytes()
+    deadline = time.monotonic() + 120
+    while registry.metadata_path.read_bytes() == before and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("driver", ["register"], indirect=True)
@@ -184,7 +200,7 @@ def test_killed_registrations_leave_a_consistent_registry(
     metadata.json readable, every registered file present with its SHA-256, and pointer,
     statistics and history repaired by the next locked operation."""
     before = len(Registry(trained_settings).read().versions)
-    crash_rounds(driver, trained_settings, seed=1)
+    crash_rounds(driver, trained_settings, seed=1, progress=True)
     assert len(Registry(trained_settings).read().versions) > before
 
 
@@ -215,7 +231,7 @@ def test_killed_promote_rollback_loop_leaves_a_consistent_registry(
     """A process promoting and rolling back in a loop, SIGKILLed at random moments, leaves a
     consistent registry whose current model verifies."""
     events_before = len(Registry(trained_settings).history())
-    crash_rounds(driver, trained_settings, seed=2)
+    crash_rounds(driver, trained_settings, seed=2, progress=True)
     assert len(Registry(trained_settings).history()) > events_before
 
 
