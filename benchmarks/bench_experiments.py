@@ -1,26 +1,41 @@
 """What an experiment costs ``/predict``: plain vs A/B at 50 % vs shadow, in the same run.
 
-    .venv/bin/python benchmarks/bench_experiments.py [--home DIR] [--duration 10] [--rounds 3]
+    .venv/bin/python benchmarks/bench_experiments.py [--home DIR] [--duration 2] [--rounds 25]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Uses ``bench_api``'s project (v1 and v2,
-default settings; trained unless ``--home`` has them) and its server and wrk machinery. Three
+default settings; trained unless ``--home`` has them) and its server and wrk machinery. Five
 copies of the project are served at once, one uvicorn worker each (the HTTP protocol `churnops
-serve` uses, logging on): one without an experiment, one running an A/B experiment (v1
+serve` uses, logging on): two without an experiment (the second is an A/A control: its "cost"
+against the first is the benchmark's own noise, from the machine and from each process's
+memory layout, which more rounds do not average out), one running an A/B experiment (v1
 challenges v2 at 50 %), one an A/B experiment at 0.01 % (every request is routed, marked and
 logged as in A/B, but nearly all by the champion: the routing alone, without a second model
 competing for the CPU caches), one a shadow experiment (v1 scores beside v2). wrk sends the
 seed example with a new customer id per request (so A/B really splits customers), to each
-server in turn, for ``--rounds`` rounds; the figures are medians over the rounds, and the cost
-is the median of the per-round ratios to the plain server. Targets (issue 9): A/B costs at most
-5 % of the throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours'
-load, so the cost is also given as the server process's CPU time per request (all its threads,
-the log writer's shadow scoring included), which other processes' load barely moves.
+server in turn, for ``--rounds`` rounds, each round starting one server further along. The
+figures are medians over the rounds; the cost is the median of the per-round ratios to the
+plain server, with its 95 % bootstrap interval. Targets (issue 9): A/B costs at most 5 % of
+the throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours' load,
+so the cost is also given as the server process's CPU time per request (all its threads, the
+log writer's shadow scoring included), which other processes' load moves less. Many short
+rounds pair each setup with the plain server under nearly the same load; the interval says
+how far the median can be trusted (a few points either way on a machine with a load average
+of 10 on 2 cores), and the load average before and after is printed.
+
+The comparison is fair to the routing: v1 and v2 are forests of the same size (default
+settings: 200 trees of depth ≤ 8 from the same prepared data, only the seed differs — about
+1.6 MB of ONNX each), so A/B at 50 % against plain v2 does not charge the routing for a slower
+challenger. The script checks it rather than assume it: each model's single-row call is timed
+in this process, alone and drawn at random per call as A/B calls them; the difference of the
+two alone is what a slower challenger would add at 50 %, and the random mix against their mean
+what the two forests cost each other in the CPU caches.
 
 Then each server is stopped gracefully and its log checked: one row per answered prediction,
 and in shadow mode every row with the challenger's score.
 
 The same setups' ``/predict`` handler is also timed in this process, called directly (no HTTP,
-no server): the CPU the routing itself adds per request, the log writer's work included.
+no server): the CPU the routing itself adds per request, the log writer's work included, also
+as a share of a plain request's server CPU — the precise figure, where the HTTP one is noisy.
 
 Where the shadow score is computed: the API scores it in the log writer's thread, batched
 (``inference_log.ShadowJob``). To show what the request path would pay instead, the script
@@ -56,6 +71,7 @@ from bench_api import (
     start,
     stop,
 )
+from scipy import stats
 
 from churnops.registry.experiments import start_experiment
 from churnops.serving.app import app_for, build_state
@@ -63,7 +79,9 @@ from churnops.serving.middleware import REQUEST_ID, STARTED
 from churnops.serving.predictor import LoadedModel
 from churnops.settings import Settings, load_settings
 
-SETUPS = ("plain", "ab", "ab-0.01", "shadow")
+# "plain-2": a second server of the plain setup, the A/A control (what the benchmark's own
+# noise makes of no difference at all)
+SETUPS = ("plain", "plain-2", "ab", "ab-0.01", "shadow")
 TARGETS = {"ab": 0.05, "ab-0.01": 0.05, "shadow": 0.15}
 SHARES = {"ab": 50.0, "ab-0.01": 0.01}
 ID_MARK = "@ID@"
@@ -117,9 +135,12 @@ def cpu_seconds(pid: int) -> float:
 def throughput(
     servers: dict[str, Server], script: Path, duration: float, rounds: int
 ) -> dict[str, list[Round]]:
+    """Each round loads every server in turn, starting one further along each round (so no
+    setup always follows the same one)."""
     runs: dict[str, list[Round]] = {name: [] for name in SETUPS}
-    for _ in range(rounds):
-        for name in SETUPS:
+    for turn in range(rounds):
+        start_at = turn % len(SETUPS)
+        for name in SETUPS[start_at:] + SETUPS[:start_at]:
             server = servers[name]
             before = cpu_seconds(server.process.pid)
             result = run_wrk(f"{server.url}/predict", duration, script)
@@ -205,21 +226,100 @@ def shadow_costs(settings: Settings) -> tuple[float, float]:
     return single, batched
 
 
-def report(runs: dict[str, list[Round]], args: argparse.Namespace, home: Path) -> None:
+@dataclass
+class ModelCosts:
+    """µs per single-row call of each A/B model, alone and drawn at random per call (50 %)."""
+
+    champion_us: float
+    challenger_us: float
+    mixed_us: float
+    champion_mb: float  # the ONNX file
+    challenger_mb: float
+
+    @property
+    def mix_alone_us(self) -> float:
+        """What a 50 % mix costs per call if the two models did not slow each other down."""
+        return (self.champion_us + self.challenger_us) / 2
+
+
+def model_costs(settings: Settings, calls: int = 5_000, rounds: int = 15) -> ModelCosts:
+    """Times the two models of the A/B setup on the seed row in this process, in alternating
+    rounds: the champion alone, the challenger alone, and one of the two per call at random
+    (as A/B at 50 % calls them). The first two say whether the challenger is a slower model;
+    the mix against their mean, what the models cost each other (caches). Each round's figure
+    is the median call, so a call the neighbours preempted does not count."""
+    state = build_state(settings)
+    state.predictor.refresh()
+    serving = state.predictor.serving
+    assert serving is not None and serving.experiment is not None
+    champion, challenger = serving.champion, serving.experiment.challenger
+    inputs = champion.inputs
+    one = inputs.encoder.encode_one(inputs.row(json.dumps(SEED_BODY).encode()))
+    draws = np.random.default_rng(0).integers(0, 2, calls)
+    sequences = {
+        "champion": [champion] * calls,
+        "challenger": [challenger] * calls,
+        "mixed": [challenger if draw else champion for draw in draws],
+    }
+    found: dict[str, list[float]] = {name: [] for name in sequences}
+    for _ in range(rounds):
+        for name, sequence in sequences.items():
+            calls_ns = []
+            for model in sequence:
+                began = time.perf_counter_ns()
+                model.predict(one)
+                calls_ns.append(time.perf_counter_ns() - began)
+            found[name].append(statistics.median(calls_ns) / 1_000)
+    models = settings.models_dir
+    return ModelCosts(
+        champion_us=statistics.median(found["champion"]),
+        challenger_us=statistics.median(found["challenger"]),
+        mixed_us=statistics.median(found["mixed"]),
+        champion_mb=(models / champion.entry.onnx_file).stat().st_size / 1e6,
+        challenger_mb=(models / challenger.entry.onnx_file).stat().st_size / 1e6,
+    )
+
+
+def median_interval(values: list[float]) -> tuple[float, float, float]:
+    """The median and its 95 % bootstrap interval (percentile method, seeded)."""
+    sample = np.asarray(values)
+    found = stats.bootstrap(
+        (sample,), np.median, method="percentile", random_state=0
+    ).confidence_interval
+    return float(np.median(sample)), float(found.low), float(found.high)
+
+
+def cost_text(name: str, runs: dict[str, list[Round]]) -> str:
+    """The per-round costs against the plain server, as medians with their 95 % intervals."""
+    pairs = list(zip(runs[name], runs["plain"], strict=True))
+    lost = median_interval([1 - r.wrk.rps / p.wrk.rps for r, p in pairs])
+    extra = median_interval([r.cpu_us / p.cpu_us - 1 for r, p in pairs])
+    target = TARGETS.get(name)
+    meant = f"≤ {target:.0%}" if target is not None else "A/A control: 0 expected"
+    costs = ", ".join(f"{m:+.1%} [{lo:+.1%}, {hi:+.1%}]" for m, lo, hi in (lost, extra))
+    return f"{costs} ({meant})"
+
+
+def load_average() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def report(
+    runs: dict[str, list[Round]], args: argparse.Namespace, home: Path, loads: tuple[str, str]
+) -> None:
     print(f"\nwrk -t1 -c{CONNECTIONS} -d{args.duration:g}s, {args.rounds} rounds, one uvicorn")
     print(f"worker each, logging on, a new customer id per request ({home})")
+    print(f"load average (1, 5, 15 min) before / after the rounds: {loads[0]} / {loads[1]}")
     print(
         f"{'/predict':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
-        f"{'CPU µs/req':>11}  cost: throughput, CPU per request (target)"
+        f"{'CPU µs/req':>11}  cost, median of the rounds [95 % interval]: throughput, "
+        "CPU per request (target)"
     )
     for name in SETUPS:
         rounds = runs[name]
         rps = statistics.median(r.wrk.rps for r in rounds)
         cpu = statistics.median(r.cpu_us for r in rounds)
-        pairs = list(zip(rounds, runs["plain"], strict=True))
-        lost = 1 - statistics.median(r.wrk.rps / p.wrk.rps for r, p in pairs)
-        extra = statistics.median(r.cpu_us / p.cpu_us for r, p in pairs) - 1
-        cost = "" if name == "plain" else f"{lost:+.1%}, {extra:+.1%} (≤ {TARGETS[name]:.0%})"
+        cost = "" if name == "plain" else cost_text(name, runs)
         errors = sum(r.wrk.non_2xx + r.wrk.socket_errors for r in rounds)
         p50 = statistics.median(r.wrk.p50_ms for r in rounds)
         p99 = statistics.median(r.wrk.p99_ms for r in rounds)
@@ -231,24 +331,18 @@ def report(runs: dict[str, list[Round]], args: argparse.Namespace, home: Path) -
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--home", type=Path, help="project folder (default: a scratch folder)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    home = args.home or Path(tempfile.mkdtemp(prefix="churnops-bench-"))
-    prepare_home(home)
-    scratch = Path(tempfile.mkdtemp(prefix="churnops-bench-experiments-"))
-    settings = homes(home, scratch)
-    script = wrk_script(scratch)
+def serve_and_load(
+    settings: dict[str, Settings], script: Path, args: argparse.Namespace
+) -> tuple[dict[str, list[Round]], dict[str, float], tuple[str, str]]:
+    """Start a server per setup, load them in rounds, stop them gracefully: the rounds, each
+    server's answered predictions, and the load average before and after."""
     servers: dict[str, Server] = {}
     try:
         for name in SETUPS:
             servers[name] = start(name, "churnops.api:app", settings[name].home, http=GUARDED_HTTP)
+        before = load_average()
         runs = throughput(servers, script, args.duration, args.rounds)
+        loads = (before, load_average())
         answered = {
             name: metric_total(server.url, "churnops_predictions_total")
             for name, server in servers.items()
@@ -259,29 +353,67 @@ def main() -> None:
         for server in servers.values():
             server.process.kill()
             server.process.wait()
-    report(runs, args, home)
+    return runs, answered, loads
+
+
+def in_process_report(settings: dict[str, Settings], plain_us: float) -> None:
+    """The handler, the A/B models and the shadow score timed in this process, each also as a
+    share of a plain ``/predict``'s server CPU (``plain_us``)."""
+    handler = handler_cpu_us(settings, calls=10_000, rounds=7)
+    plain_handler = handler["plain"]
+    print(
+        "/predict's handler alone (in process, no HTTP), CPU µs per call: "
+        + ", ".join(
+            f"{name} {us:.1f}"
+            + (
+                ""
+                if name == "plain"
+                else f" ({us - plain_handler:+.1f} = {(us - plain_handler) / plain_us:+.1%})"
+            )
+            for name, us in handler.items()
+        )
+        + f" (%: of a plain request's {plain_us:.0f} µs of server CPU)"
+    )
+    models = model_costs(settings["ab"])
+    slower = (models.mix_alone_us - models.champion_us) / plain_us
+    contention = (models.mixed_us - models.mix_alone_us) / plain_us
+    print(
+        f"A/B's models on one row, in process, µs per call: champion {models.champion_us:.2f} "
+        f"({models.champion_mb:.2f} MB of ONNX), challenger {models.challenger_us:.2f} "
+        f"({models.challenger_mb:.2f} MB), one of the two at random per call "
+        f"{models.mixed_us:.2f} (their mean {models.mix_alone_us:.2f}); of a plain request's "
+        f"CPU at 50 %: challenger slower {slower:+.1%}, the models' cache contention "
+        f"{contention:+.1%}"
+    )
+    single, batched = shadow_costs(settings["shadow"])
+    print(
+        f"challenger score of one row in the request: {single:.1f} µs per call "
+        f"({single / plain_us:.1%} of a plain /predict's {plain_us:.0f} µs of CPU); in the log "
+        f"writer, 256 rows per call: {batched:.1f} µs per row"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, help="project folder (default: a scratch folder)")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=25)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    home = args.home or Path(tempfile.mkdtemp(prefix="churnops-bench-"))
+    prepare_home(home)
+    scratch = Path(tempfile.mkdtemp(prefix="churnops-bench-experiments-"))
+    settings = homes(home, scratch)
+    runs, answered, loads = serve_and_load(settings, wrk_script(scratch), args)
+    report(runs, args, home, loads)
     for name in SETUPS:
         rows, shadowed = log_check(settings[name])
         print(
             f"{name}: answered {answered[name]:,.0f} predictions, logged {rows:,} rows"
             + (f", {shadowed:,} with the challenger's shadow score" if name == "shadow" else "")
         )
-    handler = handler_cpu_us(settings, calls=20_000, rounds=3)
-    plain_handler = handler["plain"]
-    print(
-        "/predict's handler alone (in process, no HTTP), CPU µs per call: "
-        + ", ".join(
-            f"{name} {us:.1f}" + ("" if name == "plain" else f" ({us - plain_handler:+.1f})")
-            for name, us in handler.items()
-        )
-    )
-    single, batched = shadow_costs(settings["shadow"])
-    plain_us = statistics.median(r.cpu_us for r in runs["plain"])
-    print(
-        f"challenger score of one row in the request: {single:.1f} µs per call "
-        f"({single / plain_us:.1%} of a plain /predict's {plain_us:.0f} µs of CPU); in the log "
-        f"writer, 256 rows per call: {batched:.1f} µs per row"
-    )
+    in_process_report(settings, statistics.median(r.cpu_us for r in runs["plain"]))
     print(f"(the projects served, kept for inspection: {scratch})")
 
 
