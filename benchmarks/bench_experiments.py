@@ -160,16 +160,6 @@ def log_check(settings: Settings) -> tuple[int, int]:
         conn.close()
 
 
-def per_call_us(call: Callable[[], object], repeat: int, calls: int) -> float:
-    rounds = []
-    for _ in range(repeat):
-        began = time.perf_counter_ns()
-        for _ in range(calls):
-            call()
-        rounds.append((time.perf_counter_ns() - began) / calls / 1_000)
-    return statistics.median(rounds)
-
-
 class HandlerRequest:
     """What ``/predict``'s handler reads of a request: the scope the middleware fills."""
 
@@ -210,9 +200,9 @@ def handler_cpu_us(settings: dict[str, Settings], calls: int, rounds: int) -> di
     return {name: statistics.median(values) for name, values in found.items()}
 
 
-def shadow_costs(settings: Settings) -> tuple[float, float]:
-    """µs of one challenger call on one encoded row (what scoring in the request would add),
-    and µs per row of the same call on 256 rows (what the log writer pays)."""
+def shadow_per_row_us(settings: Settings, rows: int = 256, calls: int = 50) -> float:
+    """µs per row of one challenger call on ``rows`` rows (what the log writer pays), the
+    median call of ``calls``."""
     state = build_state(settings)
     state.predictor.refresh()
     serving = state.predictor.serving
@@ -220,10 +210,13 @@ def shadow_costs(settings: Settings) -> tuple[float, float]:
     challenger: LoadedModel = serving.experiment.challenger
     inputs = serving.champion.inputs
     one = inputs.encoder.encode_one(inputs.row(json.dumps(SEED_BODY).encode()))
-    many = np.repeat(one, 256, axis=0)
-    single = per_call_us(lambda: challenger.predict(one), repeat=7, calls=2_000)
-    batched = per_call_us(lambda: challenger.predict(many), repeat=7, calls=50) / len(many)
-    return single, batched
+    many = np.repeat(one, rows, axis=0)
+    calls_ns = []
+    for _ in range(calls):
+        began = time.perf_counter_ns()
+        challenger.predict(many)
+        calls_ns.append(time.perf_counter_ns() - began)
+    return statistics.median(calls_ns) / rows / 1_000
 
 
 @dataclass
@@ -385,7 +378,8 @@ def in_process_report(settings: dict[str, Settings], plain_us: float) -> None:
         f"CPU at 50 %: challenger slower {slower:+.1%}, the models' cache contention "
         f"{contention:+.1%}"
     )
-    single, batched = shadow_costs(settings["shadow"])
+    batched = shadow_per_row_us(settings["shadow"])
+    single = models.challenger_us  # the shadow challenger is the A/B one, on the same row
     print(
         f"challenger score of one row in the request: {single:.1f} µs per call "
         f"({single / plain_us:.1%} of a plain /predict's {plain_us:.0f} µs of CPU); in the log "
