@@ -14,7 +14,12 @@ Starts a throw-away PostgreSQL cluster (Debian's binaries, as the tests do), tra
    ``--switches`` promotes / rollbacks are committed from this process: for each, the time from
    the commit until both replicas answer with the new version (target ≤ 1 s), the non-2xx
    count, and after a graceful stop the logged rows vs the 2xx answers of both.
-3. ``churnops drift --json`` (fresh process, whole wall time) over ``--drift-rows`` logged rows
+3. PostgreSQL away under wrk load, one replica: ``pg_ctl restart``, then the server stopped for
+   ``--outage`` seconds (the default log bound, then ``--small-queue`` rows, so that rows are
+   dropped). The API must answer every request with a 2xx without waiting for the log; after a
+   graceful stop, the rows in PostgreSQL plus the rows the writer counted as dropped must equal
+   the rows the API answered (its ``churnops_predictions`` counter), none failed.
+4. ``churnops drift --json`` (fresh process, whole wall time) over ``--drift-rows`` logged rows
    in PostgreSQL, and over the same rows in SQLite (target ≤ 10 s for 1,000,000 rows). Give
    several sizes (``--drift-rows 1000000,5000000``) to see how it grows.
 
@@ -31,11 +36,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
-from bench_api import WRK_SCRIPT, WrkResult, prepare_home, run_wrk, start, stop
+from bench_api import WRK_SCRIPT, WrkResult, metric_total, prepare_home, run_wrk, start, stop
 from bench_drift import fill_log, measured
 
 from churnops.database.migrations import upgrade
@@ -47,7 +54,7 @@ from churnops.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from postgres_support import running_cluster  # noqa: E402  (the tests' cluster helper)
+from postgres_support import Cluster, running_cluster  # noqa: E402  (the tests' cluster helper)
 
 TARGET_RATIO, TARGET_DRIFT_S = 0.9, 10.0
 
@@ -150,6 +157,76 @@ def switches(home: Path, url: DatabaseUrl, count: int, script: Path) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Outage:
+    name: str
+    interrupt: Callable[[Cluster], None]
+    queue: int | None  # the log's bound (CHURNOPS_LOG_QUEUE_SIZE); None: the default
+
+
+def outages(home: Path, url: DatabaseUrl, cluster: Cluster, args: argparse.Namespace) -> None:
+    """The database restarted or stopped a while under load: answered = logged + dropped."""
+
+    def stopped(cluster: Cluster) -> None:
+        cluster.stop()
+        time.sleep(args.outage)
+        cluster.start()
+
+    default_bound = load_settings(home=home).log_queue_size
+    for outage in (
+        Outage("pg_ctl restart", Cluster.restart, None),
+        Outage(f"stopped {args.outage:g} s", stopped, None),
+        Outage(f"stopped {args.outage:g} s", stopped, args.small_queue),
+    ):
+        bound = outage.queue or default_bound
+        print(f"{outage.name} under load, log bound {bound:,} rows:", flush=True)
+        _one_outage(home, url, cluster, outage, args)
+
+
+def _one_outage(
+    home: Path, url: DatabaseUrl, cluster: Cluster, outage: Outage, args: argparse.Namespace
+) -> None:
+    with psycopg.connect(url.value, autocommit=True) as conn:
+        conn.execute("TRUNCATE inference_log")
+    env = {"CHURNOPS_DATABASE_URL": url.value}
+    if outage.queue is not None:
+        env["CHURNOPS_LOG_QUEUE_SIZE"] = str(outage.queue)
+    server = start("outage", "churnops.api:app", home.parent / "outage", env=env)
+    duration = args.outage + 12.0
+    results: list[WrkResult] = []
+    load = threading.Thread(
+        target=lambda: results.append(run_wrk(f"{server.url}/predict", duration, args.script))
+    )
+    try:
+        load.start()
+        time.sleep(4)
+        began = time.monotonic()
+        outage.interrupt(cluster)
+        away = time.monotonic() - began
+        load.join()
+        counters = {
+            name: metric_total(server.url, f"churnops_{name}_total")
+            for name in ("predictions", "inference_log_rows_dropped", "inference_log_rows_failed")
+        }
+    finally:
+        load.join()
+        stopped_in = stop(server)
+    wrk, answered = results[0], int(counters["predictions"])
+    dropped = int(counters["inference_log_rows_dropped"])
+    failed = int(counters["inference_log_rows_failed"])
+    logged = count_rows(url)
+    verdict = "ok" if logged + dropped == answered and not wrk.non_2xx and not failed else "MISSED"
+    print(
+        f"  interruption took {away:.1f} s; wrk: {wrk.requests:,} requests, {wrk.non_2xx} "
+        f"non-2xx, {wrk.socket_errors} socket errors, p50 {wrk.p50_ms:.1f} ms, p99 "
+        f"{wrk.p99_ms:.1f} ms"
+    )
+    print(
+        f"  answered {answered:,}; logged {logged:,} + dropped {dropped:,} = "
+        f"{logged + dropped:,} ({verdict}); failed {failed}; graceful stop in {stopped_in:.2f} s"
+    )
+
+
 def _serving(url: str) -> int | None:
     version: int | None = httpx.get(f"{url}/model-info", timeout=5).json().get("version")
     return version
@@ -190,6 +267,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of churnops drift")
     parser.add_argument("--switches", type=int, default=20)
     parser.add_argument("--home", type=Path, help="a folder for the two projects")
+    parser.add_argument("--outage", type=float, default=5.0, help="seconds the server is down")
+    parser.add_argument("--small-queue", type=int, default=2_000, help="a log bound to overflow")
+    parser.add_argument(
+        "--only", default="throughput,switches,outages,drift", help="comma-separated sections"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.drift_rows.split(",") if size]
 
@@ -206,9 +288,16 @@ def main() -> None:
             del os.environ["CHURNOPS_DATABASE_URL"]
         script = Path(tmp) / "predict.lua"
         script.write_text(WRK_SCRIPT.format(body=json.dumps(dict(SEED_EXAMPLE))))
-        throughput(homes, url, args, script)
-        switches(homes[1], url, args.switches, script)
-        drift(homes, url, sizes, args.repeat)
+        args.script = script
+        sections = set(args.only.split(","))
+        if "throughput" in sections:
+            throughput(homes, url, args, script)
+        if "switches" in sections:
+            switches(homes[1], url, args.switches, script)
+        if "outages" in sections:
+            outages(homes[1], url, cluster, args)
+        if "drift" in sections:
+            drift(homes, url, sizes, args.repeat)
 
 
 if __name__ == "__main__":
