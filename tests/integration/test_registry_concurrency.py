@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +24,10 @@ import pytest
 
 from churnops import workflow
 from churnops.atomic import sha256_file
+from churnops.database.url import DatabaseUrl
 from churnops.registry.orphans import MIN_AGE_S
 from churnops.registry.promotion import verify
-from churnops.registry.store import Registry
+from churnops.registry.store import Registry, open_registry
 from churnops.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
@@ -259,3 +261,36 @@ def test_two_trains_at_once_get_distinct_versions(trained_home: Path) -> None:
     assert [v.version for v in state.versions] == [1, 2, 3]
     assert [e.seq for e in Registry(settings).history()] == [1, 2, 3]
     check_consistent(settings, repaired=True)
+
+
+def test_two_train_processes_on_one_database_get_distinct_versions(
+    _trained_template: Path, database: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Two `churnops train` processes on two machines (their own homes holding only the
+    prepared data) and one database, started together: two distinct versions, both in the
+    history, and both sets of artifacts verify from a third, empty home."""
+    homes = [tmp_path / name for name in ("a", "b")]
+    for home in homes:
+        (home / "data").mkdir(parents=True)
+        shutil.copy(_trained_template / "data" / "processed.csv", home / "data")
+    env = environment() | {"CHURNOPS_DATABASE_URL": database.value}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "churnops", "train", "--home", str(home), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env | {"CHURNOPS_SEED": str(seed)},
+        )
+        for seed, home in enumerate(homes, start=1)
+    ]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (_out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    assert sorted(json.loads(out)["version"] for out, _err in outputs) == [1, 2]
+    registry = open_registry(load_settings(home=tmp_path / "c", database_url=database.value))
+    history = registry.history()
+    assert sorted(e.to_version for e in history if e.action == "register") == [1, 2]
+    assert [e.seq for e in history] == list(range(1, len(history) + 1))
+    for entry in registry.read().versions:
+        verify(registry, entry)
