@@ -31,12 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,8 @@ import psycopg
 from bench_api import WRK_SCRIPT, WrkResult, metric_total, prepare_home, run_wrk, start, stop
 from bench_drift import fill_log, measured
 
+from churnops.database import logtable
+from churnops.database.logtable import DAY_S
 from churnops.database.migrations import upgrade
 from churnops.database.url import DatabaseUrl
 from churnops.registry.promotion import switch
@@ -165,7 +168,8 @@ class Outage:
 
 
 def outages(home: Path, url: DatabaseUrl, cluster: Cluster, args: argparse.Namespace) -> None:
-    """The database restarted or stopped a while under load: answered = logged + dropped."""
+    """The database restarted or stopped a while under load: answered = logged + dropped; and
+    the slowest probe request while it was away, against a run where nothing happens."""
 
     def stopped(cluster: Cluster) -> None:
         cluster.stop()
@@ -174,6 +178,7 @@ def outages(home: Path, url: DatabaseUrl, cluster: Cluster, args: argparse.Names
 
     default_bound = load_settings(home=home).log_queue_size
     for outage in (
+        Outage("nothing (baseline)", lambda _: time.sleep(args.outage), None),
         Outage("pg_ctl restart", Cluster.restart, None),
         Outage(f"stopped {args.outage:g} s", stopped, None),
         Outage(f"stopped {args.outage:g} s", stopped, args.small_queue),
@@ -181,6 +186,27 @@ def outages(home: Path, url: DatabaseUrl, cluster: Cluster, args: argparse.Names
         bound = outage.queue or default_bound
         print(f"{outage.name} under load, log bound {bound:,} rows:", flush=True)
         _one_outage(home, url, cluster, outage, args)
+
+
+class Probe(threading.Thread):
+    """One request at a time beside wrk, timed: when each was sent and how long it took."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.done = threading.Event()
+        self.timings: list[tuple[float, float, int]] = []  # (sent, seconds, status)
+
+    def run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self.done.is_set():
+                sent = time.monotonic()
+                status = client.post(f"{self.url}/predict", json=dict(SEED_EXAMPLE)).status_code
+                self.timings.append((sent, time.monotonic() - sent, status))
+                time.sleep(0.01)
+
+    def slowest(self, since: float, until: float) -> float:
+        return max((s for at, s, _ in self.timings if since <= at <= until), default=0.0)
 
 
 def _one_outage(
@@ -192,38 +218,64 @@ def _one_outage(
     if outage.queue is not None:
         env["CHURNOPS_LOG_QUEUE_SIZE"] = str(outage.queue)
     server = start("outage", "churnops.api:app", home.parent / "outage", env=env)
-    duration = args.outage + 12.0
     results: list[WrkResult] = []
     load = threading.Thread(
-        target=lambda: results.append(run_wrk(f"{server.url}/predict", duration, args.script))
+        target=lambda: results.append(
+            run_wrk(f"{server.url}/predict", args.outage + 12.0, args.script)
+        )
     )
+    probe = Probe(server.url)
     try:
         load.start()
+        probe.start()
         time.sleep(4)
         began = time.monotonic()
         outage.interrupt(cluster)
         away = time.monotonic() - began
         load.join()
+        probe.done.set()
+        probe.join()
         counters = {
-            name: metric_total(server.url, f"churnops_{name}_total")
+            name: int(metric_total(server.url, f"churnops_{name}_total"))
             for name in ("predictions", "inference_log_rows_dropped", "inference_log_rows_failed")
         }
     finally:
         load.join()
+        probe.done.set()
         stopped_in = stop(server)
-    wrk, answered = results[0], int(counters["predictions"])
-    dropped = int(counters["inference_log_rows_dropped"])
-    failed = int(counters["inference_log_rows_failed"])
-    logged = count_rows(url)
-    verdict = "ok" if logged + dropped == answered and not wrk.non_2xx and not failed else "MISSED"
+    _show_outage(
+        results[0],
+        probe,
+        (began, began + away + 2),  # + the writer's reconnection
+        counters,
+        count_rows(url),
+        stopped_in,
+    )
+
+
+def _show_outage(
+    wrk: WrkResult,
+    probe: Probe,
+    away: tuple[float, float],
+    counters: dict[str, int],
+    logged: int,
+    stopped_in: float,
+) -> None:
+    answered, dropped = counters["predictions"], counters["inference_log_rows_dropped"]
+    failed = counters["inference_log_rows_failed"]
+    probe_errors = sum(status != 200 for _, _, status in probe.timings)
+    ok = logged + dropped == answered and not wrk.non_2xx and not failed and not probe_errors
     print(
-        f"  interruption took {away:.1f} s; wrk: {wrk.requests:,} requests, {wrk.non_2xx} "
-        f"non-2xx, {wrk.socket_errors} socket errors, p50 {wrk.p50_ms:.1f} ms, p99 "
-        f"{wrk.p99_ms:.1f} ms"
+        f"  interruption took {away[1] - away[0] - 2:.1f} s; wrk: {wrk.requests:,} requests, "
+        f"{wrk.non_2xx} non-2xx, {wrk.socket_errors} socket errors, p50 {wrk.p50_ms:.1f} ms, "
+        f"p99 {wrk.p99_ms:.1f} ms; probe: {len(probe.timings)} requests, {probe_errors} "
+        f"non-200, slowest {probe.slowest(*away) * 1000:.0f} ms during the interruption "
+        f"(+2 s), {probe.slowest(0, away[0]) * 1000:.0f} ms before"
     )
     print(
         f"  answered {answered:,}; logged {logged:,} + dropped {dropped:,} = "
-        f"{logged + dropped:,} ({verdict}); failed {failed}; graceful stop in {stopped_in:.2f} s"
+        f"{logged + dropped:,} ({'ok' if ok else 'MISSED'}); failed {failed}; graceful stop "
+        f"in {stopped_in:.2f} s"
     )
 
 
@@ -233,30 +285,100 @@ def _serving(url: str) -> int | None:
 
 
 def drift(homes: tuple[Path, Path], url: DatabaseUrl, sizes: list[int], repeat: int) -> None:
+    """``churnops drift`` over each size; the smallest is generated and scored, the larger
+    ones copy those rows (a day later each time) in the database itself, so 10M rows take
+    minutes to write, not an hour."""
     files = load_settings(home=homes[0])
     in_database = load_settings(home=homes[1], database_url=url.value)
-    for rows in sizes:
-        with psycopg.connect(url.value, autocommit=True) as conn:
-            conn.execute("TRUNCATE inference_log")
-        print(f"writing {rows:,} scored rows into PostgreSQL and into SQLite…", flush=True)
-        fill_log(in_database, rows, "none", url)
-        fill_log(files, rows, "none")
+    with psycopg.connect(url.value, autocommit=True) as conn:
+        conn.execute("TRUNCATE inference_log")
+    base = min(sizes)
+    began = time.monotonic()
+    print(f"writing {base:,} scored rows into PostgreSQL and into SQLite…", flush=True)
+    fill_log(in_database, base, "none", url)
+    fill_log(files, base, "none")
+    print(f"  in {time.monotonic() - began:.0f} s", flush=True)
+    have = base
+    for rows in sorted(sizes):
+        if rows > have:
+            began = time.monotonic()
+            _grow_postgres(url, base, have, rows)
+            _grow_sqlite(files.inference_db, base, have, rows)
+            print(f"copied to {rows:,} rows in {time.monotonic() - began:.0f} s", flush=True)
+            have = rows
         for name, home, env in (("PostgreSQL", homes[1], url.value), ("SQLite", homes[0], "")):
-            command = [sys.executable, "-m", "churnops", "drift", "--home", str(home), "--json"]
-            walls = []
-            for _ in range(repeat):
-                wall, _, done = measured(["env", f"CHURNOPS_DATABASE_URL={env}", *command])
-                if done.returncode not in (0, 1):
-                    raise SystemExit(f"churnops drift failed: {done.stderr}")
-                walls.append(wall)
+            walls = _drift_walls(home, env, repeat)
             target = ""
             if rows == 1_000_000:
                 target = f" (target ≤ {TARGET_DRIFT_S:.0f} s: "
                 target += ("ok" if statistics.median(walls) <= TARGET_DRIFT_S else "MISSED") + ")"
             print(
                 f"churnops drift over {rows:,} rows in {name}: median "
-                f"{statistics.median(walls):.2f} s, best {min(walls):.2f} s{target}"
+                f"{statistics.median(walls):.2f} s, best {min(walls):.2f} s{target}",
+                flush=True,
             )
+
+
+def _drift_walls(home: Path, database_url: str, repeat: int) -> list[float]:
+    """Whole-process wall times of ``churnops drift --json``, after one run not counted: the
+    installed package's byte code is compiled, as it is after a first run anywhere (an
+    environment setting PYTHONDONTWRITEBYTECODE would otherwise compile it every time)."""
+    command = ["env", "-u", "PYTHONDONTWRITEBYTECODE", f"CHURNOPS_DATABASE_URL={database_url}"]
+    command += [sys.executable, "-m", "churnops", "drift", "--home", str(home), "--json"]
+    walls = []
+    for _ in range(repeat + 1):
+        wall, _, done = measured(command)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"churnops drift failed: {done.stderr}")
+        walls.append(wall)
+    return walls[1:]
+
+
+def _copies(base: int, have: int, want: int) -> Iterator[tuple[int, int]]:
+    """(copy number, rows) to go from ``have`` rows to ``want``, copying the first ``base``."""
+    while have < want:
+        rows = min(base, want - have)
+        yield have // base, rows
+        have += rows
+
+
+def _grow_postgres(url: DatabaseUrl, base: int, have: int, want: int) -> None:
+    with psycopg.connect(url.value, autocommit=True) as conn:
+        names = [name for name in logtable.stored_columns(conn) if name != "id"]
+        found = conn.execute(
+            "SELECT min(ts), max(ts) FROM (SELECT ts FROM inference_log ORDER BY id LIMIT %s) AS b",
+            (base,),
+        ).fetchone()
+        assert found is not None
+        for copy, rows in _copies(base, have, want):
+            shift = copy * DAY_S
+            days = range(int((found[0] + shift) // DAY_S), int((found[1] + shift) // DAY_S) + 1)
+            logtable.ensure_partitions(conn, days)
+            conn.execute(_copy_query(names, "%s", rows).encode(), (shift, str(copy)))
+
+
+def _grow_sqlite(path: Path, base: int, have: int, want: int) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        names = [row[1] for row in conn.execute("PRAGMA table_info(inference_log)")]
+        names.remove("id")
+        for copy, rows in _copies(base, have, want):
+            with conn:
+                conn.execute(_copy_query(names, "?", rows), (copy * DAY_S, str(copy)))
+    finally:
+        conn.close()
+
+
+def _copy_query(names: list[str], mark: str, rows: int) -> str:
+    """Append the first ``rows`` rows again, ``ts`` moved by the first parameter and the
+    request id suffixed with the second (same SQL for both databases)."""
+    changed = {"ts": f"ts + {mark}", "request_id": f"request_id || '.' || {mark}"}
+    shown = ", ".join(f'"{name}"' for name in names)
+    moved = ", ".join(changed.get(name, f'"{name}"') for name in names)
+    return (
+        f"INSERT INTO inference_log ({shown}) SELECT {moved} FROM inference_log "
+        f"ORDER BY id LIMIT {int(rows)}"
+    )
 
 
 def main() -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+from log_backends import LogBackend
+
 from churnops import logstore
+from churnops.database.url import DatabaseUrl
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
 
 OTHER = FeatureSchema(
@@ -55,3 +59,26 @@ def test_an_older_log_gains_the_experiment_columns(tmp_path: Path) -> None:
     frame = logstore.read(path)
     assert frame["request_id"].tolist() == ["r"]
     assert frame[list(logstore.EXPERIMENT_COLUMNS)].isna().all(axis=None)
+
+
+def test_both_backends_read_back_the_same_frame(tmp_path: Path, database: DatabaseUrl) -> None:
+    """The PostgreSQL log reads back the frame the SQLite log does — NULLs, empty and
+    NULL-looking texts, numeric-looking texts, whole floats, columns of NULLs — in id order,
+    whole and by window."""
+    names = logstore.prediction_columns()
+    rows = [
+        (1.0, "r1", "007", 1, 12.0, 65.0, 780.0, "Month-to-month", "", 0.25, 0, 1.0),
+        (3.0, "r2", None, 2, None, 70.5, 1.5, "\\N", None, 0.75, 1, 2.5),
+        (2.0, "r3", "NULL", 1, 1.0, 20.0, 20.0, "", "Electronic check", 0.5, 1, 0.0),
+    ]
+    sqlite, postgres = (
+        LogBackend("sqlite", tmp_path / "log.sqlite"),
+        LogBackend("postgres", database),
+    )
+    for backend in (sqlite, postgres):
+        backend.append(rows, names)
+    for window in ({}, {"since": 2.0}, {"last": 2}, {"fields": ["ts", "shadow_probability"]}):
+        expected = logstore.read(sqlite.location, **window)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(logstore.read(postgres.location, **window), expected)  # type: ignore[arg-type]
+    customers = logstore.read(postgres.location)["customer_id"]
+    assert customers[0] == "007" and pd.isna(customers[1]) and customers[2] == "NULL"
