@@ -22,6 +22,8 @@ from churnops.database.url import DatabaseUrl
 from churnops.registry.store import open_registry
 from churnops.settings import load_settings
 
+pytestmark = pytest.mark.slow
+
 QUEUE = 100  # the log's bound: small, so that the outage overflows it
 DURING_OUTAGE = 3 * QUEUE  # requests answered while the server is down
 DEADLINE_S = 120.0  # generous: the machine is shared
