@@ -79,7 +79,10 @@ def _row(
         shadow = float(scores["challenger"][i])
         marks = ("champion", 0, experiment.id, experiment.challenger, shadow)
     probability = float(scores[variant][i])
-    values = features[DEFAULT_SCHEMA.feature_names].tolist()
+    # Python numbers, as the API logs them: sqlite3 would store a numpy integer as a BLOB
+    values = [
+        v.item() if isinstance(v, np.generic) else v for v in features[DEFAULT_SCHEMA.feature_names]
+    ]
     return (
         ts,
         uuid.uuid4().hex,

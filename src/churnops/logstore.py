@@ -187,12 +187,13 @@ def prune(location: Path | DatabaseUrl, before: float) -> int:
         conn.close()
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """The log's file, opened for reading only (nothing created or changed)."""
     uri = path.resolve().as_uri() + "?mode=ro"  # percent-encoded: any file name works
     return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
 
 
-def _unreadable(path: Path, exc: sqlite3.Error) -> BadInputError:
+def unreadable(path: Path, exc: sqlite3.Error) -> BadInputError:
     return BadInputError(
         f"{path} is not a readable inference log ({exc}); move it aside (the API starts a "
         "new one on its next start) or check --home / CHURNOPS_HOME"
@@ -225,13 +226,13 @@ def stored_columns(location: Path | DatabaseUrl) -> list[str]:
     if not path.exists():
         return []
     try:
-        conn = _open_read_only(path)
+        conn = open_read_only(path)
         try:
             return _stored(conn, path)
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable(path, exc) from exc
 
 
 def read(
@@ -269,14 +270,14 @@ def read(
         where.append("ts < ?")
         params.append(until)
     try:
-        conn = _open_read_only(path)
+        conn = open_read_only(path)
         try:
             names = chosen_columns(_stored(conn, path), fields, schema, str(path))
             rows = conn.execute(_select(names, where, last), params).fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable(path, exc) from exc
     return pd.DataFrame.from_records(rows, columns=["id", *names]).drop(columns="id")
 
 

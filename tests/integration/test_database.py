@@ -193,10 +193,10 @@ def test_db_import_copies_a_file_registry_once(
     from churnops.settings import load_settings
 
     monkeypatch.setenv("CHURNOPS_DATABASE_URL", database.value)
-    first = run_cli("db", "import", "--from", trained_home, "--json")
+    first = run_cli("db", "import", "--from", trained_home, "--registry-only", "--json")
     assert first.code == 0, first.err
     assert first.json()["versions"] == 1 and first.json()["artifacts"] >= 5
-    again = run_cli("db", "import", "--from", trained_home, "--json")
+    again = run_cli("db", "import", "--from", trained_home, "--registry-only", "--json")
     assert again.code == 0 and again.json()["already"] is True
     replica = open_registry(load_settings(home=tmp_path / "replica"))
     files = Registry(load_settings(home=trained_home, database_url=""))
@@ -217,7 +217,7 @@ def test_db_import_refuses_a_database_with_other_versions(
             """'{"last_event": {"seq": 1, "time": "2026-01-01T00:00:00Z", "action": "register","""
             """ "from_version": null, "to_version": null, "reason": "x", "user": "u"}}'"""
         )
-    refused = run_cli("db", "import", "--from", trained_home)
+    refused = run_cli("db", "import", "--from", trained_home, "--registry-only")
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
     assert "already holds versions" in refused.err and "nothing was changed" in refused.err
 

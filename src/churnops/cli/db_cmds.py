@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from churnops.cli.ui import JsonOpt, console, print_json, settings_for
+from churnops.cli.ui import JsonOpt, console, print_json, progress, rows_bar, settings_for
 from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
+
+if TYPE_CHECKING:
+    from churnops.database import home_import
 
 db_app = typer.Typer(
     help="The shared PostgreSQL store named by CHURNOPS_DATABASE_URL.", no_args_is_help=True
@@ -65,30 +68,58 @@ def status(as_json: JsonOpt = False) -> None:
 @db_app.command("import")
 def import_home(
     source: Annotated[
-        Path, typer.Option("--from", help="Project folder whose file registry to copy in")
+        Path, typer.Option("--from", help="Project folder whose registry and log to copy in")
     ],
+    registry_only: Annotated[
+        bool, typer.Option("--registry-only", help="Copy the registry only (a home never served)")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy a project's file registry (versions, history, artifacts) into the empty database;
-    running it again changes nothing. The inference log and outcomes stay in their SQLite file."""
+    """Copy a project's file registry (versions, history, artifacts), inference log and outcomes
+    into the database, each verified (counts, SHA-256 / checksums) and whole or not at all.
+    Running it again copies nothing; a log that grew since copies only its new rows."""
+    from churnops.database import home_import
     from churnops.registry.postgres import PostgresRegistry
     from churnops.registry.store import Registry
 
     url = _url()
-    files = Registry(settings_for(source, database_url=""))
+    home = settings_for(source, database_url="")
+    files = Registry(home)
     if not files.metadata_path.exists():
         raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")
-    target = PostgresRegistry(settings_for(source), url)
-    done = target.import_from(files)
+    log = None if registry_only else home_import.plan(home.inference_db, url)
+    done = PostgresRegistry(settings_for(source), url).import_from(files)
+    tables = [] if log is None else _import_log(log, url, as_json)
     if as_json:
-        print_json({"database": str(url), **dataclasses.asdict(done)})
-    elif done.already:
+        print_json(
+            {
+                "database": str(url),
+                **dataclasses.asdict(done),
+                "tables": [dataclasses.asdict(table) for table in tables],
+            }
+        )
+        return
+    if done.already:
         console.print(f"{url} already holds this registry ({done.versions} versions): unchanged")
     else:
         console.print(
             f"imported {done.versions} versions, {done.events} history events and "
             f"{done.artifacts} artifact files into {url}"
         )
+    if log is not None:
+        copied = ", ".join(f"{t.table} {t.copied:,} of {t.rows:,}" for t in tables)
+        console.print(f"copied {copied} rows from {log.path}; counts and checksums verified")
+
+
+def _import_log(
+    log: home_import.LogPlan, url: DatabaseUrl, as_json: bool
+) -> list[home_import.TableImported]:
+    with progress(not as_json) as bar:
+        copied = rows_bar(bar, "copying", log.rows)
+        checked = rows_bar(bar, "checking", log.rows)
+        from churnops.database.home_import import import_log
+
+        return import_log(log, url, copied, checked)
 
 
 def register(app: typer.Typer) -> None:

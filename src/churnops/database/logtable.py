@@ -13,7 +13,7 @@ rows fall in (``ensure_partitions``, under an advisory lock so replicas do not r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,8 +44,14 @@ def pg_types(schema: FeatureSchema | None) -> dict[str, str]:
 
 def ensure_columns(conn: Connection, schema: FeatureSchema) -> None:
     """Add the feature columns of ``schema`` the table lacks (older rows read NULL there)."""
+    add_columns(conn, pg_types(schema))
+
+
+def add_columns(conn: Connection, types: Mapping[str, str]) -> None:
+    """Add the columns of ``types`` (name: PostgreSQL type) the table lacks, in one
+    transaction."""
     stored = set(stored_columns(conn))
-    missing = {name: kind for name, kind in pg_types(schema).items() if name not in stored}
+    missing = {name: kind for name, kind in types.items() if name not in stored}
     with conn.transaction():
         for name, kind in missing.items():
             conn.execute(
@@ -56,12 +62,17 @@ def ensure_columns(conn: Connection, schema: FeatureSchema) -> None:
 
 
 def insert(
-    conn: Connection, rows: Sequence[Sequence[Any]], names: Sequence[str], types: Sequence[str]
+    conn: Connection,
+    rows: Sequence[Sequence[Any]],
+    names: Sequence[str],
+    types: Sequence[str],
+    table: str = logstore.TABLE,
 ) -> int:
-    """Append ``rows`` (tuples in ``names`` order, of PostgreSQL ``types``) in one transaction
-    (``conn`` in autocommit mode: ``transaction()`` then commits)."""
+    """Append ``rows`` (tuples in ``names`` order, of PostgreSQL ``types``) to ``table`` (the
+    log, or another table of the store) in one transaction (``conn`` in autocommit mode:
+    ``transaction()`` then commits; inside a transaction: a savepoint)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(logstore.TABLE), sql.SQL(", ").join(map(sql.Identifier, names))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
     )
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
         copy.set_types(list(types))
@@ -135,12 +146,17 @@ def _partition_end(name: str) -> float:
 
 def stored_columns(conn: Connection) -> list[str]:
     """The table's columns, in order."""
+    return list(stored_types(conn))
+
+
+def stored_types(conn: Connection) -> dict[str, str]:
+    """The table's columns, in order, with their PostgreSQL types (``float8``, ``text``…)."""
     rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = "
         "current_schema() AND table_name = %s ORDER BY ordinal_position",
         (logstore.TABLE,),
     ).fetchall()
-    return [str(row[0]) for row in rows]
+    return {str(name): str(kind) for name, kind in rows}
 
 
 def stored_columns_of(url: DatabaseUrl) -> list[str]:
