@@ -91,9 +91,8 @@ class LogPlan:
 
     path: Path
     parts: list[Part]
-    rows: int  # in all parts
+    rows: int  # in all parts (when planned)
     added_columns: dict[str, str]  # log columns the database lacks, with their types
-    days: set[int]  # the days the log's rows fall in (their partitions)
 
 
 def plan(path: Path, url: DatabaseUrl) -> LogPlan:
@@ -113,14 +112,8 @@ def plan(path: Path, url: DatabaseUrl) -> LogPlan:
         if _has_table(source, "outcomes"):
             parts += [_outcome_part(), _change_part()]
         rows = sum(_count(source, part) for part in parts)
-        days = {
-            int(day)
-            for (day,) in source.execute(
-                f"SELECT DISTINCT CAST(ts / {logtable.DAY_S} AS INTEGER) FROM {logstore.TABLE}"
-            )
-        }
     added = {name: kind for name, kind in types.items() if name not in stored}
-    return LogPlan(path, parts, rows, added, days)
+    return LogPlan(path, parts, rows, added)
 
 
 def import_log(
@@ -132,8 +125,9 @@ def import_log(
     """Copy what ``planned`` says into the database, verified, in one transaction (see the
     module's text); ``copied(n)`` and ``checked(n)`` count rows read for each step."""
     with _source(planned.path) as source, open_checked(url) as conn:
+        source.execute("BEGIN")  # one snapshot of the file: an API still logging to it is fine
         logtable.add_columns(conn, planned.added_columns)
-        logtable.ensure_partitions(conn, planned.days)
+        logtable.ensure_partitions(conn, _days(source))
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
             conn.execute("LOCK TABLE outcomes IN SHARE ROW EXCLUSIVE MODE")  # as recording does
@@ -380,6 +374,12 @@ def _check_values(source: sqlite3.Connection, types: dict[str, str], path: Path)
                 f"{path}: column {name!r} holds {bad:,} value(s) that do not fit its type "
                 f"({kind}{', never empty' if name in required else ''}) — nothing was imported"
             )
+
+
+def _days(source: sqlite3.Connection) -> set[int]:
+    """The UTC days the log's rows fall in (``logtable.days_of``, in SQL)."""
+    query = f"SELECT DISTINCT CAST(ts / {logtable.DAY_S} AS INTEGER) FROM {logstore.TABLE}"
+    return {int(day) for (day,) in source.execute(query)}
 
 
 def _count(source: sqlite3.Connection, part: Part) -> int:
