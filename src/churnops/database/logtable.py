@@ -177,15 +177,17 @@ def read(
     with open_checked(url) as conn:
         where = f"the inference log in {url}"
         names = logstore.chosen_columns(stored_columns(conn), fields, schema, where)
-        query, params = _select(names, since, until, last)
+        query, params = read_query(names, since, until, last)
         with conn.cursor(binary=True) as cur:
             rows = cur.execute(query, params).fetchall()
     return pd.DataFrame.from_records(rows, columns=["id", *names]).drop(columns="id")
 
 
-def _select(
+def read_query(
     names: list[str], since: float | None, until: float | None, last: int | None
 ) -> tuple[sql.Composed, list[float]]:
+    """The query ``read`` runs and its parameters: ``last`` walks the index on id (migration 3)
+    backwards in each day partition, so it reads ``last`` rows, not the log."""
     where, params = [], []
     if since is not None:
         where.append(sql.SQL("ts >= %s"))
