@@ -100,15 +100,16 @@ def import_home(
         )
         return
     if done.already:
-        console.print(f"{url} already holds this registry ({done.versions} versions): unchanged")
+        summary = f"{url} already held this registry ({done.versions} versions)"
     else:
-        console.print(
+        summary = (
             f"imported {done.versions} versions, {done.events} history events and "
             f"{done.artifacts} artifact files into {url}"
         )
     if log is not None:
         copied = ", ".join(f"{t.table} {t.copied:,} of {t.rows:,}" for t in tables)
-        console.print(f"copied {copied} rows from {log.path}; counts and checksums verified")
+        summary += f"; copied {copied} rows of {log.path} (counts and checksums verified)"
+    console.print(summary, soft_wrap=True)
 
 
 def _import_log(

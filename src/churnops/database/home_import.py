@@ -13,7 +13,8 @@ database and compared with the file's — their count, and a checksum of their c
 of one 64-bit hash per row, so the order does not matter). A difference is an error and the
 data transaction rolls back: the rows are copied whole or not at all. The columns added and
 the day partitions created before it are committed on their own: nullable columns and empty
-partitions change no answer, and the next run finds them there.
+partitions change no answer, and the next run finds them there. Recording outcomes (``labels
+import``, ``POST /feedback``) waits while the transaction runs; the log's writers do not.
 """
 
 from __future__ import annotations
