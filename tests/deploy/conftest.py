@@ -8,10 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from container_support import Images, built_images, owned_by_image_user, require_podman, run_job
-
-# small and quick, like the other tests' trained homes
-TRAIN_ENV = {"CHURNOPS_ROWS": "4000", "CHURNOPS_N_ESTIMATORS": "60"}
+from container_support import (
+    TRAIN_ENV,
+    Images,
+    built_images,
+    owned_by_image_user,
+    require_podman,
+    run_job,
+)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 # This host's hard open-files limit is below podman's default for containers.
 LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
 IMAGE_UID = 10001
+# small and quick, like the other tests' trained homes
+TRAIN_ENV = {"CHURNOPS_ROWS": "4000", "CHURNOPS_N_ESTIMATORS": "60"}
 # what churnops[train] brings and a serving install must not carry
 TRAINING_ONLY = ["sklearn", "skl2onnx", "joblib", "matplotlib", "pandera", "scipy", "pyarrow"]
 

@@ -1,5 +1,6 @@
-"""compose.yaml and the Prometheus files: valid, wired to files that exist, and the part of
-the stack that can run here (API + Prometheus) run for real with podman-compose."""
+"""compose.yaml, compose.postgres.yaml and the Prometheus files: valid, wired to files that
+exist, and the parts of the stacks that can run here run for real with podman-compose: API +
+Prometheus, and two API replicas on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,22 +21,24 @@ from container_support import (
     LIMITS,
     PODMAN,
     ROOT,
+    TRAIN_ENV,
     Images,
     podman,
     require_system_tools,
     wait_until,
 )
-from integration.api_support import free_port
+from integration.api_support import SEED_BODY, free_port
 
 import churnops
 
 COMPOSE = ROOT / "compose.yaml"
+ON_POSTGRES = ROOT / "compose.postgres.yaml"  # added to COMPOSE with a second --file
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 BASE_IMAGE = "localhost/churnops-base:bookworm-py3.11"
 
 
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text("utf-8"))
+def compose(path: Path = COMPOSE) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
     return loaded
 
 
@@ -50,10 +53,11 @@ def bind_mounts(service: dict[str, Any]) -> list[tuple[Path, str]]:
     return [(ROOT / source, target) for source, target in pairs if source.startswith("./")]
 
 
-def test_compose_file_follows_the_compose_specification() -> None:
-    """The Compose specification's JSON schema (vendored by check-jsonschema) accepts it."""
+@pytest.mark.parametrize("path", [COMPOSE, ON_POSTGRES], ids=lambda path: path.name)
+def test_compose_files_follow_the_compose_specification(path: Path) -> None:
+    """The Compose specification's JSON schema (vendored by check-jsonschema) accepts them."""
     checker = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
-    result = subprocess.run([*checker, str(COMPOSE)], capture_output=True, text=True)
+    result = subprocess.run([*checker, str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -73,9 +77,35 @@ def test_compose_is_wired_to_the_build_and_to_files_that_exist() -> None:
     assert "EXPOSE 8000" in (ROOT / "Dockerfile").read_text("utf-8")
     assert [port.rsplit(":", 1)[1] for port in api["ports"]] == ["8000"]
     assert "churnops drift" in jobs["command"][0]
-    for service in services.values():
+    for service in [*services.values(), *compose(ON_POSTGRES)["services"].values()]:
         for source, _ in bind_mounts(service):
             assert source.exists(), f"{source} is mounted but does not exist"
+
+
+def test_the_postgres_file_puts_every_churnops_service_on_one_database() -> None:
+    """compose.postgres.yaml gives the database URL to every service of compose.yaml that runs
+    churnops and to its own (with no password written in it), starts the APIs after the
+    schema upgrade, runs the second API like the first, and has Prometheus scrape both."""
+    base, services = compose()["services"], compose(ON_POSTGRES)["services"]
+    (url,) = {e for e in services["api"]["environment"] if e.startswith("CHURNOPS_DATABASE_URL=")}
+    assert "${POSTGRES_PASSWORD:?" in url and url.endswith("@postgres:5432/churnops")
+    runs_churnops = [n for n, s in base.items() if "churnops" in default_of(s["image"])]
+    assert sorted(runs_churnops) == ["api", "drift", "train"]
+    for name in [*runs_churnops, "db-upgrade", "api-2"]:
+        assert url in services[name]["environment"], name
+    assert services["db-upgrade"]["command"] == ["db", "upgrade"]
+    for name in ("api", "api-2"):
+        assert services[name]["depends_on"]["db-upgrade"] == {
+            "condition": "service_completed_successfully"
+        }
+    second, first = services["api-2"], base["api"]
+    for key in ("image", "volumes", "read_only", "tmpfs", "stop_grace_period", "restart"):
+        assert second[key] == first[key], key
+    assert set(first["environment"]) < set(second["environment"])
+    assert [port.rsplit(":", 1)[1] for port in second["ports"]] == ["8000"]
+    (config,) = [s for s, target in bind_mounts(services["prometheus"]) if target.endswith(".yml")]
+    targets = yaml.safe_load(config.read_text("utf-8"))["scrape_configs"][0]["static_configs"]
+    assert targets[0]["targets"] == ["api:8000", "api-2:8000"]
 
 
 def test_prometheus_files_pass_promtool(tmp_path: Path) -> None:
@@ -113,16 +143,19 @@ def prometheus_image(images: Images, tmp_path_factory: pytest.TempPathFactory) -
     podman("rmi", "--force", name, check=False)
 
 
-def podman_compose(project: str, env: dict[str, str], *args: str) -> None:
+def podman_compose(
+    project: str, env: dict[str, str], *args: str, files: tuple[Path, ...] = (COMPOSE,)
+) -> str:
     command = [
         "podman-compose", "--podman-args", " ".join(PODMAN[1:]),
         "--podman-run-args", " ".join(LIMITS), "--project-name", project,
-        "--file", str(COMPOSE), *args,
+        *[f"--file={path}" for path in files], *args,
     ]  # fmt: skip
     result = subprocess.run(
-        command, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600
+        command, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, f"{args}: {result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    return result.stdout
 
 
 def prometheus_api(url: str, path: str, **params: str) -> Any:
@@ -167,4 +200,107 @@ def test_api_and_prometheus_run_under_compose(images: Images, prometheus_image: 
         assert [rule["name"] for rule in loaded_rules(url)] == names
     finally:
         podman_compose(project, env, "down", "--volumes")
+        podman("network", "rm", "--force", f"{project}_default", check=False)
+
+
+@pytest.fixture(scope="module")
+def postgres_image(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's PostgreSQL on the local base image, started like the official postgres image
+    (which cannot be pulled here): apt on the host fetches postgresql-15 and whatever it needs
+    beyond the base image's own packages (read from the image's dpkg status)."""
+    require_system_tools("apt-get")
+    context = tmp_path_factory.mktemp("postgres-image")
+    (context / "debs").mkdir()
+    status = podman("run", "--rm", *LIMITS, BASE_IMAGE, "cat", "/var/lib/dpkg/status").stdout
+    (context / "status").write_text(status, "utf-8")
+    fetch = [
+        "apt-get", "install", "--yes", "--download-only", "--no-install-recommends",
+        "-o", f"Dir::State::status={context / 'status'}",
+        "-o", f"Dir::Cache::archives={context / 'debs'}",
+        "-o", "Debug::NoLocking=true",  # our own folder: no need to wait for other apt runs
+        "postgresql-15",
+    ]  # fmt: skip
+    fetched = subprocess.run(fetch, capture_output=True, text=True, timeout=600)
+    if fetched.returncode != 0:  # package lists older than the mirror: refresh them once
+        subprocess.run(["apt-get", "update"], capture_output=True, timeout=600)
+        fetched = subprocess.run(fetch, capture_output=True, text=True, timeout=600)
+    assert fetched.returncode == 0, fetched.stdout[-2000:] + fetched.stderr[-2000:]
+    shutil.rmtree(context / "debs" / "partial", ignore_errors=True)
+    here = Path(__file__).parent
+    shutil.copy(here / "postgres-entrypoint.sh", context)
+    name = f"localhost/churnops-test-postgres-{uuid.uuid4().hex[:8]}"
+    podman(
+        "build", "--quiet", "--format", "docker", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+        "--tag", name, "--file", str(here / "postgres.Containerfile"), str(context),
+    )  # fmt: skip
+    yield name
+    podman("rmi", "--force", name, check=False)
+
+
+def model_info(url: str) -> dict[str, Any]:
+    info: dict[str, Any] = httpx.get(f"{url}/model-info", timeout=5).json()
+    return info
+
+
+@pytest.mark.container
+@pytest.mark.slow
+def test_two_api_replicas_follow_one_postgres_database(images: Images, postgres_image: str) -> None:
+    """compose.yaml + compose.postgres.yaml: PostgreSQL, the schema upgrade, then two API
+    replicas on the database. Models trained and promoted through the jobs image reach both
+    replicas, which are told by NOTIFY and answer the same customer alike."""
+    require_system_tools("podman-compose")
+    project = f"churnops-test-{uuid.uuid4().hex[:8]}"
+    ports = free_port(), free_port()
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    env = {
+        "API_IMAGE": images.serve,
+        "JOBS_IMAGE": images.full,
+        "POSTGRES_IMAGE": postgres_image,
+        "POSTGRES_PASSWORD": uuid.uuid4().hex,
+        "API_PUBLISH": f"127.0.0.1:{ports[0]}",
+        "API_2_PUBLISH": f"127.0.0.1:{ports[1]}",
+    }
+
+    def stack(*args: str) -> str:
+        return podman_compose(project, env, *args, files=(COMPOSE, ON_POSTGRES))
+
+    def job(*command: str) -> str:
+        options = [f"--env={key}={value}" for key, value in TRAIN_ENV.items()]
+        return stack("run", "--rm", "--no-deps", "-T", *options, "train", *command)
+
+    def all_serve(version: int) -> bool:
+        return all(model_info(url)["version"] == version for url in urls)
+
+    try:
+        stack("up", "--detach", "--no-build", "postgres")
+        database = f"{project}_postgres_1"
+        wait_until(
+            lambda: podman("exec", database, "pg_isready", check=False).returncode == 0,
+            "PostgreSQL to accept connections",
+        )
+        stack("up", "--detach", "--no-build", "db-upgrade")
+        exit_code = podman("wait", f"{project}_db-upgrade_1").stdout.strip()
+        upgrade_log = podman("logs", f"{project}_db-upgrade_1").stdout
+        assert exit_code == "0", upgrade_log
+        assert env["POSTGRES_PASSWORD"] not in upgrade_log
+        stack("up", "--detach", "--no-build", "api", "api-2")
+        for url in urls:
+            wait_until(lambda url=url: httpx.get(f"{url}/health/live", timeout=2).is_success, url)
+
+        trained = job()  # the service's command: pipeline (v1, through the gate)
+        wait_until(lambda: all_serve(1), f"both replicas to serve v1:\n{trained[-2000:]}")
+        job("train", "--force", "--seed", "7")
+        wait_until(lambda: all_serve(2), "both replicas to serve v2")
+        job("promote", "v1", "--reason", "compose test")
+        wait_until(lambda: all_serve(1), "the promotion to reach both replicas")
+
+        infos = [model_info(url) for url in urls]
+        assert [info["registry_updates"] for info in infos] == ["notify", "notify"]
+        assert infos[0]["sha256"] == infos[1]["sha256"]
+        answers = [httpx.post(f"{url}/predict", json=SEED_BODY, timeout=10) for url in urls]
+        assert [a.status_code for a in answers] == [200, 200]
+        assert answers[0].json()["churn_probability"] == answers[1].json()["churn_probability"]
+        assert {a.json()["model_version"] for a in answers} == {1}
+    finally:
+        stack("down", "--volumes")
         podman("network", "rm", "--force", f"{project}_default", check=False)
