@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +110,19 @@ def test_the_postgres_file_puts_every_churnops_service_on_one_database() -> None
 
 
 def test_prometheus_files_pass_promtool(tmp_path: Path) -> None:
-    """`promtool check` accepts the stand-alone config with its rules, and the compose config
-    laid out as compose mounts it (so its rule file is the shipped alerts.yml)."""
+    """`promtool check` accepts the stand-alone config with its rules, and the compose configs
+    laid out as compose mounts them (so their rule file is the shipped alerts.yml)."""
     require_system_tools("promtool")
     rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text("utf-8"))["groups"][0]
     etc = tmp_path / "etc"
     etc.mkdir()
     for source, target in bind_mounts(compose()["services"]["prometheus"]):
         shutil.copy(source, etc / Path(target).name)
-    for config in (PROMETHEUS_DIR / "prometheus.yml", etc / "prometheus.yml"):
+    # compose.postgres.yaml mounts its own config in the same place, beside the same rules
+    (on_postgres,) = bind_mounts(compose(ON_POSTGRES)["services"]["prometheus"])
+    shutil.copy(on_postgres[0], etc / "prometheus-postgres.yml")
+    configs = ("prometheus.yml", "prometheus-postgres.yml")
+    for config in (PROMETHEUS_DIR / "prometheus.yml", *[etc / name for name in configs]):
         result = subprocess.run(
             ["promtool", "check", "config", str(config)], capture_output=True, text=True
         )
@@ -127,20 +132,30 @@ def test_prometheus_files_pass_promtool(tmp_path: Path) -> None:
     assert targets[0]["static_configs"][0]["targets"] == ["api:8000"]
 
 
+@contextmanager
+def local_image(what: str, context: Path) -> Iterator[str]:
+    """``WHAT.Containerfile`` (beside this file) built on the local base image under a private
+    name, removed afterwards."""
+    name = f"localhost/churnops-test-{what}-{uuid.uuid4().hex[:8]}"
+    containerfile = Path(__file__).with_name(f"{what}.Containerfile")
+    podman(
+        "build", "--quiet", "--format", "docker", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+        "--tag", name, "--file", str(containerfile), str(context),
+    )  # fmt: skip
+    try:
+        yield name
+    finally:
+        podman("rmi", "--force", name, check=False)
+
+
 @pytest.fixture(scope="module")
 def prometheus_image(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's Prometheus build on the local base image (no image registry here)."""
     require_system_tools("prometheus")
     context = tmp_path_factory.mktemp("prometheus-image")
     shutil.copy(shutil.which("prometheus") or "", context / "prometheus")
-    name = f"localhost/churnops-test-prometheus-{uuid.uuid4().hex[:8]}"
-    containerfile = Path(__file__).with_name("prometheus.Containerfile")
-    podman(
-        "build", "--quiet", "--format", "docker", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-        "--tag", name, "--file", str(containerfile), str(context),
-    )  # fmt: skip
-    yield name
-    podman("rmi", "--force", name, check=False)
+    with local_image("prometheus", context) as name:
+        yield name
 
 
 def podman_compose(
@@ -205,36 +220,12 @@ def test_api_and_prometheus_run_under_compose(images: Images, prometheus_image: 
 
 @pytest.fixture(scope="module")
 def postgres_image(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's PostgreSQL on the local base image, started like the official postgres image
-    (which cannot be pulled here): apt on the host fetches postgresql-15 and whatever it needs
-    beyond the base image's own packages (read from the image's dpkg status)."""
-    require_system_tools("apt-get")
+    """Debian's PostgreSQL, installed by apt on the local base image and started like the
+    official postgres image (which cannot be pulled here)."""
     context = tmp_path_factory.mktemp("postgres-image")
-    (context / "debs").mkdir()
-    status = podman("run", "--rm", *LIMITS, BASE_IMAGE, "cat", "/var/lib/dpkg/status").stdout
-    (context / "status").write_text(status, "utf-8")
-    fetch = [
-        "apt-get", "install", "--yes", "--download-only", "--no-install-recommends",
-        "-o", f"Dir::State::status={context / 'status'}",
-        "-o", f"Dir::Cache::archives={context / 'debs'}",
-        "-o", "Debug::NoLocking=true",  # our own folder: no need to wait for other apt runs
-        "postgresql-15",
-    ]  # fmt: skip
-    fetched = subprocess.run(fetch, capture_output=True, text=True, timeout=600)
-    if fetched.returncode != 0:  # package lists older than the mirror: refresh them once
-        subprocess.run(["apt-get", "update"], capture_output=True, timeout=600)
-        fetched = subprocess.run(fetch, capture_output=True, text=True, timeout=600)
-    assert fetched.returncode == 0, fetched.stdout[-2000:] + fetched.stderr[-2000:]
-    shutil.rmtree(context / "debs" / "partial", ignore_errors=True)
-    here = Path(__file__).parent
-    shutil.copy(here / "postgres-entrypoint.sh", context)
-    name = f"localhost/churnops-test-postgres-{uuid.uuid4().hex[:8]}"
-    podman(
-        "build", "--quiet", "--format", "docker", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-        "--tag", name, "--file", str(here / "postgres.Containerfile"), str(context),
-    )  # fmt: skip
-    yield name
-    podman("rmi", "--force", name, check=False)
+    shutil.copy(Path(__file__).with_name("postgres-entrypoint.sh"), context)
+    with local_image("postgres", context) as name:
+        yield name
 
 
 def model_info(url: str) -> dict[str, Any]:
