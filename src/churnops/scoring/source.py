@@ -24,6 +24,11 @@ from churnops.schema import FeatureSchema
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 24
+# Arrow's scanner reads ahead 16 batches from 4 files by default: with 1M-row part files that
+# is four decoded files in memory at once (the main process reached 1 GB at 10M rows). The
+# workers are the bottleneck, so one file and a couple of batches ahead keep them fed.
+READAHEAD_FILES = 1
+READAHEAD_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,13 @@ class Source:
         """Record batches of at most ``size`` rows, every column as text. A file that turns
         out unreadable midway (a malformed CSV row) is bad input."""
         try:
-            for batch in self.dataset.to_batches(columns=self.columns, batch_size=size):
+            batches = self.dataset.to_batches(
+                columns=self.columns,
+                batch_size=size,
+                batch_readahead=READAHEAD_BATCHES,
+                fragment_readahead=READAHEAD_FILES,
+            )
+            for batch in batches:
                 if batch.num_rows:
                     yield as_text_batch(batch, self.names)
         except (pa.ArrowInvalid, OSError) as exc:
