@@ -52,11 +52,12 @@ def category(text: str, spellings: Mapping[str, str]) -> str | None:
 
 def categories(text: pd.Series, feature: CategoricalFeature) -> tuple[pd.Series, int]:
     """A column in its canonical spellings (unknown values kept as given, stripped; blank
-    cells missing) and how many cells were respelled."""
+    cells missing) and how many cells were respelled. As pandas' text dtype, not Python
+    objects: the schema's checks then test the column's type once, not every cell."""
     stripped = text.str.strip()
     spellings = feature.spellings()
     uniques = stripped.dropna().unique()
     mapping = {u: category(u, spellings) or u for u in uniques if u != ""}
     result = stripped.map(mapping)
     respelled = int((result.notna() & (result != text)).sum())
-    return result.astype(object), respelled
+    return result.astype("str"), respelled
