@@ -49,7 +49,13 @@ from churnops.scoring.run import (
     load_version,
     rejects_path,
 )
-from churnops.scoring.source import as_text_batch, as_text_frame, find_columns, part_files
+from churnops.scoring.source import (
+    as_text_batch,
+    as_text_frame,
+    find_columns,
+    number_columns,
+    part_files,
+)
 from churnops.settings import load_settings
 from churnops.spreadsheet import neutralise_formulas
 
@@ -80,13 +86,14 @@ def _scorer(
     spec: ScoringSpec, sha256: str, onnx_bytes: Callable[[], bytes], names: list[str]
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     schema = output_schema(spec)
+    numeric = number_columns(spec.schema)
 
     def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = _session(sha256, onnx_bytes, spec)
         for batch in batches:
             if not batch.num_rows:
                 continue
-            raw = as_text_frame(as_text_batch(batch, names))
+            raw = as_text_frame(as_text_batch(batch, names, numeric))
             done = score_frame(raw, spec, model.predict_matrix)
             scored = done.scored.append_column(REASON, pa.nulls(done.scored.num_rows, pa.string()))
             rejected = pa.table(

@@ -69,6 +69,10 @@ def score(
 
     Exit 0: scored; 1: the model version failed its checks; 2: bad input.
     """
+    from churnops.scoring.workers import start_workers_early
+
+    if engine is Engine.local:  # the workers' server imports while this process imports
+        start_workers_early(workers)
     from churnops.registry.store import open_registry
     from churnops.scoring.run import ScoreOptions, ScoreSummary
     from churnops.scoring.run import score as score_local

@@ -27,7 +27,14 @@ PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 def numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A column of text as float numbers (blank: NaN), and a mask of the cells that held text
-    which is not a number."""
+    which is not a number.
+
+    A column that holds numbers already (a typed file's, with missing values as nulls: pandas'
+    Arrow dtypes) is read as its cells' text would be, without the round trip through text:
+    a null is blank, NaN is "nan", which is not a number, and every other value is itself."""
+    if pd.api.types.is_numeric_dtype(text):
+        values = text.astype("float64")
+        return values, values.isna() & text.notna()
     stripped = text.str.strip()
     blank = stripped.isna() | (stripped == "")
     parsed = pd.to_numeric(stripped.where(~blank), errors="coerce").astype(float)

@@ -28,8 +28,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import forkserver, get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +54,7 @@ from churnops.scoring.batch import (
     score_frame,
 )
 from churnops.scoring.source import Source, as_text_frame, from_ipc, open_source, to_ipc
+from churnops.scoring.workers import start_workers_early, worker_context, worker_count
 from churnops.spreadsheet import neutralise_formulas
 
 OutputFormat = Literal["parquet", "csv"]
@@ -183,21 +182,6 @@ def _score_batch(batch: bytes) -> ScoredBatch:
     return score_frame(as_text_frame(from_ipc(batch)), _worker["spec"], _worker["predict"])
 
 
-def worker_context() -> BaseContext:
-    """Workers forked from a server process that has imported this module once (so each worker
-    starts in milliseconds, not seconds of imports), and that does not share this process's
-    threads (Arrow's readers), which a plain fork would copy mid-state."""
-    context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def start_workers_early() -> None:
-    """Start the worker server now, so its imports overlap with verifying the version."""
-    worker_context()
-    forkserver.ensure_running()
-
-
 def scored_batches(
     source: Source, spec: ScoringSpec, onnx_bytes: bytes, workers: int, batch_rows: int
 ) -> Iterator[ScoredBatch]:
@@ -299,19 +283,14 @@ def decile_order(item: tuple[str, int]) -> int:
     return int(item[0]) if item[0].isdigit() else 99  # "none": no hold-out to set deciles by
 
 
-def _workers(requested: int) -> int:
-    return requested if requested > 0 else max(1, len(os.sched_getaffinity(0)))
-
-
 def score(
     registry: Registry, options: ScoreOptions, on_batch: Callable[[int], None] = lambda n: None
 ) -> ScoreSummary:
     """Score ``options.input`` into ``options.output`` (and its rejects beside it)."""
     started = time.perf_counter()
     check_output(options.output, options.overwrite)
-    workers = _workers(options.workers)
-    if workers > 1:
-        start_workers_early()
+    workers = worker_count(options.workers)
+    start_workers_early(workers)
     version = load_version(registry, options.version)
     source = open_source(options.input, version.schema, version.entry.name)
     spec = version.spec(options.with_features)
