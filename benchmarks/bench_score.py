@@ -12,15 +12,26 @@ Sections (all by default):
   (≤ 1e-5).
 - ``local``: `churnops score` (a fresh process) against a naive baseline (a fresh process:
   pandas reads the whole input, the registered pipeline's ``predict_proba`` on both cores),
-  on 1M and 10M rows of Parquet part files: rows/s, ratio, and peak RSS — the sum over the
-  process and its workers, sampled from /proc every 0.1 s.
+  on 1M and 10M rows of Parquet part files, alternated --local-rounds times (median): rows/s,
+  ratio, and peak memory of the whole process tree (the command, its workers' fork server and
+  the workers), sampled from /proc every 0.1 s, two ways: the sum of each process's RSS, which
+  counts the pages the workers share with their fork server (libraries, imported modules) once
+  per process, and the sum of PSS (``/proc/PID/smaps_rollup``), which splits each shared page
+  between the processes sharing it — the job's real footprint. The baseline is one process,
+  where the two are the same.
+
+Every subprocess runs as an installed package does, from compiled bytecode: this machine's
+environment sets PYTHONDONTWRITEBYTECODE and its virtualenv holds no bytecode, which would add
+seconds of compiling to every process start (more for ``score``, which starts two processes
+importing more modules). The bytecode goes to --cache (``PYTHONPYCACHEPREFIX``), filled by one
+unreported run of each command on 10,000 rows.
 - ``spark``: `churnops score --engine spark` on local[1] and local[2] over the 1M input,
   against the single-machine run; the same ids and probabilities within 1e-6.
 
 The inputs are generated once, in 1M-row chunks, into --cache (reused by later runs).
 
     python benchmarks/bench_score.py [--sections scorers local spark] [--rounds 3]
-        [--sizes 1000000 10000000] [--cache /tmp/churnops-bench-score]
+        [--sizes 1000000 10000000] [--local-rounds 1] [--cache /tmp/churnops-bench-score]
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -209,85 +221,131 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
 # ---- whole runs in fresh processes -----------------------------------------------------------
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants, from /proc."""
+def _tree(root: int) -> set[int]:
+    """``root`` and all its descendants, from /proc."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[int(entry)] = int(line.split()[1]) * 1024
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier += children
-    return sum(rss.get(pid, 0) for pid in tree)
+    return tree
 
 
-def measured(command: list[str]) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes, the process tree) of ``command``."""
+def _memory(pid: int) -> tuple[int, int]:
+    """RSS and PSS of ``pid`` in bytes (0, 0 once it has gone)."""
+    found = {"Rss:": 0, "Pss:": 0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, *value = line.split()
+            if key in found:
+                found[key] = int(value[0]) * 1024
+    except OSError:
+        pass
+    return found["Rss:"], found["Pss:"]
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_rss: int  # the largest sum of the tree's RSS seen
+    peak_pss: int  # the largest sum of the tree's PSS seen
+
+
+def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Seconds and peak memory of ``command`` and its process tree."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak_rss = peak_pss = 0
     while process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
+        sizes = [_memory(pid) for pid in _tree(process.pid)]
+        peak_rss = max(peak_rss, sum(rss for rss, _ in sizes))
+        peak_pss = max(peak_pss, sum(pss for _, pss in sizes))
         time.sleep(0.1)
     seconds = time.perf_counter() - start
     if process.returncode != 0:
-        raise SystemExit(f"{command[:3]} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, peak
+        raise SystemExit(f"{command[:3]} failed: {process.communicate()[1].decode()[-2000:]}")
+    return Measured(seconds, peak_rss, peak_pss)
 
 
-def local(home: Path, cache: Path, sizes: list[int]) -> None:
+def bytecode_env(cache: Path) -> dict[str, str]:
+    """The environment of an installed package: bytecode compiled once, kept in ``cache``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")
+    return env
+
+
+def local_runs(home: Path, folder: Path, out: Path, rows: int) -> dict[str, list[str]]:
     registry = Registry(load_settings(home=home))
     entry = registry.read().current
     assert entry is not None
-    print("\none machine: `churnops score` vs pandas + pipeline.predict_proba (fresh processes)")
-    print(f"| {'rows':>10} | {'run':<26} | {'seconds':>7} | {'rows/s':>9} | {'peak RSS':>9} |")
-    print(f"|{'-' * 12}|{'-' * 28}|{'-' * 9}|{'-' * 11}|{'-' * 11}|")
+    return {
+        "naive baseline": [
+            sys.executable,
+            "-c",
+            BASELINE,
+            str(registry.artifact_path(entry)),
+            str(folder),
+            f"{out}/baseline-{rows}.parquet",
+        ],
+        "churnops score": [
+            CHURNOPS,
+            "score",
+            "--home",
+            str(home),
+            "--input",
+            str(folder),
+            "--output",
+            f"{out}/score-{rows}.parquet",
+            "--overwrite",
+        ],
+    }
+
+
+def local(home: Path, cache: Path, sizes: list[int], rounds: int) -> None:
+    env = bytecode_env(cache)
+    print(
+        "\none machine: `churnops score` vs pandas + pipeline.predict_proba (fresh processes, "
+        f"median of {rounds} alternated round(s); memory: peak of the process tree)"
+    )
+    print(
+        f"| {'rows':>10} | {'run':<26} | {'seconds':>7} | {'rows/s':>9} "
+        f"| {'RSS, summed':>11} | {'PSS, summed':>11} |"
+    )
+    print(f"|{'-' * 12}|{'-' * 28}|{'-' * 9}|{'-' * 11}|{'-' * 13}|{'-' * 13}|")
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        out = Path(tmp)
+        for command in local_runs(home, base_folder(cache, 10_000), out, 10_000).values():
+            measured(command, env)  # fills the bytecode cache
         for rows in sizes:
-            folder = base_folder(cache, rows)
-            runs = {
-                "naive baseline": [
-                    sys.executable,
-                    "-c",
-                    BASELINE,
-                    str(registry.artifact_path(entry)),
-                    str(folder),
-                    f"{tmp}/baseline-{rows}.parquet",
-                ],
-                "churnops score": [
-                    CHURNOPS,
-                    "score",
-                    "--home",
-                    str(home),
-                    "--input",
-                    str(folder),
-                    "--output",
-                    f"{tmp}/score-{rows}.parquet",
-                ],
+            runs = local_runs(home, base_folder(cache, rows), out, rows)
+            results: dict[str, list[Measured]] = {name: [] for name in runs}
+            for _ in range(rounds):
+                for name, command in runs.items():
+                    results[name].append(measured(command, env))
+            seconds = {
+                name: statistics.median(m.seconds for m in got) for name, got in results.items()
             }
-            results = {name: measured(command) for name, command in runs.items()}
-            for name, (seconds, peak) in results.items():
+            for name, got in results.items():
+                rss = max(m.peak_rss for m in got) / 2**20
+                pss = max(m.peak_pss for m in got) / 2**20
                 print(
-                    f"| {rows:>10,} | {name:<26} | {seconds:7.1f} | {rows / seconds:9,.0f} "
-                    f"| {peak / 2**20:6,.0f} MiB |"
+                    f"| {rows:>10,} | {name:<26} | {seconds[name]:7.1f} "
+                    f"| {rows / seconds[name]:9,.0f} | {rss:7,.0f} MiB | {pss:7,.0f} MiB |"
                 )
-            ratio = results["naive baseline"][0] / results["churnops score"][0]
-            print(f"| {rows:>10,} | {'score rows/s ÷ baseline':<26} | {ratio:7.2f} | | |")
+            ratio = seconds["naive baseline"] / seconds["churnops score"]
+            print(f"| {rows:>10,} | {'score rows/s ÷ baseline':<26} | {ratio:7.2f} | | | |")
             same = _same(f"{tmp}/baseline-{rows}.parquet", f"{tmp}/score-{rows}.parquet")
-            print(f"|            | max |Δp| score vs baseline  | {same:.1e} | | |")
+            print(f"|            | max |Δp| score vs baseline  | {same:.1e} | | | |")
+            print(f"load average after {rows:,} rows: {Path('/proc/loadavg').read_text().strip()}")
 
 
 def _same(first: str, second: str) -> float:
@@ -299,6 +357,7 @@ def _same(first: str, second: str) -> float:
 
 
 def spark(home: Path, cache: Path) -> None:
+    env = bytecode_env(cache)
     folder = base_folder(cache, CHUNK)
     print(f"\nSpark (local mode) vs one machine, {CHUNK:,} rows (fresh processes)")
     print(f"| {'run':<30} | {'seconds':>7} | {'rows/s':>9} | {'vs one machine':>14} |")
@@ -326,7 +385,7 @@ def spark(home: Path, cache: Path) -> None:
                 "local[2]",
             ],
         }
-        seconds = {name: measured(command)[0] for name, command in runs.items()}
+        seconds = {name: measured(command, env).seconds for name, command in runs.items()}
         base = seconds["churnops score (one machine)"]
         for name, value in seconds.items():
             print(f"| {name:<30} | {value:7.1f} | {CHUNK / value:9,.0f} | {value / base:13.2f}x |")
@@ -342,6 +401,7 @@ def main() -> None:
     parser.add_argument("--sections", nargs="+", default=["scorers", "local", "spark"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[CHUNK, 10 * CHUNK])
+    parser.add_argument("--local-rounds", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/churnops-bench-score"))
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -349,7 +409,7 @@ def main() -> None:
     if "scorers" in args.sections:
         scorers(home, CHUNK, args.rounds)
     if "local" in args.sections:
-        local(home, args.cache, args.sizes)
+        local(home, args.cache, args.sizes, args.local_rounds)
     if "spark" in args.sections:
         spark(home, args.cache)
 

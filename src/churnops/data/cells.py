@@ -61,10 +61,11 @@ def categories(text: pd.Series, feature: CategoricalFeature) -> tuple[pd.Series,
     """A column in its canonical spellings (unknown values kept as given, stripped; blank
     cells missing) and how many cells were respelled. As pandas' text dtype, not Python
     objects: the schema's checks then test the column's type once, not every cell."""
-    stripped = text.str.strip()
     spellings = feature.spellings()
-    uniques = stripped.dropna().unique()
-    mapping = {u: category(u, spellings) or u for u in uniques if u != ""}
-    result = stripped.map(mapping)
+    codes, uniques = pd.factorize(text.str.strip())  # each distinct spelling read once
+    canonical = [category(u, spellings) or u if u != "" else None for u in uniques]
+    result = pd.Series(
+        pd.array(canonical, dtype="str").take(codes, allow_fill=True), index=text.index
+    )
     respelled = int((result.notna() & (result != text)).sum())
-    return result.astype("str"), respelled
+    return result, respelled

@@ -152,9 +152,9 @@ def _impute(
     def places(name: str) -> int:
         return 0 if name in schema.int_names else 2
 
-    frame.loc[fill_result, rule.result] = (a * b)[fill_result].round(places(rule.result))
-    frame.loc[fill_second, second] = (result / a)[fill_second].round(places(second))
-    frame.loc[fill_first, first] = (result / b)[fill_first].round(places(first))
+    frame[rule.result] = result.mask(fill_result, (a * b).round(places(rule.result)))
+    frame[second] = b.mask(fill_second, (result / a).round(places(second)))
+    frame[first] = a.mask(fill_first, (result / b).round(places(first)))
     return {
         rule.result: int(fill_result.sum()),
         second: int(fill_second.sum()),
@@ -305,6 +305,7 @@ def prepare_frame(
         checks |= _count_problems(frame, schema)
     failures = schema_failures(frame, schema, labelled=labelled)
     combined = text_reasons + failures.reindex(raw.index).fillna("")
+    combined = combined[combined != ""]  # the few failing rows: string methods are per cell
     reasons = combined.str.strip().str.rstrip(";")
     reasons = reasons[reasons != ""]
     rejected_mask = frame.index.isin(reasons.index)
