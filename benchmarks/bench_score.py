@@ -18,7 +18,8 @@ Sections (all by default):
   counts the pages the workers share with their fork server (libraries, imported modules) once
   per process, and the sum of PSS (``/proc/PID/smaps_rollup``), which splits each shared page
   between the processes sharing it — the job's real footprint. The baseline is one process,
-  where the two are the same.
+  where the two are the same. Also the CPU seconds the tree used: on a busy machine the wall
+  time is mostly waiting for a core, and the CPU time says which run does less work.
 
 Every subprocess runs as an installed package does, from compiled bytecode: this machine's
 environment sets PYTHONDONTWRITEBYTECODE and its virtualenv holds no bytecode, which would add
@@ -240,6 +241,15 @@ def _tree(root: int) -> set[int]:
     return tree
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _memory(pid: int) -> tuple[int, int]:
     """RSS and PSS of ``pid`` in bytes (0, 0 once it has gone)."""
     found = {"Rss:": 0, "Pss:": 0}
@@ -258,6 +268,7 @@ class Measured:
     seconds: float
     peak_rss: int  # the largest sum of the tree's RSS seen
     peak_pss: int  # the largest sum of the tree's PSS seen
+    cpu_seconds: float  # CPU used by the tree's processes (as last sampled, every 0.1 s)
 
 
 def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
@@ -265,15 +276,18 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak_rss = peak_pss = 0
+    cpu: dict[int, float] = {}
     while process.poll() is None:
-        sizes = [_memory(pid) for pid in _tree(process.pid)]
+        tree = _tree(process.pid)
+        sizes = [_memory(pid) for pid in tree]
         peak_rss = max(peak_rss, sum(rss for rss, _ in sizes))
         peak_pss = max(peak_pss, sum(pss for _, pss in sizes))
+        cpu |= {pid: max(cpu.get(pid, 0.0), _cpu_seconds(pid)) for pid in tree}
         time.sleep(0.1)
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(f"{command[:3]} failed: {process.communicate()[1].decode()[-2000:]}")
-    return Measured(seconds, peak_rss, peak_pss)
+    return Measured(seconds, peak_rss, peak_pss, sum(cpu.values()))
 
 
 def bytecode_env(cache: Path) -> dict[str, str]:
@@ -317,10 +331,10 @@ def local(home: Path, cache: Path, sizes: list[int], rounds: int) -> None:
         f"median of {rounds} alternated round(s); memory: peak of the process tree)"
     )
     print(
-        f"| {'rows':>10} | {'run':<26} | {'seconds':>7} | {'rows/s':>9} "
+        f"| {'rows':>10} | {'run':<26} | {'seconds':>7} | {'rows/s':>9} | {'CPU s':>7} "
         f"| {'RSS, summed':>11} | {'PSS, summed':>11} |"
     )
-    print(f"|{'-' * 12}|{'-' * 28}|{'-' * 9}|{'-' * 11}|{'-' * 13}|{'-' * 13}|")
+    print(f"|{'-' * 12}|{'-' * 28}|{'-' * 9}|{'-' * 11}|{'-' * 9}|{'-' * 13}|{'-' * 13}|")
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         out = Path(tmp)
         for command in local_runs(home, base_folder(cache, 10_000), out, 10_000).values():
@@ -337,14 +351,16 @@ def local(home: Path, cache: Path, sizes: list[int], rounds: int) -> None:
             for name, got in results.items():
                 rss = max(m.peak_rss for m in got) / 2**20
                 pss = max(m.peak_pss for m in got) / 2**20
+                cpu = statistics.median(m.cpu_seconds for m in got)
                 print(
                     f"| {rows:>10,} | {name:<26} | {seconds[name]:7.1f} "
-                    f"| {rows / seconds[name]:9,.0f} | {rss:7,.0f} MiB | {pss:7,.0f} MiB |"
+                    f"| {rows / seconds[name]:9,.0f} | {cpu:7.1f} "
+                    f"| {rss:7,.0f} MiB | {pss:7,.0f} MiB |"
                 )
             ratio = seconds["naive baseline"] / seconds["churnops score"]
-            print(f"| {rows:>10,} | {'score rows/s ÷ baseline':<26} | {ratio:7.2f} | | | |")
+            print(f"| {rows:>10,} | {'score rows/s ÷ baseline':<26} | {ratio:7.2f} | | | | |")
             same = _same(f"{tmp}/baseline-{rows}.parquet", f"{tmp}/score-{rows}.parquet")
-            print(f"|            | max |Δp| score vs baseline  | {same:.1e} | | | |")
+            print(f"|            | max |Δp| score vs baseline  | {same:.1e} | | | | |")
             print(f"load average after {rows:,} rows: {Path('/proc/loadavg').read_text().strip()}")
 
 
