@@ -7,12 +7,15 @@ processes put both cores to work on the whole batch, not just on the trees; each
 with one thread, so nothing is oversubscribed. Memory is bounded by the batches in flight
 (workers + 1), whatever the input's size.
 
+The workers are forked from a server that has imported and warmed up their code once
+(``workers``, ``preload``), started before this process imports its own modules.
+
 The model is the version's ONNX graph, verified as the API verifies it, on one ONNX Runtime
-thread per worker. On the default forest scikit-learn's ``predict_proba`` is faster per row
-(``benchmarks/bench_score.py``), but not end to end: the rules cost as much as the trees, and
-a worker that imports scikit-learn starts seconds later (a 1M-row run took 53 s with it, 42 s
-with ONNX Runtime, in the same conditions). The graph is also what the API and the Spark
-engine score with, so every path gives the same probabilities, and nothing is unpickled.
+thread per worker. On the default forest scikit-learn's ``predict_proba`` is about as fast per
+row (``benchmarks/bench_score.py``), but a worker that imports scikit-learn starts seconds
+later (a 1M-row run took 53 s with it, 42 s with ONNX Runtime, in the same conditions). The
+graph is also what the API and the Spark engine score with, so every path gives the same
+probabilities, and nothing is unpickled.
 
 Output and rejects are written under temporary names and renamed at the end: an interrupted or
 failed run leaves nothing under their final names.
