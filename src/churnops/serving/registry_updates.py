@@ -105,8 +105,11 @@ async def follow_registry(predictor: Predictor, interval: float, updates: Regist
     wake = updates.waker()
     try:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # arrives as the wait ends, and the server's shutdown then waits forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await wake.wait()
             trigger: Trigger = "notify" if wake.is_set() else "poll"
             wake.clear()
             try:
