@@ -10,11 +10,15 @@ against the first is the benchmark's own noise, from the machine and from each p
 memory layout, which more rounds do not average out), one running an A/B experiment (v1
 challenges v2 at 50 %), one an A/B experiment at 0.01 % (every request is routed, marked and
 logged as in A/B, but nearly all by the champion: the routing alone, without a second model
-competing for the CPU caches), one a shadow experiment (v1 scores beside v2). wrk sends the
-seed example with a new customer id per request (so A/B really splits customers), to each
-server in turn, for ``--rounds`` rounds, each round starting one server further along. The
-figures are medians over the rounds; the cost is the median of the per-round ratios to the
-plain server, with its 95 % bootstrap interval. Targets (issue 9): A/B costs at most 5 % of
+competing for the CPU caches), one a shadow experiment (v1 scores beside v2). wrk sends
+customers in turn, each request with a new customer id (so A/B really splits customers): by
+default 10,000 different customers drawn by the project's generator (``--customers varied``,
+as real traffic), or the seed example every time (``--customers seed``: one feature row, so
+every request walks the same path through each forest, which stays in the CPU's caches and
+branch predictor far more than real traffic lets it), to each server in turn, for ``--rounds``
+rounds, each round starting one server further along. The figures are medians over the
+rounds; the cost is the median of the per-round ratios to the plain server, with its 95 %
+bootstrap interval. Targets (issue 9): A/B costs at most 5 % of
 the throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours' load,
 so the cost is also given as the server process's CPU time per request (all its threads, the
 log writer's shadow scoring included), which other processes' load moves less. Many short
@@ -57,6 +61,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_api import (
@@ -73,7 +78,9 @@ from bench_api import (
 )
 from scipy import stats
 
+from churnops.data.generate import generate
 from churnops.registry.experiments import start_experiment
+from churnops.schema import DEFAULT_SCHEMA
 from churnops.serving.app import app_for, build_state
 from churnops.serving.middleware import REQUEST_ID, STARTED
 from churnops.serving.predictor import LoadedModel
@@ -85,23 +92,49 @@ SETUPS = ("plain", "plain-2", "ab", "ab-0.01", "shadow")
 TARGETS = {"ab": 0.05, "ab-0.01": 0.05, "shadow": 0.15}
 SHARES = {"ab": 50.0, "ab-0.01": 0.01}
 ID_MARK = "@ID@"
-# A new customer id per request: "B" and a counter (wrk -t1: one Lua state, ids unique).
+CUSTOMERS = 10_000
+# The customers in turn, each request with a new customer id: "B" and a counter (wrk -t1: one
+# Lua state, ids unique).
 WRK_IDS = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local head, tail, counter = '{head}', '{tail}', 0
+local heads = {{{heads}}}
+local tails = {{{tails}}}
+local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, head .. string.format("B%08d", counter) .. tail)
+  local i = counter % #heads + 1
+  return wrk.format(nil, nil, nil, heads[i] .. string.format("B%08d", counter) .. tails[i])
 end
 """
 
 
-def wrk_script(folder: Path) -> Path:
-    head, tail = json.dumps({**SEED_BODY, "customer_id": ID_MARK}).split(ID_MARK)
+def customers(kind: str) -> list[dict[str, Any]]:
+    """The bodies the benchmark sends (without a customer id): ``CUSTOMERS`` customers of the
+    generator (no dirt: every one valid), or the seed example alone."""
+    if kind == "seed":
+        return [dict(SEED_BODY)]
+    frame = generate(CUSTOMERS, seed=11, dirt=False).frame
+    return frame[DEFAULT_SCHEMA.feature_names].to_dict("records")
+
+
+def wrk_script(folder: Path, bodies: list[dict[str, Any]]) -> Path:
+    halves = [json.dumps({**body, "customer_id": ID_MARK}).split(ID_MARK) for body in bodies]
+    heads = ",".join(f"'{head}'" for head, _ in halves)
+    tails = ",".join(f"'{tail}'" for _, tail in halves)
     script = folder / "ids.lua"
-    script.write_text(WRK_IDS.format(head=head, tail=tail), encoding="utf-8")
+    script.write_text(WRK_IDS.format(heads=heads, tails=tails), encoding="utf-8")
     return script
+
+
+def encoded(settings: Settings, bodies: list[dict[str, Any]]) -> np.ndarray:
+    """The bodies as the champion's encoder makes them: one float32 row each."""
+    state = build_state(settings)
+    state.predictor.refresh()
+    assert state.predictor.serving is not None
+    inputs = state.predictor.serving.champion.inputs
+    rows = [inputs.encoder.encode_one(inputs.row(json.dumps(body).encode())) for body in bodies]
+    return np.vstack(rows)
 
 
 def homes(source: Path, folder: Path) -> dict[str, Settings]:
@@ -167,11 +200,16 @@ class HandlerRequest:
         self.scope = {REQUEST_ID: "bench-1", STARTED: time.perf_counter()}
 
 
-def handler_cpu_us(settings: dict[str, Settings], calls: int, rounds: int) -> dict[str, float]:
+def handler_cpu_us(
+    settings: dict[str, Settings], bodies: list[dict[str, Any]], calls: int, rounds: int
+) -> dict[str, float]:
     """CPU µs (all threads: the log writer's inserts and shadow scoring included) per call of
     ``/predict``'s handler itself, called in this process without HTTP, per setup: the cost of
     routing without the server around it. Median over ``rounds`` alternations."""
-    bodies = [json.dumps({**SEED_BODY, "customer_id": f"H{i:08d}"}).encode() for i in range(calls)]
+    sent = [
+        json.dumps({**bodies[i % len(bodies)], "customer_id": f"H{i:08d}"}).encode()
+        for i in range(calls)
+    ]
     handlers = {}
     for name, one in settings.items():
         state = build_state(one)
@@ -184,7 +222,7 @@ def handler_cpu_us(settings: dict[str, Settings], calls: int, rounds: int) -> di
 
     async def call_all(handler: Callable[..., Awaitable[object]]) -> None:
         request = HandlerRequest()
-        for body in bodies:
+        for body in sent:
             await handler(request, body)
 
     found: dict[str, list[float]] = {name: [] for name in settings}
@@ -200,17 +238,17 @@ def handler_cpu_us(settings: dict[str, Settings], calls: int, rounds: int) -> di
     return {name: statistics.median(values) for name, values in found.items()}
 
 
-def shadow_per_row_us(settings: Settings, rows: int = 256, calls: int = 50) -> float:
-    """µs per row of one challenger call on ``rows`` rows (what the log writer pays), the
-    median call of ``calls``."""
+def shadow_per_row_us(
+    settings: Settings, matrix: np.ndarray, rows: int = 256, calls: int = 50
+) -> float:
+    """µs per row of one challenger call on ``rows`` rows of ``matrix`` (what the log writer
+    pays), the median call of ``calls``."""
     state = build_state(settings)
     state.predictor.refresh()
     serving = state.predictor.serving
     assert serving is not None and serving.experiment is not None
     challenger: LoadedModel = serving.experiment.challenger
-    inputs = serving.champion.inputs
-    one = inputs.encoder.encode_one(inputs.row(json.dumps(SEED_BODY).encode()))
-    many = np.repeat(one, rows, axis=0)
+    many = np.resize(matrix, (rows, matrix.shape[1]))  # the customers in turn
     calls_ns = []
     for _ in range(calls):
         began = time.perf_counter_ns()
@@ -235,8 +273,11 @@ class ModelCosts:
         return (self.champion_us + self.challenger_us) / 2
 
 
-def model_costs(settings: Settings, calls: int = 5_000, rounds: int = 15) -> ModelCosts:
-    """Times the two models of the A/B setup on the seed row in this process, in alternating
+def model_costs(
+    settings: Settings, matrix: np.ndarray, calls: int = 5_000, rounds: int = 15
+) -> ModelCosts:
+    """Times the two models of the A/B setup on the rows of ``matrix`` (one per call, in turn)
+    in this process, in alternating
     rounds: the champion alone, the challenger alone, and one of the two per call at random
     (as A/B at 50 % calls them). The first two say whether the challenger is a slower model;
     the mix against their mean, what the models cost each other (caches). Each round's figure
@@ -246,8 +287,7 @@ def model_costs(settings: Settings, calls: int = 5_000, rounds: int = 15) -> Mod
     serving = state.predictor.serving
     assert serving is not None and serving.experiment is not None
     champion, challenger = serving.champion, serving.experiment.challenger
-    inputs = champion.inputs
-    one = inputs.encoder.encode_one(inputs.row(json.dumps(SEED_BODY).encode()))
+    rows = [matrix[i % len(matrix)][None, :] for i in range(calls)]
     draws = np.random.default_rng(0).integers(0, 2, calls)
     sequences = {
         "champion": [champion] * calls,
@@ -258,9 +298,9 @@ def model_costs(settings: Settings, calls: int = 5_000, rounds: int = 15) -> Mod
     for _ in range(rounds):
         for name, sequence in sequences.items():
             calls_ns = []
-            for model in sequence:
+            for model, row in zip(sequence, rows, strict=True):
                 began = time.perf_counter_ns()
-                model.predict(one)
+                model.predict(row)
                 calls_ns.append(time.perf_counter_ns() - began)
             found[name].append(statistics.median(calls_ns) / 1_000)
     models = settings.models_dir
@@ -301,7 +341,12 @@ def report(
     runs: dict[str, list[Round]], args: argparse.Namespace, home: Path, loads: tuple[str, str]
 ) -> None:
     print(f"\nwrk -t1 -c{CONNECTIONS} -d{args.duration:g}s, {args.rounds} rounds, one uvicorn")
-    print(f"worker each, logging on, a new customer id per request ({home})")
+    sent = (
+        f"{CUSTOMERS:,} generated customers in turn"
+        if args.customers == "varied"
+        else ("the seed example every time")
+    )
+    print(f"worker each, logging on, {sent}, a new customer id per request ({home})")
     print(f"load average (1, 5, 15 min) before / after the rounds: {loads[0]} / {loads[1]}")
     print(
         f"{'/predict':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
@@ -349,10 +394,13 @@ def serve_and_load(
     return runs, answered, loads
 
 
-def in_process_report(settings: dict[str, Settings], plain_us: float) -> None:
+def in_process_report(
+    settings: dict[str, Settings], bodies: list[dict[str, Any]], plain_us: float
+) -> None:
     """The handler, the A/B models and the shadow score timed in this process, each also as a
     share of a plain ``/predict``'s server CPU (``plain_us``)."""
-    handler = handler_cpu_us(settings, calls=10_000, rounds=7)
+    handler = handler_cpu_us(settings, bodies, calls=10_000, rounds=7)
+    matrix = encoded(settings["ab"], bodies)
     plain_handler = handler["plain"]
     print(
         "/predict's handler alone (in process, no HTTP), CPU µs per call: "
@@ -367,7 +415,7 @@ def in_process_report(settings: dict[str, Settings], plain_us: float) -> None:
         )
         + f" (%: of a plain request's {plain_us:.0f} µs of server CPU)"
     )
-    models = model_costs(settings["ab"])
+    models = model_costs(settings["ab"], matrix)
     slower = (models.mix_alone_us - models.champion_us) / plain_us
     contention = (models.mixed_us - models.mix_alone_us) / plain_us
     print(
@@ -378,8 +426,8 @@ def in_process_report(settings: dict[str, Settings], plain_us: float) -> None:
         f"CPU at 50 %: challenger slower {slower:+.1%}, the models' cache contention "
         f"{contention:+.1%}"
     )
-    batched = shadow_per_row_us(settings["shadow"])
-    single = models.challenger_us  # the shadow challenger is the A/B one, on the same row
+    batched = shadow_per_row_us(settings["shadow"], matrix)
+    single = models.challenger_us  # the shadow challenger is the A/B one, on the same rows
     print(
         f"challenger score of one row in the request: {single:.1f} µs per call "
         f"({single / plain_us:.1%} of a plain /predict's {plain_us:.0f} µs of CPU); in the log "
@@ -392,6 +440,12 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="project folder (default: a scratch folder)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument(
+        "--customers",
+        choices=("varied", "seed"),
+        default="varied",
+        help="generated customers in turn (default), or the seed example every time",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -399,7 +453,8 @@ def main() -> None:
     prepare_home(home)
     scratch = Path(tempfile.mkdtemp(prefix="churnops-bench-experiments-"))
     settings = homes(home, scratch)
-    runs, answered, loads = serve_and_load(settings, wrk_script(scratch), args)
+    bodies = customers(args.customers)
+    runs, answered, loads = serve_and_load(settings, wrk_script(scratch, bodies), args)
     report(runs, args, home, loads)
     for name in SETUPS:
         rows, shadowed = log_check(settings[name])
@@ -407,7 +462,7 @@ def main() -> None:
             f"{name}: answered {answered[name]:,.0f} predictions, logged {rows:,} rows"
             + (f", {shadowed:,} with the challenger's shadow score" if name == "shadow" else "")
         )
-    in_process_report(settings, statistics.median(r.cpu_us for r in runs["plain"]))
+    in_process_report(settings, bodies, statistics.median(r.cpu_us for r in runs["plain"]))
     print(f"(the projects served, kept for inspection: {scratch})")
 
 

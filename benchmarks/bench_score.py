@@ -5,11 +5,12 @@ Sections (all by default):
 
 - ``scorers``: the default forest (200 trees, depth 8, trained here by the project's own
   generate → prepare → train) on 1,000,000 encoded rows: scikit-learn's ``predict_proba``
-  (1 and 2 threads, 2 worker processes), ONNX Runtime with its session options (1/2
-  intra-op threads, graph optimisation off/all, sequential/parallel execution, 2 worker
-  processes). Candidates run interleaved, --rounds times; the median is reported with its
-  ratio to scikit-learn on 2 threads, and each is checked equal to the registered model
-  (≤ 1e-5).
+  (1 and 2 threads, 2 worker processes), ONNX Runtime on the graph churnops exports (one
+  output: a single-target ensemble) and on skl2onnx's two-class graph it exported before,
+  with its session options (1/2 intra-op threads, graph optimisation off/all,
+  sequential/parallel execution, 2 worker processes). Candidates run interleaved, --rounds
+  times; the median is reported with its ratio to scikit-learn on 2 threads, and each is
+  checked equal to the registered model (≤ 1e-5).
 - ``local``: `churnops score` (a fresh process) against a naive baseline (a fresh process:
   pandas reads the whole input, the registered pipeline's ``predict_proba`` on both cores),
   on 1M and 10M rows of Parquet part files, alternated --local-rounds times (median): rows/s,
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,9 +56,12 @@ import joblib
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType
 
 from churnops import workflow
 from churnops.data.generate import generate
+from churnops.model.onnx_model import INPUT_NAME, PROBABILITY_OUTPUT
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.settings import load_settings
@@ -76,14 +81,25 @@ pd.DataFrame({"customer_id": frame["customer_id"], "probability": proba}).to_par
 
 
 def trained_home(folder: Path) -> Path:
-    """A project home whose current version is the default forest (the cache keeps it)."""
+    """A project home whose current version is the default forest (the cache keeps it; one
+    exported as churnops exported before is trained again)."""
     home = folder / "home"
+    if (home / "registry" / "metadata.json").exists() and not _single_output(home):
+        shutil.rmtree(home)
     settings = load_settings(home=home)
     if not (home / "registry" / "metadata.json").exists():
         workflow.generate_step(settings)
         workflow.prepare_step(settings)
         workflow.train_step(settings)
     return home
+
+
+def _single_output(home: Path) -> bool:
+    """Whether the current version was exported as churnops exports now (else train again)."""
+    registry = Registry(load_settings(home=home))
+    entry = registry.read().current
+    graph = ort.InferenceSession(registry.onnx_path(entry).read_bytes()) if entry else None
+    return graph is not None and graph.get_outputs()[0].name == PROBABILITY_OUTPUT
 
 
 def base_folder(cache: Path, rows: int) -> Path:
@@ -113,8 +129,7 @@ def _start(kind: str, payload: bytes) -> None:
         _worker["predict"] = lambda m: forest.predict_proba(m)[:, 1]
     else:
         session = ort_session(1, ort.GraphOptimizationLevel.ORT_ENABLE_ALL, False, payload)
-        name = session.get_outputs()[1].name
-        _worker["predict"] = lambda m: session.run([name], {"features": m})[0][:, 1]
+        _worker["predict"] = churn_of(session)
 
 
 def _predict(block: np.ndarray) -> np.ndarray:
@@ -135,6 +150,26 @@ def ort_session(
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
+def churn_of(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
+    """The churn probabilities of a session's graph: the one output of the graph churnops
+    exports, the second column of skl2onnx's two-class graph."""
+    names = [output.name for output in session.get_outputs()]
+    name, column = (PROBABILITY_OUTPUT, 0) if PROBABILITY_OUTPUT in names else (names[1], 1)
+    return lambda m: session.run([name], {"features": m})[0][:, column]
+
+
+def two_class_graph(forest: Any) -> bytes:
+    """skl2onnx's graph of the forest, as churnops exported it before the single output."""
+    width = len(DEFAULT_SCHEMA.encoded_names)
+    graph = to_onnx(
+        forest,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
+        options={id(forest): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    return bytes(graph.SerializeToString())
+
+
 def in_chunks(predict: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:
     return np.concatenate(
         [predict(matrix[i : i + 100_000]) for i in range(0, len(matrix), 100_000)]
@@ -152,6 +187,7 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
     expected = pipeline.predict_proba(frame[DEFAULT_SCHEMA.feature_names])[:, 1]
     matrix = DEFAULT_SCHEMA.encode(frame).astype(np.float32)
     forest = pipeline[-1]
+    two_class = two_class_graph(forest)
 
     def sklearn(threads: int) -> Callable[[], np.ndarray]:
         def run() -> np.ndarray:
@@ -161,11 +197,9 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
         return run
 
     def onnx(
-        threads: int, level: ort.GraphOptimizationLevel, parallel: bool
+        threads: int, level: ort.GraphOptimizationLevel, parallel: bool, of: bytes = graph
     ) -> Callable[[], np.ndarray]:
-        session = ort_session(threads, level, parallel, graph)
-        name = session.get_outputs()[1].name
-        return lambda: in_chunks(lambda m: session.run([name], {"features": m})[0][:, 1], matrix)
+        return lambda: in_chunks(churn_of(ort_session(threads, level, parallel, of)), matrix)
 
     pools = {
         kind: ProcessPoolExecutor(2, initializer=_start, initargs=(kind, payload))
@@ -186,6 +220,8 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
         "scikit-learn predict_proba, 2 threads": sklearn(2),
         "scikit-learn predict_proba, 1 thread": sklearn(1),
         "scikit-learn, 2 worker processes x 1 thread": processes("sklearn"),
+        "ONNX Runtime 1 thread, two-class graph (before)": onnx(1, full, False, two_class),
+        "ONNX Runtime 2 threads, two-class graph (before)": onnx(2, full, False, two_class),
         "ONNX Runtime 1 thread, optimisation off, sequential": onnx(1, off, False),
         "ONNX Runtime 1 thread, optimisation all, sequential": onnx(1, full, False),
         "ONNX Runtime 1 thread, optimisation all, parallel": onnx(1, full, True),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
 from churnops.data.generate import generate
 from churnops.errors import CheckFailedError
 from churnops.model.export import MAX_PARITY_GAP, check_parity, export_onnx
-from churnops.model.onnx_model import INPUT_NAME, OnnxModel
+from churnops.model.onnx_model import INPUT_NAME, PROBABILITY_OUTPUT, OnnxModel
 from churnops.model.train import build_pipeline
 from churnops.schema import DEFAULT_SCHEMA
 
@@ -42,6 +44,31 @@ def test_graph_takes_one_float_matrix(model: OnnxModel) -> None:
     assert graph_input.name == INPUT_NAME
     assert graph_input.type == "tensor(float)"
     assert graph_input.shape[1] == len(DEFAULT_SCHEMA.encoded_names)
+
+
+def test_graph_gives_the_churn_probability_alone(model: OnnxModel) -> None:
+    """One output, the churn probability: a single-target tree ensemble."""
+    (output,) = model.session.get_outputs()
+    assert output.name == PROBABILITY_OUTPUT
+    assert output.shape[1] == 1
+
+
+def test_the_single_output_graph_is_the_classifier_graph_exactly(pipeline: Pipeline) -> None:
+    """The rewritten graph gives bit for bit the churn column of skl2onnx's classifier graph,
+    which is also still read as such: versions exported before the rewrite serve unchanged."""
+    forest = pipeline.named_steps["model"]
+    width = len(DEFAULT_SCHEMA.encoded_names)
+    classifier = to_onnx(
+        forest,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
+        options={id(forest): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    older = OnnxModel(classifier.SerializeToString(), DEFAULT_SCHEMA)
+    current = OnnxModel(export_onnx(pipeline, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+    fresh = DEFAULT_SCHEMA.encode(generate(5_000, seed=5, dirt=False).frame)
+    for rows in (fresh, fresh[:1]):
+        np.testing.assert_array_equal(current.predict_matrix(rows), older.predict_matrix(rows))
 
 
 def test_session_uses_one_thread(model: OnnxModel) -> None:
