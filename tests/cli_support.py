@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from churnops.cli import main
+from churnops.entry import main
 
 
 @dataclass

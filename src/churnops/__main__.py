@@ -1,5 +1,5 @@
 """`python -m churnops` runs the command line."""
 
-from churnops.cli import main
+from churnops.entry import main
 
 main()

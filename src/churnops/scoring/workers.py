@@ -9,6 +9,7 @@ on the other core while the command imports its own modules.
 
 from __future__ import annotations
 
+import argparse
 import os
 from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
@@ -33,3 +34,27 @@ def start_workers_early(requested: int) -> None:
     if worker_count(requested) > 1:
         worker_context()
         forkserver.ensure_running()
+
+
+def requested_workers(arguments: list[str]) -> int | None:
+    """The ``--workers`` of a ``churnops score`` with these arguments when it will score here
+    (not on Spark, not ``--help``); None when it will not, or when this cannot read them (the
+    command checks its arguments itself and says what is wrong)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser.add_argument("--engine", default="local")
+    parser.add_argument("--workers", default="0")
+    parser.add_argument("--help", action="store_true")
+    try:
+        known, _ = parser.parse_known_args(arguments)
+    except argparse.ArgumentError:  # e.g. --workers without a value
+        return None
+    if known.engine != "local" or not known.workers.isdigit() or known.help:
+        return None
+    return int(known.workers)
+
+
+def start_workers_for(arguments: list[str]) -> None:
+    """Start the server now for a ``churnops score`` with these arguments, if it needs one."""
+    requested = requested_workers(arguments)
+    if requested is not None:
+        start_workers_early(requested)
