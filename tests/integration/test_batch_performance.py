@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cli_support import RunCli, assert_one_line_error
+from log_backends import LogBackend, use_database
 
 from churnops.monitoring.window import iso
 from churnops.scoring.scored import read_scores
@@ -79,11 +81,13 @@ def batch(_scored_template: Scored, tmp_path: Path) -> Scored:
 
 
 def test_outcomes_of_batch_scored_customers_measure_their_version(
-    batch: Scored, run_cli: RunCli
+    batch: Scored, run_cli: RunCli, log_backend: LogBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every scored customer with an outcome is labelled and measured once; the realised AUC
     on new customers is close to the hold-out AUC; the report says where predictions came
-    from, in JSON, the terminal and the HTML page."""
+    from, in JSON, the terminal and the HTML page. The same with the outcomes (and the
+    registry) in PostgreSQL."""
+    use_database(batch.home, log_backend.location, monkeypatch)
     home, known = batch.home, batch.customers_with_outcomes()
     imported = run_cli(
         "labels", "import", batch.outcomes, "--home", home, "--scores", batch.scores, "--json"
@@ -161,14 +165,21 @@ def test_a_csv_output_and_a_folder_of_parts_read_as_the_parquet_file(
 ) -> None:
     """Every form `score` writes (Parquet, CSV, a folder of Parquet part files as Spark
     writes them) gives the same predictions."""
+    assert pq.read_schema(batch.scores).field("scored_at").type == pa.timestamp("us", tz="UTC")
     table = pq.read_table(batch.scores)
     as_csv = tmp_path / "scores.csv"
     pd.read_parquet(batch.scores).to_csv(as_csv, index=False)
     parts = tmp_path / "parts"
     parts.mkdir()
+    # Spark writes its timestamps as INT96, which read back in ns without a zone (but UTC)
+    naive = table.set_column(
+        table.schema.get_field_index("scored_at"),
+        "scored_at",
+        table["scored_at"].cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns")),
+    )
     half = table.num_rows // 2
-    pq.write_table(table.slice(0, half), parts / "part-00000.parquet")
-    pq.write_table(table.slice(half), parts / "part-00001.parquet")
+    pq.write_table(naive.slice(0, half), parts / "part-00000.parquet")
+    pq.write_table(naive.slice(half), parts / "part-00001.parquet")
     (parts / "_SUCCESS").write_text("")
     expected = read_scores([batch.scores], "customer_id")
     assert (expected["model_version"] == 1).all()

@@ -56,7 +56,7 @@ SHOWN_UNMATCHED = 5
 OUTCOME_COLUMNS = ("outcome_id", "outcome", "outcome_observed_at")
 JOIN_KEYS = ("id", "request_id", "customer_id", "ts")  # what the join reads of each prediction
 BATCH = "batch"  # in ``predictions(scored=…)``: whether a row came from ``scored``
-OUTCOME_FIELDS = ["outcome_id", "request_id", "customer_id", "outcome", "observed_at"]
+OUTCOME_FIELDS = ("outcome_id", "request_id", "customer_id", "outcome", "observed_at")
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS outcomes (
@@ -215,13 +215,7 @@ class SqlOutcomeStore:
 
     def _matched_scores(self, outcomes: Sequence[Outcome], scored: pd.DataFrame) -> set[int]:
         """Positions of the outcomes that label at least one of the batch-scored predictions."""
-        incoming = pd.DataFrame.from_records(
-            [
-                (i, o.request_id, o.customer_id, o.churned, o.observed_at)
-                for i, o in enumerate(outcomes)
-            ],
-            columns=OUTCOME_FIELDS,
-        )
+        incoming = pd.DataFrame.from_records(_incoming(outcomes), columns=list(OUTCOME_FIELDS))
         found = matches(as_predictions(scored), incoming, self.window_seconds)
         return set(found["outcome_id"].tolist())
 
@@ -234,13 +228,7 @@ class SqlOutcomeStore:
         batch: set[int] | None,
     ) -> Recorded:
         session.rows(INCOMING)
-        session.run_many(
-            "INSERT INTO incoming VALUES (?, ?, ?, ?, ?)",
-            [
-                (i, o.request_id, o.customer_id, o.churned, o.observed_at)
-                for i, o in enumerate(outcomes)
-            ],
-        )
+        session.run_many("INSERT INTO incoming VALUES (?, ?, ?, ?, ?)", _incoming(outcomes))
         logged = self._matched(session) if session.logged else set()
         matched = logged | (batch or set())
         unmatched = [o.subject for i, o in enumerate(outcomes) if i not in matched]
@@ -322,7 +310,7 @@ class SqlOutcomeStore:
         outcome, in one snapshot; empty frames where there are none."""
         selected = list(dict.fromkeys([*JOIN_KEYS, *names]))
         log = pd.DataFrame(columns=selected)
-        outcomes = pd.DataFrame(columns=OUTCOME_FIELDS)
+        outcomes = pd.DataFrame(columns=list(OUTCOME_FIELDS))
         if not self._present():
             return log, outcomes
         with self._session(write=False) as session:
@@ -336,7 +324,7 @@ class SqlOutcomeStore:
                 session.rows(
                     "SELECT id, request_id, customer_id, outcome, observed_at FROM outcomes"
                 ),
-                columns=OUTCOME_FIELDS,
+                columns=list(OUTCOME_FIELDS),
             )
         return log, outcomes
 
@@ -350,6 +338,13 @@ class SqlOutcomeStore:
                 "FROM outcome_changes c JOIN outcomes o ON o.id = c.outcome_id ORDER BY c.id"
             )
         return [OutcomeChange(*row) for row in rows]
+
+
+def _incoming(outcomes: Sequence[Outcome]) -> list[tuple[int, str, str, int, float]]:
+    """The outcomes as rows of ``OUTCOME_FIELDS``, numbered by their position."""
+    return [
+        (i, o.request_id, o.customer_id, o.churned, o.observed_at) for i, o in enumerate(outcomes)
+    ]
 
 
 def _replace(

@@ -30,16 +30,15 @@ UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 
 def _dataset(path: Path, id_column: str) -> ds.Dataset:
     files, kind = part_files(path)
-    types = {id_column: pa.string(), VERSION: pa.string(), PROBABILITY: pa.float64()}
-    file_format: ds.FileFormat = (
-        ds.CsvFileFormat(
-            convert_options=pa_csv.ConvertOptions(
-                column_types={**types, SCORED_AT: UTC_MICROSECONDS}
-            )
-        )
-        if kind == "csv"
-        else ds.ParquetFileFormat()
-    )
+    file_format: ds.FileFormat = ds.ParquetFileFormat()
+    if kind == "csv":  # as `score` writes them: text ids and versions, timestamps with a Z
+        types = {
+            id_column: pa.string(),
+            VERSION: pa.string(),
+            PROBABILITY: pa.float64(),
+            SCORED_AT: UTC_MICROSECONDS,
+        }
+        file_format = ds.CsvFileFormat(convert_options=pa_csv.ConvertOptions(column_types=types))
     try:
         return ds.dataset([str(f) for f in files], format=file_format)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -98,10 +97,11 @@ def _versions(path: Path, texts: pd.Series) -> pd.Series:
 
 
 def _predictions(path: Path, table: pa.Table, id_column: str) -> pd.DataFrame:
-    moments = pc.cast(table.column(SCORED_AT), UTC_MICROSECONDS).cast(pa.int64())
+    # Spark's INT96 timestamps read back in ns without a zone (UTC): to µs, nothing lost
+    moments = pc.cast(table.column(SCORED_AT), UTC_MICROSECONDS, safe=False).cast(pa.int64())
     return pd.DataFrame(
         {
-            CUSTOMER: table.column(id_column).to_numpy(zero_copy_only=False).astype(object),
+            CUSTOMER: table.column(id_column).to_pandas(),
             VERSION: _versions(path, table.column(VERSION).to_pandas()),
             PROBABILITY: table.column(PROBABILITY).to_numpy(),
             "ts": moments.to_numpy() / 1e6,
