@@ -17,9 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from cli_support import RunCli, assert_one_line_error
 from log_backends import LogBackend, use_database
+from traffic_support import log_traffic
 
 from churnops.monitoring.window import iso
 from churnops.scoring.scored import read_scores
+from churnops.settings import load_settings
 
 HOUR = 3_600.0
 
@@ -109,6 +111,34 @@ def test_outcomes_of_batch_scored_customers_measure_their_version(
     assert f"{len(scored):,} batch-scored" in html
     shown = run_cli("performance", "--home", home, "--scores", batch.scores)
     assert f"0 logged, {len(scored):,} batch-scored" in shown.out
+
+
+def test_logged_and_batch_scored_predictions_are_counted_apart(
+    batch: Scored, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Customers scored in a batch run yesterday, then by the API (logged a minute ago): their
+    outcomes label both; the report counts each source apart, and measures each outcome once,
+    on the latest prediction it labels (the logged one)."""
+    frame = pd.read_parquet(batch.scores).drop_duplicates()
+    yesterday = tmp_path / "yesterday.parquet"
+    frame.assign(scored_at=frame["scored_at"] - pd.Timedelta(days=1)).to_parquet(yesterday)
+    traffic = tmp_path / "traffic.csv"
+    logged = log_traffic(load_settings(home=batch.home), 500, seed=5, outcomes=traffic)
+    outcomes = set(pd.read_csv(traffic, dtype=str)["customer_id"])
+    both = len(outcomes & set(frame["customer_id"]))
+    assert both > 0  # the generators number customers alike: the same ids
+    home = batch.home
+    imported = run_cli("labels", "import", traffic, "--home", home, "--scores", yesterday, "--json")
+    assert imported.code == 0, imported.err
+    summary = imported.json()
+    assert (summary["matched_log"], summary["matched_scores"]) == (len(outcomes), both)
+    found = run_cli("performance", "--home", home, "--scores", yesterday, "--json")
+    assert found.code == 0, found.err
+    [v1] = found.json()["versions"]
+    assert (v1["from_log"], v1["from_scores"]) == (len(logged), len(frame))
+    assert v1["labelled_from_scores"] == both
+    assert v1["labelled"] == len(outcomes) + both
+    assert v1["realised"]["outcomes"] == len(outcomes)
 
 
 def test_without_the_scores_the_outcomes_label_nothing(batch: Scored, run_cli: RunCli) -> None:
