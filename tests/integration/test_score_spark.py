@@ -17,6 +17,7 @@ from cli_support import RunCli
 
 from churnops.data.generate import generate
 from churnops.schema import DEFAULT_SCHEMA
+from churnops.scoring.scored import read_scores
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churnops[spark]")
 if shutil.which("java") is None:
@@ -75,6 +76,16 @@ def test_spark_and_one_machine_give_the_same_scores(
     summaries = one.json(), other.json()
     for key in ("rows_read", "rows_scored", "rows_rejected", "rejections_by_reason"):
         assert summaries[0][key] == summaries[1][key], key
+    # both read back as the same predictions, each at its run's time (Spark's are INT96)
+    read = [read_scores([path], "customer_id") for path in (local, on_spark)]
+    for found, summary in zip(read, summaries, strict=True):
+        assert (found["ts"] == pd.Timestamp(summary["scored_at"]).timestamp()).all()
+    columns = ["customer_id", "model_version"]
+    assert (
+        read[0][columns]
+        .sort_values(columns, ignore_index=True)
+        .equals(read[1][columns].sort_values(columns, ignore_index=True))
+    )
 
 
 def test_score_a_dataframe_in_a_notebook(spark: SparkSession, trained_home: Path) -> None:

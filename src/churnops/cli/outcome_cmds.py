@@ -22,9 +22,24 @@ labels_app = typer.Typer(
 )
 
 
-def _summary(result: Imported) -> dict[str, object]:
+SUMMARY_ROWS = ("rows", "duplicates", "new", "changed", "unchanged", "unmatched")
+SCORES_ROWS = ("matched_log", "matched_scores")  # with --scores: what the outcomes labelled
+
+ScoresOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--scores",
+        help="A `churnops score` output (file or folder) whose customers the outcomes label; "
+        "repeatable",
+    ),
+]
+
+
+def _summary(result: Imported, scores: list[Path]) -> dict[str, object]:
+    """The import in numbers; with score files, how many outcomes labelled a logged and a
+    batch-scored prediction (an outcome may label both)."""
     recorded = result.recorded
-    return {
+    summary: dict[str, object] = {
         "file": str(result.path),
         "rows": result.rows,
         "duplicates": result.duplicates,
@@ -34,6 +49,13 @@ def _summary(result: Imported) -> dict[str, object]:
         "unmatched": recorded.unmatched,
         "first_unmatched": list(recorded.first_unmatched),
     }
+    if scores:
+        summary |= {
+            "scores": [str(path) for path in scores],
+            "matched_log": recorded.matched_log,
+            "matched_scores": recorded.matched_scores,
+        }
+    return summary
 
 
 @labels_app.command("import")
@@ -44,29 +66,34 @@ def import_labels(
     ],
     home: HomeOpt = None,
     schema: SchemaOpt = None,
+    scores: ScoresOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record outcomes; importing the same file again changes nothing, a corrected outcome
-    replaces the old one (see `labels changes`). Any bad row: nothing is imported (exit 2)."""
+    replaces the old one (see `labels changes`). Any bad row: nothing is imported (exit 2).
+
+    With --scores, an outcome also matches when it labels a customer of those batch scores
+    (customer id, scored within the outcome window before it was observed)."""
     from churnops.outcomes.importer import import_outcomes
     from churnops.outcomes.store import open_outcome_store
     from churnops.workflow import project_schema
 
     settings = settings_for(home, schema_file=schema)
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)
-    result = import_outcomes(file, store, project_schema(settings))
-    summary = _summary(result)
+    result = import_outcomes(file, store, project_schema(settings), scores=scores or [])
+    summary = _summary(result, scores or [])
     if as_json:
         print_json(summary)
         return
     table = Table(title=f"Outcomes from {file}", show_header=False)
-    for key in ("rows", "duplicates", "new", "changed", "unchanged", "unmatched"):
+    for key in SUMMARY_ROWS + (SCORES_ROWS if scores else ()):
         table.add_row(key, f"{summary[key]:,}")
     console.print(table)
     recorded = result.recorded
     if recorded.unmatched:
+        what = "logged or batch-scored" if scores else "logged"
         console.print(
-            f"[yellow]{recorded.unmatched:,} outcome(s) label no logged prediction[/] (first: "
+            f"[yellow]{recorded.unmatched:,} outcome(s) label no {what} prediction[/] (first: "
             f"{', '.join(recorded.first_unmatched)}): stored, but they measure nothing; check "
             f"their ids and observed_at (a customer's predictions count up to "
             f"{settings.outcome_window_days:g} days before the outcome)",

@@ -51,10 +51,19 @@ def performance(
     explain: Annotated[
         bool, typer.Option("--explain", help="Also print how it is measured")
     ] = False,
+    scores: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--scores",
+            help="Also the predictions of a `churnops score` output (file or folder); repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Each version's realised performance on the true outcomes so far, beside its hold-out.
 
     ROC AUC with its interval, precision, recall, F1 and Brier score, per period over time.
+    The predictions are the inference log's and, with --scores, the batch-scored customers'
+    (each a prediction of its model_version at scored_at; --since/--until/--last apply).
 
     Exit 0: no degradation (or not enough outcomes yet); 1: a version degraded; 2: bad input.
     """
@@ -74,6 +83,7 @@ def performance(
         by="all" if by is Grouping.all else "version",
         html=html,
         html_path=html_out,
+        scores=tuple(scores or ()),
     )
     with progress(not as_json) as bar, step(bar, "joining outcomes to predictions"):
         run = run_performance(settings, options)

@@ -5,11 +5,16 @@ Columns (names in any case): ``customer_id`` (or the project's id column) and/or
 accepts; ``observed_at``, when the outcome was known (ISO date-time, UTC unless a zone is
 given, or epoch seconds). Every row is checked first: one bad row — or two rows that disagree
 about the same customer — and nothing is imported; the error names the first few.
+
+With ``scores`` (``churnops score`` outputs), an outcome that labels a batch-scored customer
+counts as matched, as one that labels a logged prediction does: the files are read for the
+customers the outcomes name, and the join rule is the store's (``OutcomeStore.record``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
 from churnops.outcomes.store import OutcomeStore, Recorded
 from churnops.schema import FeatureSchema
+from churnops.scoring.scored import read_scores
 
 SHOWN_REASONS = 5
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -115,9 +121,14 @@ def parse_rows(
 
 
 def import_outcomes(
-    path: Path, store: OutcomeStore, schema: FeatureSchema, now: float | None = None
+    path: Path,
+    store: OutcomeStore,
+    schema: FeatureSchema,
+    now: float | None = None,
+    scores: Sequence[Path] = (),
 ) -> Imported:
-    """Check every row, then record them all in one transaction (or raise, recording none)."""
+    """Check every row, then record them all in one transaction (or raise, recording none);
+    ``scores``: batch score files whose customers the outcomes may label."""
     frame = read_table(path)
     if frame.empty:
         raise BadInputError(f"{path} has no rows; nothing was imported")
@@ -131,5 +142,11 @@ def import_outcomes(
             f"{path}: {refused:,} bad row(s) of {len(frame):,}, nothing was imported; "
             + "; ".join(reasons)
         )
-    recorded = store.record(unique.outcomes, f"labels import {path.name}", require="some")
+    scored = None
+    if scores:
+        customers = {o.customer_id for o in unique.outcomes if o.customer_id and not o.request_id}
+        scored = read_scores(scores, schema.id_column, customers=customers)
+    recorded = store.record(
+        unique.outcomes, f"labels import {path.name}", require="some", scored=scored
+    )
     return Imported(path, len(frame), unique.duplicates, recorded)

@@ -24,6 +24,12 @@ The join (documented in the README):
   ``window_days`` before it was observed (``CHURNOPS_OUTCOME_WINDOW_DAYS``, 90 by default);
 - a prediction labelled by several outcomes takes the one observed first.
 
+Batch scores (``churnops score`` outputs, given to ``record`` and ``predictions`` as
+``scored``) are predictions without a request id: the same rule labels them, so only outcomes
+with a customer id and no request id do — an outcome naming a request id is about that API
+answer, and labels no batch-scored row even when it names the customer too. The score files
+are read where they lie, never copied into the store.
+
 Recording is one transaction: every outcome is stored, or none.
 """
 
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pandas as pd
 
 from churnops import logstore
@@ -48,6 +55,8 @@ MatchPolicy = Literal["some", "every"]  # refuse unless some / every outcome lab
 SHOWN_UNMATCHED = 5
 OUTCOME_COLUMNS = ("outcome_id", "outcome", "outcome_observed_at")
 JOIN_KEYS = ("id", "request_id", "customer_id", "ts")  # what the join reads of each prediction
+BATCH = "batch"  # in ``predictions(scored=…)``: whether a row came from ``scored``
+OUTCOME_FIELDS = ("outcome_id", "request_id", "customer_id", "outcome", "observed_at")
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS outcomes (
@@ -99,8 +108,10 @@ class Recorded:
     new: int
     changed: int
     unchanged: int
-    unmatched: int  # outcomes that label no logged prediction (stored all the same)
+    unmatched: int  # outcomes that label no prediction (stored all the same)
     first_unmatched: tuple[str, ...]
+    matched_log: int  # outcomes that label a logged prediction
+    matched_scores: int  # outcomes that label a batch-scored prediction (``scored``)
 
 
 @dataclass(frozen=True)
@@ -126,9 +137,16 @@ class UnmatchedOutcomesError(BadInputError):
 class OutcomeStore(Protocol):
     """Where outcomes are kept and joined to the logged predictions."""
 
-    def record(self, outcomes: Sequence[Outcome], source: str, require: MatchPolicy) -> Recorded:
+    def record(
+        self,
+        outcomes: Sequence[Outcome],
+        source: str,
+        require: MatchPolicy,
+        scored: pd.DataFrame | None = None,
+    ) -> Recorded:
         """Store ``outcomes`` (distinct keys) in one transaction, or raise and store none:
-        ``UnmatchedOutcomesError`` when too few of them label a prediction."""
+        ``UnmatchedOutcomesError`` when too few of them label a prediction — logged, or one
+        of the batch-scored predictions ``scored`` (``customer_id``, ``ts``)."""
         ...
 
     def predictions(
@@ -137,9 +155,13 @@ class OutcomeStore(Protocol):
         since: float | None = None,
         until: float | None = None,
         experiment_id: str | None = None,
+        scored: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Logged predictions (``since <= ts < until``, of one experiment if given), oldest
-        first: ``fields`` plus ``OUTCOME_COLUMNS`` (null where no outcome labels it yet)."""
+        first: ``fields`` plus ``OUTCOME_COLUMNS`` (null where no outcome labels it yet).
+        With ``scored`` (batch-scored predictions: ``customer_id``, ``ts`` and ``fields``,
+        already in the window), those too, after the logged ones, labelled in the same
+        snapshot of the outcomes, and a ``BATCH`` column saying which rows they are."""
         ...
 
     def changes(self) -> list[OutcomeChange]:
@@ -178,26 +200,39 @@ class SqlOutcomeStore:
         return True
 
     # ---- writing -------------------------------------------------------------------------
-    def record(self, outcomes: Sequence[Outcome], source: str, require: MatchPolicy) -> Recorded:
+    def record(
+        self,
+        outcomes: Sequence[Outcome],
+        source: str,
+        require: MatchPolicy,
+        scored: pd.DataFrame | None = None,
+    ) -> Recorded:
         if len({o.key for o in outcomes}) != len(outcomes):
             raise ValueError("record() takes outcomes with distinct keys")
+        batch = None if scored is None else self._matched_scores(outcomes, scored)
         with self._session(write=True) as session:
-            return self._record(session, outcomes, source, require)
+            return self._record(session, outcomes, source, require, batch)
+
+    def _matched_scores(self, outcomes: Sequence[Outcome], scored: pd.DataFrame) -> set[int]:
+        """Positions of the outcomes that label at least one of the batch-scored predictions."""
+        incoming = pd.DataFrame.from_records(_incoming(outcomes), columns=list(OUTCOME_FIELDS))
+        found = matches(as_predictions(scored), incoming, self.window_seconds)
+        return set(found["outcome_id"].tolist())
 
     def _record(
-        self, session: Session, outcomes: Sequence[Outcome], source: str, require: MatchPolicy
+        self,
+        session: Session,
+        outcomes: Sequence[Outcome],
+        source: str,
+        require: MatchPolicy,
+        batch: set[int] | None,
     ) -> Recorded:
         session.rows(INCOMING)
-        session.run_many(
-            "INSERT INTO incoming VALUES (?, ?, ?, ?, ?)",
-            [
-                (i, o.request_id, o.customer_id, o.churned, o.observed_at)
-                for i, o in enumerate(outcomes)
-            ],
-        )
-        matched = self._matched(session) if session.logged else set()
+        session.run_many("INSERT INTO incoming VALUES (?, ?, ?, ?, ?)", _incoming(outcomes))
+        logged = self._matched(session) if session.logged else set()
+        matched = logged | (batch or set())
         unmatched = [o.subject for i, o in enumerate(outcomes) if i not in matched]
-        _check_policy(require, len(outcomes), unmatched, session.logged)
+        _check_policy(require, len(outcomes), unmatched, session.logged, batch is not None)
         stored = {
             position: (row_id, outcome, observed)
             for position, row_id, outcome, observed in session.rows(
@@ -226,6 +261,8 @@ class SqlOutcomeStore:
             unchanged=len(outcomes) - len(new) - len(changed),
             unmatched=len(unmatched),
             first_unmatched=tuple(unmatched[:SHOWN_UNMATCHED]),
+            matched_log=len(logged),
+            matched_scores=len(batch or ()),
         )
 
     def _matched(self, session: Session) -> set[int]:
@@ -245,30 +282,51 @@ class SqlOutcomeStore:
         since: float | None = None,
         until: float | None = None,
         experiment_id: str | None = None,
+        scored: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         names = list(fields)
-        empty = pd.DataFrame(columns=[*names, *OUTCOME_COLUMNS])
-        if not self._present():
-            return empty
-        selected = list(dict.fromkeys([*JOIN_KEYS, *names]))
-        with self._session(write=False) as session:
-            if not session.logged:
-                return empty
-            _require_columns(session.log_columns(), names, self.where)
-            where, params = _window(since, until, experiment_id)
-            shown = ", ".join(f"p.{logstore.quoted(name)}" for name in selected)
-            sql = f"SELECT {shown} FROM {logstore.TABLE} p WHERE {where} ORDER BY p.id"
-            log = pd.DataFrame.from_records(session.rows(sql, params), columns=selected)
-            outcomes = pd.DataFrame.from_records(
-                session.rows(
-                    "SELECT id, request_id, customer_id, outcome, observed_at FROM outcomes"
-                ),
-                columns=["outcome_id", "request_id", "customer_id", "outcome", "observed_at"],
-            )
+        log, outcomes = self._read(names, since, until, experiment_id)
+        if scored is not None:
+            log = log.assign(**{BATCH: False})
+            if len(scored):
+                batch = as_predictions(scored).assign(**{BATCH: True})
+                log = pd.concat([log, batch], ignore_index=True) if len(log) else batch
+            names.append(BATCH)
+        if log.empty:
+            return pd.DataFrame(columns=[*names, *OUTCOME_COLUMNS])
         labelled = log.merge(label(log, outcomes, self.window_seconds), on="id", how="left")
         labelled["outcome"] = labelled["outcome"].astype("Int8")
         labelled["outcome_id"] = labelled["outcome_id"].astype("Int64")
         return labelled[[*names, *OUTCOME_COLUMNS]]
+
+    def _read(
+        self,
+        names: list[str],
+        since: float | None,
+        until: float | None,
+        experiment_id: str | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The logged predictions in the window (``JOIN_KEYS`` and ``names``) and every
+        outcome, in one snapshot; empty frames where there are none."""
+        selected = list(dict.fromkeys([*JOIN_KEYS, *names]))
+        log = pd.DataFrame(columns=selected)
+        outcomes = pd.DataFrame(columns=list(OUTCOME_FIELDS))
+        if not self._present():
+            return log, outcomes
+        with self._session(write=False) as session:
+            if session.logged:
+                _require_columns(session.log_columns(), names, self.where)
+                where, params = _window(since, until, experiment_id)
+                shown = ", ".join(f"p.{logstore.quoted(name)}" for name in selected)
+                sql = f"SELECT {shown} FROM {logstore.TABLE} p WHERE {where} ORDER BY p.id"
+                log = pd.DataFrame.from_records(session.rows(sql, params), columns=selected)
+            outcomes = pd.DataFrame.from_records(
+                session.rows(
+                    "SELECT id, request_id, customer_id, outcome, observed_at FROM outcomes"
+                ),
+                columns=list(OUTCOME_FIELDS),
+            )
+        return log, outcomes
 
     def changes(self) -> list[OutcomeChange]:
         if not self._present():
@@ -280,6 +338,13 @@ class SqlOutcomeStore:
                 "FROM outcome_changes c JOIN outcomes o ON o.id = c.outcome_id ORDER BY c.id"
             )
         return [OutcomeChange(*row) for row in rows]
+
+
+def _incoming(outcomes: Sequence[Outcome]) -> list[tuple[int, str, str, int, float]]:
+    """The outcomes as rows of ``OUTCOME_FIELDS``, numbered by their position."""
+    return [
+        (i, o.request_id, o.customer_id, o.churned, o.observed_at) for i, o in enumerate(outcomes)
+    ]
 
 
 def _replace(
@@ -375,22 +440,25 @@ class SqliteOutcomeStore(SqlOutcomeStore):
         return found is not None
 
 
-def _check_policy(require: MatchPolicy, total: int, unmatched: list[str], logged: bool) -> None:
+def _check_policy(
+    require: MatchPolicy, total: int, unmatched: list[str], logged: bool, scored: bool
+) -> None:
     refused = bool(unmatched) if require == "every" else total > 0 and len(unmatched) == total
     if not refused:
         return
     shown = ", ".join(unmatched[:SHOWN_UNMATCHED])
-    where = "" if logged else " (no prediction has been logged yet)"
+    what = "logged or batch-scored prediction" if scored else "logged prediction"
+    where = "" if logged or scored else " (no prediction has been logged yet)"
     if require == "every":
         message = (
-            f"{len(unmatched)} outcome(s) label no logged prediction{where}: {shown}; an outcome "
+            f"{len(unmatched)} outcome(s) label no {what}{where}: {shown}; an outcome "
             "names the request_id the API answered with, or a customer scored before the "
             "outcome was observed (answers reach the log within a second); nothing was recorded"
         )
     else:
         message = (
-            f"none of the {total:,} outcomes labels a logged prediction{where} (first: {shown}); "
-            "check the ids, the observed_at times and --home; nothing was imported"
+            f"none of the {total:,} outcomes labels a {what}{where} (first: {shown}); "
+            "check the ids, the observed_at times, --home and --scores; nothing was imported"
         )
     raise UnmatchedOutcomesError(message, unmatched)
 
@@ -422,10 +490,16 @@ def _window(
     return " AND ".join(where) or "1 = 1", params
 
 
-def label(log: pd.DataFrame, outcomes: pd.DataFrame, window_seconds: float) -> pd.DataFrame:
-    """The join rule, as hash joins: for each prediction of ``log`` (``id``, ``request_id``,
-    ``customer_id``, ``ts``) that an outcome labels, the earliest-observed such outcome
-    (``outcome_id``, ``outcome``, ``outcome_observed_at``), one row per labelled ``id``."""
+def as_predictions(scored: pd.DataFrame) -> pd.DataFrame:
+    """Batch-scored predictions as the join reads logged ones: ids of their own (negative, so
+    never a logged row's) and no request id."""
+    return scored.assign(id=-np.arange(1, len(scored) + 1, dtype=np.int64), request_id="")
+
+
+def matches(log: pd.DataFrame, outcomes: pd.DataFrame, window_seconds: float) -> pd.DataFrame:
+    """The join rule, as hash joins: every (prediction, outcome) pair it makes, for the
+    predictions of ``log`` (``id``, ``request_id``, ``customer_id``, ``ts``) and ``outcomes``
+    (``OUTCOME_FIELDS``): ``id``, ``outcome_id``, ``outcome``, ``observed_at``."""
     named = outcomes["request_id"] != ""
     by_request = log[["id", "request_id", "customer_id"]].merge(
         outcomes[named], on="request_id", suffixes=("", "_named")
@@ -438,7 +512,14 @@ def label(log: pd.DataFrame, outcomes: pd.DataFrame, window_seconds: float) -> p
         by_customer["ts"] >= by_customer["observed_at"] - window_seconds
     )
     columns = ["id", "outcome_id", "outcome", "observed_at"]
-    found = pd.concat([by_request.loc[same, columns], by_customer.loc[before, columns]])
+    return pd.concat([by_request.loc[same, columns], by_customer.loc[before, columns]])
+
+
+def label(log: pd.DataFrame, outcomes: pd.DataFrame, window_seconds: float) -> pd.DataFrame:
+    """For each prediction of ``log`` that an outcome labels (``matches``), the earliest-
+    observed such outcome (``outcome_id``, ``outcome``, ``outcome_observed_at``), one row per
+    labelled ``id``."""
+    found = matches(log, outcomes, window_seconds)
     earliest = found.sort_values(["observed_at", "outcome_id"], kind="stable")
     return earliest.drop_duplicates("id").rename(columns={"observed_at": "outcome_observed_at"})
 
@@ -449,7 +530,8 @@ def describe_join(window_days: float) -> str:
         "an outcome with a request id labels the predictions answered under it (only its "
         "customer's, when it names one); an outcome with only a customer id labels that "
         f"customer's predictions made up to {window_days:g} days before it was observed; a "
-        "prediction labelled twice takes the outcome observed first"
+        "prediction labelled twice takes the outcome observed first; a batch-scored "
+        "prediction (score file) has no request id, so only customer-id outcomes label it"
     )
 
 

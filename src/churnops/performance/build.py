@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from churnops.monitoring.window import ChunkSpec, chunk_bounds, iso
+from churnops.outcomes.store import BATCH
 from churnops.performance.measure import is_degraded, measure, one_per_outcome
 from churnops.performance.results import HoldOut, Measured, NotEnough, Period, VersionPerformance
 
@@ -83,13 +84,15 @@ def _finding(version: Version, result: Measured | NotEnough, how: Measuring) -> 
 def version_performance(
     frame: pd.DataFrame, version: Version, how: Measuring
 ) -> VersionPerformance:
-    """One version's predictions (``ts``, ``probability``, ``outcome``, ``outcome_id``; in time
-    order) measured over the whole window and per period."""
+    """One version's predictions (``ts``, ``probability``, ``outcome``, ``outcome_id``,
+    ``BATCH``; in time order) measured over the whole window and per period."""
     frame = frame.assign(measured=one_per_outcome(frame))
     result = _measured(frame, version.threshold, how)
     holdout_auc = version.holdout.roc_auc if version.holdout else None
     degraded = is_degraded(result, holdout_auc, how.max_auc_drop)
-    labelled = int(frame["outcome_id"].notna().sum())
+    has_outcome = frame["outcome_id"].notna()
+    labelled = int(has_outcome.sum())
+    batch = frame[BATCH].to_numpy(dtype=bool)
     return VersionPerformance(
         model_version=version.number,
         predictions=len(frame),
@@ -100,4 +103,6 @@ def version_performance(
         degraded=degraded,
         finding=_finding(version, result, how) if degraded else None,
         periods=_periods(frame, version, how),
+        from_scores=int(batch.sum()),
+        labelled_from_scores=int((batch & has_outcome.to_numpy(dtype=bool)).sum()),
     )

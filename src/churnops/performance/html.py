@@ -17,6 +17,7 @@ from churnops.performance.results import (
     Period,
     VersionPerformance,
     period_labels,
+    sources,
 )
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 300, 56, 740, 34, 236
@@ -215,10 +216,14 @@ def _version(version: VersionPerformance) -> str:
     finding = f'<p class="next">{escape(version.finding)}</p>' if version.finding else ""
     return (
         f"<h2>{name} {badge}</h2>"
-        f'<p class="muted">{version.predictions:,} predictions, {version.labelled:,} with an '
-        f"outcome ({version.coverage:.1%})</p>{finding}"
+        f'<p class="muted">{version.predictions:,} predictions{escape(sources(version))}, '
+        f"{version.labelled:,} with an outcome ({version.coverage:.1%})</p>{finding}"
         f'<div class="card">{auc_chart(version)}</div>{_table(version)}'
     )
+
+
+def _batch_files(report: PerformanceReport) -> str:
+    return f" · batch scores {', '.join(report.scores)}" if report.scores else ""
 
 
 def render_performance_html(report: PerformanceReport) -> str:
@@ -231,7 +236,8 @@ def render_performance_html(report: PerformanceReport) -> str:
         f'<h1>Realised performance <span class="badge" style="background:'
         f'{DEGRADED if report.degraded else STATUS_COLOURS["ok"]}">{verdict}</span></h1>'
         f'<p class="muted">generated {escape(report.generated_at)} · inference log '
-        f"{escape(report.inference_log)} · {escape(report.window)}</p>"
+        f"{escape(report.inference_log)}{escape(_batch_files(report))} · "
+        f"{escape(report.window)}</p>"
         f'<details class="rule"><summary>How it is measured</summary><p>{escape(report.rule)}'
         f"</p><p>Outcomes join predictions this way: {escape(report.join_rule)}.</p></details>"
         + "".join(_version(v) for v in report.versions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 # churnops.statistics' status, not imported (it loads scipy); a test keeps the two equal
 NOT_ENOUGH: Final = "not enough outcomes yet"
@@ -100,6 +100,23 @@ class VersionPerformance(Result):
     degraded: bool | None
     finding: str | None  # the degradation in words
     periods: list[Period]
+    # of the predictions (and of the labelled ones), those read from batch score files
+    # (``--scores``); the others come from the inference log. 0 in reports from before.
+    from_scores: int = 0
+    labelled_from_scores: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def from_log(self) -> int:
+        """The predictions read from the inference log."""
+        return self.predictions - self.from_scores
+
+
+def sources(version: VersionPerformance) -> str:
+    """Where the predictions came from, in words, when batch scores are among them."""
+    if not version.from_scores:
+        return ""
+    return f" ({version.from_log:,} logged, {version.from_scores:,} batch-scored)"
 
 
 class PerformanceSettings(Result):
@@ -120,6 +137,7 @@ class PerformanceReport(Result):
     settings: PerformanceSettings
     versions: list[VersionPerformance]
     notes: list[str]
+    scores: list[str] = Field(default_factory=list)  # the batch score files read (--scores)
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json")

@@ -1,5 +1,9 @@
 """The performance stage as one plain function: log + outcomes → typed report, files written.
 
+The predictions are the inference log's and, with ``scores``, the batch-scored ones in
+``churnops score`` outputs (a row: a prediction of its version at ``scored_at``), both
+labelled by the outcome store's one join rule.
+
 Writes ``reports/performance_<timestamp>.json`` and ``reports/performance_latest.json`` (the
 API's gauges read the latest), and the HTML page on request.
 """
@@ -32,8 +36,10 @@ from churnops.performance.results import (
 from churnops.registry.entries import ModelVersion, RegistryFile, utc_now
 from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
+from churnops.scoring.scored import COLUMNS, read_scores
 from churnops.settings import Settings
 from churnops.statistics.defaults import DEFAULT_LEVEL
+from churnops.workflow import project_schema
 
 FIELDS = ("ts", "model_version", "probability")
 Grouping = Literal["version", "all"]
@@ -47,6 +53,7 @@ class PerformanceOptions:
     by: Grouping = "version"
     html: bool = False
     html_path: Path | None = None
+    scores: tuple[Path, ...] = ()  # batch score files (``churnops score`` outputs)
 
 
 @dataclass(frozen=True)
@@ -81,11 +88,16 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     window = parse_window(options.since, options.until, options.last, time.time())
     if window.last_rows is not None:
         raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
+    scored = pd.DataFrame(columns=list(COLUMNS))
+    if options.scores:
+        id_column = project_schema(settings).id_column
+        scored = read_scores(options.scores, id_column, window.since, window.until)
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)
-    frame = store.predictions(FIELDS, window.since, window.until)
+    frame = store.predictions(FIELDS, window.since, window.until, scored=scored)
     if frame.empty:
+        what = "logged or batch-scored (--scores)" if options.scores else "logged"
         raise BadInputError(
-            f"no prediction was logged in {window.describe()} ({settings.log_location}); "
+            f"no prediction was {what} in {window.describe()} ({settings.log_location}); "
             "widen --since / --last, or check --home"
         )
     return frame.sort_values("ts", kind="stable"), window.describe()
@@ -140,7 +152,8 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
     if frame["outcome_id"].isna().all():
         notes.append(
             "no outcome has arrived for these predictions yet: import them with `churnops "
-            "labels import FILE` or send them to POST /feedback"
+            "labels import FILE` (--scores for batch-scored customers) or send them to "
+            "POST /feedback"
         )
     return PerformanceReport(
         generated_at=utc_now(),
@@ -158,6 +171,7 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
         ),
         versions=versions,
         notes=notes,
+        scores=[str(path) for path in options.scores],
     )
 
 

@@ -14,6 +14,7 @@ from churnops.performance.results import (
     PerformanceReport,
     VersionPerformance,
     period_labels,
+    sources,
 )
 
 COLUMNS = ("period", "preds", "cov", "AUC", "interval", "prec", "recall", "F1", "Brier")
@@ -69,7 +70,10 @@ def metrics_table(title: str, columns: tuple[str, ...]) -> Table:
 
 def version_table(version: VersionPerformance) -> Table:
     name = "every version" if version.model_version is None else f"v{version.model_version}"
-    title = f"{name}: {version.predictions:,} predictions, {version.labelled:,} with an outcome"
+    title = (
+        f"{name}: {version.predictions:,} predictions{sources(version)}, "
+        f"{version.labelled:,} with an outcome"
+    )
     table = metrics_table(title, COLUMNS)
     for when, period in zip(period_labels(version.periods), version.periods, strict=True):
         cells = [when, _count(period.predictions), f"{period.coverage:.0%}"]
@@ -97,6 +101,8 @@ def print_performance(console: Console, report: PerformanceReport, explain: bool
             "of each are needed for a number); cov: share of predictions with an outcome[/]",
             highlight=False,
         )
+    if report.scores:
+        console.print(f"[dim]batch scores: {', '.join(report.scores)}[/]", highlight=False)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if report.degraded:

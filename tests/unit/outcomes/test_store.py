@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from log_backends import LogBackend
 
@@ -152,3 +153,59 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"not a database at all" * 100)
     with pytest.raises(BadInputError, match="not a"):
         SqliteOutcomeStore(path, 30).predictions(FIELDS)
+
+
+def scored(*rows: tuple[str, float]) -> pd.DataFrame:
+    """Batch-scored predictions (customer id, scored at) by v1, as ``read_scores`` gives them."""
+    return pd.DataFrame(
+        {
+            "customer_id": [customer for customer, _ in rows],
+            "model_version": [1] * len(rows),
+            "probability": [0.5] * len(rows),
+            "ts": [ts for _, ts in rows],
+        }
+    )
+
+
+def test_batch_scores_are_labelled_by_the_same_rule(db: LogBackend, store: OutcomeStore) -> None:
+    """A batch-scored row is a prediction without a request id: outcomes with a customer id
+    (observed within the window after the scoring) label it, in the same snapshot as the log;
+    an outcome naming a request id labels no batch row, even when it names the customer."""
+    log(db, (100 * DAY, "r1", "C1", None))
+    batch = scored(("C1", 100 * DAY), ("C2", 100 * DAY), ("C3", 100 * DAY), ("C4", 100 * DAY))
+    outcomes = [
+        Outcome("", "C1", 1, 101 * DAY),  # labels the logged prediction and the batch row
+        Outcome("", "C2", 0, 101 * DAY),  # labels the batch row only
+        Outcome("r9", "C3", 1, 101 * DAY),  # about an API answer (never logged): no batch row
+        Outcome("", "C4", 1, 99 * DAY),  # observed before C4 was scored: its truth was known
+    ]
+    recorded = store.record(outcomes, "file", "some", scored=batch)
+    assert (recorded.matched_log, recorded.matched_scores, recorded.unmatched) == (1, 2, 2)
+    assert recorded.first_unmatched == ("request r9 / customer C3", "customer C4")
+    frame = store.predictions(["customer_id", "probability"], scored=batch)
+    shown = frame["outcome"].astype(object).where(frame["outcome"].notna(), None)
+    assert list(zip(frame["customer_id"], frame["batch"], shown, strict=True)) == [
+        ("C1", False, 1),
+        ("C1", True, 1),
+        ("C2", True, 0),
+        ("C3", True, None),
+        ("C4", True, None),
+    ]
+    assert "batch" not in store.predictions(["customer_id"]).columns  # without scored: as before
+
+
+def test_batch_scores_alone_need_no_log(db: LogBackend, store: OutcomeStore) -> None:
+    """A base scored only in batch: its outcomes match and label the scores; without them,
+    the outcomes label nothing and nothing is recorded."""
+    batch = scored(("C1", 10 * DAY), ("C2", 10 * DAY))
+    outcomes = [Outcome("", "C1", 1, 11 * DAY), Outcome("", "C2", 0, 11 * DAY)]
+    with pytest.raises(UnmatchedOutcomesError, match="no prediction has been logged yet"):
+        store.record(outcomes, "file", "some")
+    with pytest.raises(UnmatchedOutcomesError, match="logged or batch-scored prediction"):
+        store.record(outcomes, "file", "every", scored=scored(("C1", 12 * DAY)))
+    assert store.predictions(["customer_id"], scored=batch)["outcome"].isna().all()
+    recorded = store.record(outcomes, "file", "every", scored=batch)
+    assert (recorded.new, recorded.matched_log, recorded.matched_scores) == (2, 0, 2)
+    frame = store.predictions(["customer_id"], scored=batch)
+    assert frame["outcome"].tolist() == [1, 0] and frame["batch"].all()
+    assert store.predictions(["customer_id"]).empty
