@@ -56,12 +56,11 @@ import joblib
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import FloatTensorType
 
 from churnops import workflow
 from churnops.data.generate import generate
-from churnops.model.onnx_model import INPUT_NAME, PROBABILITY_OUTPUT
+from churnops.model.export import two_class
+from churnops.model.onnx_model import PROBABILITY_OUTPUT
 from churnops.registry.store import Registry
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.settings import load_settings
@@ -158,18 +157,6 @@ def churn_of(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray
     return lambda m: session.run([name], {"features": m})[0][:, column]
 
 
-def two_class_graph(forest: Any) -> bytes:
-    """skl2onnx's graph of the forest, as churnops exported it before the single output."""
-    width = len(DEFAULT_SCHEMA.encoded_names)
-    graph = to_onnx(
-        forest,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
-        options={id(forest): {"zipmap": False}},
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    return bytes(graph.SerializeToString())
-
-
 def in_chunks(predict: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:
     return np.concatenate(
         [predict(matrix[i : i + 100_000]) for i in range(0, len(matrix), 100_000)]
@@ -187,7 +174,7 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
     expected = pipeline.predict_proba(frame[DEFAULT_SCHEMA.feature_names])[:, 1]
     matrix = DEFAULT_SCHEMA.encode(frame).astype(np.float32)
     forest = pipeline[-1]
-    two_class = two_class_graph(forest)
+    two_classes = bytes(two_class(forest, len(DEFAULT_SCHEMA.encoded_names)).SerializeToString())
 
     def sklearn(threads: int) -> Callable[[], np.ndarray]:
         def run() -> np.ndarray:
@@ -220,8 +207,8 @@ def scorers(home: Path, rows: int, rounds: int) -> None:
         "scikit-learn predict_proba, 2 threads": sklearn(2),
         "scikit-learn predict_proba, 1 thread": sklearn(1),
         "scikit-learn, 2 worker processes x 1 thread": processes("sklearn"),
-        "ONNX Runtime 1 thread, two-class graph (before)": onnx(1, full, False, two_class),
-        "ONNX Runtime 2 threads, two-class graph (before)": onnx(2, full, False, two_class),
+        "ONNX Runtime 1 thread, two-class graph (before)": onnx(1, full, False, two_classes),
+        "ONNX Runtime 2 threads, two-class graph (before)": onnx(2, full, False, two_classes),
         "ONNX Runtime 1 thread, optimisation off, sequential": onnx(1, off, False),
         "ONNX Runtime 1 thread, optimisation all, sequential": onnx(1, full, False),
         "ONNX Runtime 1 thread, optimisation all, parallel": onnx(1, full, True),

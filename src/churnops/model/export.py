@@ -9,6 +9,7 @@ from onnx import TensorProto, helper
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
 from churnops.errors import CheckFailedError
@@ -27,13 +28,19 @@ def export_onnx(pipeline: Pipeline, schema: FeatureSchema) -> bytes:
     width = len(schema.encoded_names)
     if isinstance(forest, CalibratedClassifierCV):
         return calibrated_onnx(forest, width)
-    graph = to_onnx(
+    return bytes(single_output(two_class(forest, width), width).SerializeToString())
+
+
+def two_class(forest: RandomForestClassifier, width: int) -> onnx.ModelProto:
+    """skl2onnx's graph of the forest: a label and the [stay, churn] probabilities (what
+    churnops exported before ``single_output``)."""
+    graph: onnx.ModelProto = to_onnx(
         forest,
         initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
         options={id(forest): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
-    return bytes(single_output(graph, width).SerializeToString())
+    return graph
 
 
 def single_output(graph: onnx.ModelProto, width: int) -> onnx.ModelProto:

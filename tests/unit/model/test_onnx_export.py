@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
 from churnops.data.generate import generate
 from churnops.errors import CheckFailedError
-from churnops.model.export import MAX_PARITY_GAP, check_parity, export_onnx
+from churnops.model.export import MAX_PARITY_GAP, check_parity, export_onnx, two_class
 from churnops.model.onnx_model import INPUT_NAME, PROBABILITY_OUTPUT, OnnxModel
 from churnops.model.train import build_pipeline
 from churnops.schema import DEFAULT_SCHEMA
@@ -56,14 +54,8 @@ def test_graph_gives_the_churn_probability_alone(model: OnnxModel) -> None:
 def test_the_single_output_graph_is_the_classifier_graph_exactly(pipeline: Pipeline) -> None:
     """The rewritten graph gives bit for bit the churn column of skl2onnx's classifier graph,
     which is also still read as such: versions exported before the rewrite serve unchanged."""
-    forest = pipeline.named_steps["model"]
     width = len(DEFAULT_SCHEMA.encoded_names)
-    classifier = to_onnx(
-        forest,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
-        options={id(forest): {"zipmap": False}},
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
+    classifier = two_class(pipeline.named_steps["model"], width)
     older = OnnxModel(classifier.SerializeToString(), DEFAULT_SCHEMA)
     current = OnnxModel(export_onnx(pipeline, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
     fresh = DEFAULT_SCHEMA.encode(generate(5_000, seed=5, dirt=False).frame)
