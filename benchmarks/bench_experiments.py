@@ -120,8 +120,9 @@ def customers(kind: str) -> list[dict[str, Any]]:
 
 def wrk_script(folder: Path, bodies: list[dict[str, Any]]) -> Path:
     halves = [json.dumps({**body, "customer_id": ID_MARK}).split(ID_MARK) for body in bodies]
-    heads = ",".join(f"'{head}'" for head, _ in halves)
-    tails = ",".join(f"'{tail}'" for _, tail in halves)
+    # Lua long strings: the JSON goes in as it is, whatever quotes or backslashes it holds
+    heads = ",".join(f"[==[{head}]==]" for head, _ in halves)
+    tails = ",".join(f"[==[{tail}]==]" for _, tail in halves)
     script = folder / "ids.lua"
     script.write_text(WRK_IDS.format(heads=heads, tails=tails), encoding="utf-8")
     return script
@@ -248,9 +249,12 @@ def shadow_per_row_us(
     serving = state.predictor.serving
     assert serving is not None and serving.experiment is not None
     challenger: LoadedModel = serving.experiment.challenger
-    many = np.resize(matrix, (rows, matrix.shape[1]))  # the customers in turn
+    blocks = [
+        np.resize(np.roll(matrix, -call * rows, axis=0), (rows, matrix.shape[1]))
+        for call in range(calls)
+    ]  # the customers in turn, other ones each call
     calls_ns = []
-    for _ in range(calls):
+    for many in blocks:
         began = time.perf_counter_ns()
         challenger.predict(many)
         calls_ns.append(time.perf_counter_ns() - began)

@@ -4,6 +4,7 @@ model, outcome store and files, on customers the model never saw."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -66,7 +67,11 @@ def _scored_template(_trained_template: Path, tmp_path_factory: pytest.TempPathF
     churnops("generate", "--home", home, "--rows", "3000", "--seed", "7")
     churnops("score", "--home", home, "--input", home / "data" / "raw.csv", "--output", scores)
     scored_at = pd.read_parquet(scores)["scored_at"].iloc[0].timestamp()
-    outcomes = _outcomes(home, home / "outcomes.csv", iso(time.time()))
+    # outcomes are written in whole seconds: observed at the first one not before the scoring
+    # (the time now can still be in the scoring's second, which would put them before it)
+    observed_at = math.ceil(scored_at)
+    time.sleep(max(0.0, observed_at - time.time()))
+    outcomes = _outcomes(home, home / "outcomes.csv", iso(observed_at))
     return Scored(home, scores, outcomes, scored_at)
 
 
@@ -225,14 +230,17 @@ def _bad_inputs(batch: Scored, tmp_path: Path) -> dict[str, tuple[Path, str]]:
     frame = pd.read_parquet(batch.scores)
     unknown = tmp_path / "unknown_version.parquet"
     frame.assign(model_version="latest").to_parquet(unknown)
+    numbers = tmp_path / "numeric_ids.parquet"  # the score columns, but ids as numbers
+    frame.assign(customer_id=range(len(frame))).to_parquet(numbers)
     return {
         "missing": (tmp_path / "nowhere.parquet", "does not exist"),
         "not scores": (batch.home / "data" / "raw.csv", "is not a `churnops score` output"),
         "version": (unknown, "'latest' is not a model version"),
+        "numeric ids": (numbers, "should hold text ids"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "not scores", "version"])
+@pytest.mark.parametrize("case", ["missing", "not scores", "version", "numeric ids"])
 def test_bad_scores_are_refused_in_one_line_and_nothing_is_written(
     batch: Scored, run_cli: RunCli, tmp_path: Path, case: str
 ) -> None:

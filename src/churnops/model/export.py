@@ -49,7 +49,8 @@ def single_output(graph: onnx.ModelProto, width: int) -> onnx.ModelProto:
 
     The classifier sums each tree's leaf weight per row (the leaf's share of churners over the
     number of trees), then derives both class columns and a label from that sum; the regressor
-    sums the same weights in the same order, so the probability is the same float, and ONNX
+    sums the same weights in the same order, so the probability is the same float (on one
+    intra-op thread, as ``OnnxModel`` runs it; threads may split the sum differently), and ONNX
     Runtime scores a single-target ensemble faster: 10 % less time on batches of the default
     forest, the same on one row (``benchmarks/bench_score.py``, scorers)."""
     (node,) = graph.graph.node
@@ -82,6 +83,9 @@ def single_output(graph: onnx.ModelProto, width: int) -> onnx.ModelProto:
             [helper.make_tensor_value_info(PROBABILITY_OUTPUT, TensorProto.FLOAT, [None, 1])],
         ),
         opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
+        # skl2onnx's file format version, not the newest this onnx package knows: an ONNX
+        # Runtime older than the training install's onnx must still load the graph
+        ir_version=graph.ir_version,
     )
     onnx.checker.check_model(single)
     return single

@@ -195,6 +195,10 @@ def calibrated_onnx(model: CalibratedClassifierCV, width: int) -> bytes:
         ],
         initializer=graph.constants,
     )
-    proto = helper.make_model(onnx_graph, opset_imports=OPSETS)
+    # the oldest file format these opsets allow, not the newest this onnx package knows: an ONNX
+    # Runtime older than the training install's onnx must still load the graph
+    proto = helper.make_model(
+        onnx_graph, opset_imports=OPSETS, ir_version=helper.find_min_ir_version_for(OPSETS)
+    )
     onnx.checker.check_model(proto)
     return bytes(proto.SerializeToString())

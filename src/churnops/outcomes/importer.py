@@ -27,7 +27,6 @@ from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
 from churnops.outcomes.store import OutcomeStore, Recorded
 from churnops.schema import FeatureSchema
-from churnops.scoring.scored import read_scores
 
 SHOWN_REASONS = 5
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -144,6 +143,8 @@ def import_outcomes(
         )
     scored = None
     if scores:
+        from churnops.scoring.scored import read_scores  # the rules' modules: only when used
+
         customers = {o.customer_id for o in unique.outcomes if o.customer_id and not o.request_id}
         scored = read_scores(scores, schema.id_column, customers=customers)
     recorded = store.record(

@@ -36,10 +36,8 @@ from churnops.performance.results import (
 from churnops.registry.entries import ModelVersion, RegistryFile, utc_now
 from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
-from churnops.scoring.scored import COLUMNS, read_scores
 from churnops.settings import Settings
 from churnops.statistics.defaults import DEFAULT_LEVEL
-from churnops.workflow import project_schema
 
 FIELDS = ("ts", "model_version", "probability")
 Grouping = Literal["version", "all"]
@@ -88,8 +86,11 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     window = parse_window(options.since, options.until, options.last, time.time())
     if window.last_rows is not None:
         raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
-    scored = pd.DataFrame(columns=list(COLUMNS))
-    if options.scores:
+    scored = pd.DataFrame(columns=["customer_id", *FIELDS])  # none, unless score files are given
+    if options.scores:  # the rules' and training modules, only when score files are read
+        from churnops.scoring.scored import read_scores
+        from churnops.workflow import project_schema
+
         id_column = project_schema(settings).id_column
         scored = read_scores(options.scores, id_column, window.since, window.until)
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)

@@ -41,7 +41,7 @@ def _dataset(path: Path, id_column: str) -> ds.Dataset:
         file_format = ds.CsvFileFormat(convert_options=pa_csv.ConvertOptions(column_types=types))
     try:
         return ds.dataset([str(f) for f in files], format=file_format)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise unreadable(path, kind, exc) from exc
 
 
@@ -53,7 +53,11 @@ def _check_columns(path: Path, schema: pa.Schema, id_column: str) -> None:
             f"{path} is not a `churnops score` output: it lacks {', '.join(missing)} (a scores "
             f"file has {', '.join(needed)})"
         )
+    id_type = schema.field(id_column).type
+    if pa.types.is_dictionary(id_type):
+        id_type = id_type.value_type
     kinds = {
+        id_column: pa.types.is_string(id_type) or pa.types.is_large_string(id_type),
         PROBABILITY: pa.types.is_floating(schema.field(PROBABILITY).type),
         SCORED_AT: pa.types.is_timestamp(schema.field(SCORED_AT).type),
     }
@@ -61,7 +65,7 @@ def _check_columns(path: Path, schema: pa.Schema, id_column: str) -> None:
     if wrong:
         raise BadInputError(
             f"{path} is not a `churnops score` output: column(s) {', '.join(wrong)} should hold "
-            "a probability and a UTC timestamp"
+            "text ids, a probability and a UTC timestamp"
         )
 
 
@@ -75,7 +79,7 @@ def _table(path: Path, id_column: str, customers: Collection[str] | None) -> pa.
         table = dataset.to_table(
             columns=[id_column, VERSION, PROBABILITY, SCORED_AT], filter=wanted
         )
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise unreadable(path, "scores", exc) from exc
     if any(table.column(name).null_count for name in table.column_names):
         raise BadInputError(

@@ -13,6 +13,7 @@ import argparse
 import os
 from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
+from pathlib import Path
 
 PRELOAD = "churnops.scoring.preload"
 
@@ -37,10 +38,13 @@ def start_workers_early(requested: int) -> None:
 
 
 def requested_workers(arguments: list[str]) -> int | None:
-    """The ``--workers`` of a ``churnops score`` with these arguments when it will score here
-    (not on Spark, not ``--help``); None when it will not, or when this cannot read them (the
-    command checks its arguments itself and says what is wrong)."""
+    """The ``--workers`` of a ``churnops score`` with these arguments when it will score here:
+    an input that exists and an output are given, not on Spark, not ``--help``. None when it
+    will not, or when this cannot read them — the command checks its arguments itself and says
+    what is wrong, without waiting for a server started for nothing."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser.add_argument("--input")
+    parser.add_argument("--output")
     parser.add_argument("--engine", default="local")
     parser.add_argument("--workers", default="0")
     parser.add_argument("--help", action="store_true")
@@ -48,7 +52,8 @@ def requested_workers(arguments: list[str]) -> int | None:
         known, _ = parser.parse_known_args(arguments)
     except argparse.ArgumentError:  # e.g. --workers without a value
         return None
-    if known.engine != "local" or not known.workers.isdigit() or known.help:
+    given = known.input is not None and known.output is not None and Path(known.input).exists()
+    if not given or known.engine != "local" or not known.workers.isdecimal() or known.help:
         return None
     return int(known.workers)
 

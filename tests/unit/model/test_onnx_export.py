@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
@@ -61,6 +62,15 @@ def test_the_single_output_graph_is_the_classifier_graph_exactly(pipeline: Pipel
     fresh = DEFAULT_SCHEMA.encode(generate(5_000, seed=5, dirt=False).frame)
     for rows in (fresh, fresh[:1]):
         np.testing.assert_array_equal(current.predict_matrix(rows), older.predict_matrix(rows))
+
+
+def test_the_graph_keeps_skl2onnx_file_format_version(pipeline: Pipeline) -> None:
+    """Not the newest format the installed onnx package knows: an ONNX Runtime older than the
+    training install's onnx (allowed by the declared ranges) must load it."""
+    forest = pipeline.named_steps["model"]
+    width = len(DEFAULT_SCHEMA.encoded_names)
+    exported = onnx.load_from_string(export_onnx(pipeline, DEFAULT_SCHEMA))
+    assert exported.ir_version == two_class(forest, width).ir_version
 
 
 def test_session_uses_one_thread(model: OnnxModel) -> None:
