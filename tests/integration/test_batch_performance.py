@@ -216,13 +216,32 @@ def test_a_csv_output_and_a_folder_of_parts_read_as_the_parquet_file(
     pq.write_table(naive.slice(0, half), parts / "part-00000.parquet")
     pq.write_table(naive.slice(half), parts / "part-00001.parquet")
     (parts / "_SUCCESS").write_text("")
-    expected = read_scores([batch.scores], "customer_id")
+    expected = read_scores([batch.scores])
     assert (expected["model_version"] == 1).all()
     assert expected["ts"].tolist() == [batch.scored_at] * len(expected)
     for path in (as_csv, parts):
-        pd.testing.assert_frame_equal(read_scores([path], "customer_id"), expected)
-    both = read_scores([batch.scores, parts], "customer_id")
+        pd.testing.assert_frame_equal(read_scores([path]), expected)
+    both = read_scores([batch.scores, parts])
     pd.testing.assert_frame_equal(both, expected)  # the same prediction twice counts once
+
+
+def test_the_id_column_is_the_score_files_own(
+    batch: Scored, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A file scored by a version whose schema named the id otherwise (``score`` writes it
+    first) gives the same predictions, whatever the project's schema calls the id now."""
+    renamed = tmp_path / "renamed.parquet"
+    frame = pd.read_parquet(batch.scores).rename(columns={"customer_id": "account_id"})
+    frame.to_parquet(renamed)
+    pd.testing.assert_frame_equal(read_scores([renamed]), read_scores([batch.scores]))
+    imported = run_cli(
+        "labels", "import", batch.outcomes, "--home", batch.home, "--scores", renamed, "--json"
+    )
+    assert imported.code == 0, imported.err
+    assert imported.json()["matched_scores"] == batch.customers_with_outcomes()
+    found = run_cli("performance", "--home", batch.home, "--scores", renamed, "--json")
+    assert found.code == 0, found.err
+    assert found.json()["versions"][0]["labelled_from_scores"] == batch.customers_with_outcomes()
 
 
 def _bad_inputs(batch: Scored, tmp_path: Path) -> dict[str, tuple[Path, str]]:

@@ -79,7 +79,7 @@ def test_spark_and_one_machine_give_the_same_scores(
     for key in ("rows_read", "rows_scored", "rows_rejected", "rejections_by_reason"):
         assert summaries[0][key] == summaries[1][key], key
     # both read back as the same predictions, each at its run's time (Spark's are INT96)
-    read = [read_scores([path], "customer_id") for path in (local, on_spark)]
+    read = [read_scores([path]) for path in (local, on_spark)]
     for found, summary in zip(read, summaries, strict=True):
         assert (found["ts"] == pd.Timestamp(summary["scored_at"]).timestamp()).all()
     columns = ["customer_id", "model_version"]

@@ -146,7 +146,7 @@ def import_outcomes(
         from churnops.scoring.scored import read_scores  # the rules' modules: only when used
 
         customers = {o.customer_id for o in unique.outcomes if o.customer_id and not o.request_id}
-        scored = read_scores(scores, schema.id_column, customers=customers)
+        scored = read_scores(scores, customers=customers)
     recorded = store.record(
         unique.outcomes, f"labels import {path.name}", require="some", scored=scored
     )

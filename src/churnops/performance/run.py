@@ -87,12 +87,10 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     if window.last_rows is not None:
         raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
     scored = pd.DataFrame(columns=["customer_id", *FIELDS])  # none, unless score files are given
-    if options.scores:  # the rules' and training modules, only when score files are read
+    if options.scores:  # the reader's modules, only when score files are read
         from churnops.scoring.scored import read_scores
-        from churnops.workflow import project_schema
 
-        id_column = project_schema(settings).id_column
-        scored = read_scores(options.scores, id_column, window.since, window.until)
+        scored = read_scores(options.scores, window.since, window.until)
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     frame = store.predictions(FIELDS, window.since, window.until, scored=scored)
     if frame.empty:

@@ -28,24 +28,34 @@ COLUMNS = (CUSTOMER, VERSION, PROBABILITY, "ts")  # what ``read_scores`` returns
 UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 
 
-def _dataset(path: Path, id_column: str) -> ds.Dataset:
+def _dataset(path: Path) -> tuple[ds.Dataset, str]:
+    """A score output's files as one dataset, and its id column: the first, as `score` writes
+    it — named by the schema of the version that scored it, whatever the project's is now."""
     files, kind = part_files(path)
-    file_format: ds.FileFormat = ds.ParquetFileFormat()
-    if kind == "csv":  # as `score` writes them: text ids and versions, timestamps with a Z
-        types = {
-            id_column: pa.string(),
-            VERSION: pa.string(),
-            PROBABILITY: pa.float64(),
-            SCORED_AT: UTC_MICROSECONDS,
-        }
-        file_format = ds.CsvFileFormat(convert_options=pa_csv.ConvertOptions(column_types=types))
+    names = [str(f) for f in files]
     try:
-        return ds.dataset([str(f) for f in files], format=file_format)
+        found = ds.dataset(names, format=kind)
+        id_column = found.schema.names[0] if found.schema.names else ""
+        if kind == "csv":  # as `score` writes them: text ids and versions, timestamps with a Z
+            types = {
+                id_column: pa.string(),
+                VERSION: pa.string(),
+                PROBABILITY: pa.float64(),
+                SCORED_AT: UTC_MICROSECONDS,
+            }
+            options = pa_csv.ConvertOptions(column_types=types)
+            found = ds.dataset(names, format=ds.CsvFileFormat(convert_options=options))
     except (pa.ArrowException, OSError) as exc:
         raise unreadable(path, kind, exc) from exc
+    return found, id_column
 
 
 def _check_columns(path: Path, schema: pa.Schema, id_column: str) -> None:
+    if id_column in ("", VERSION, PROBABILITY, SCORED_AT):
+        raise BadInputError(
+            f"{path} is not a `churnops score` output: its first column should be the customer "
+            f"id, not {id_column or 'missing'}"
+        )
     needed = (id_column, VERSION, PROBABILITY, SCORED_AT)
     missing = [name for name in needed if name not in schema.names]
     if missing:
@@ -69,8 +79,10 @@ def _check_columns(path: Path, schema: pa.Schema, id_column: str) -> None:
         )
 
 
-def _table(path: Path, id_column: str, customers: Collection[str] | None) -> pa.Table:
-    dataset = _dataset(path, id_column)
+def _table(path: Path, customers: Collection[str] | None) -> tuple[pa.Table, str]:
+    """The prediction columns of a score output (its customers' only, when given), and the
+    name of its id column."""
+    dataset, id_column = _dataset(path)
     _check_columns(path, dataset.schema, id_column)
     wanted = None
     if customers is not None:
@@ -86,7 +98,7 @@ def _table(path: Path, id_column: str, customers: Collection[str] | None) -> pa.
             f"{path} has empty cells in its id, {VERSION}, {PROBABILITY} or {SCORED_AT}; "
             "a `churnops score` output has none"
         )
-    return table
+    return table, id_column
 
 
 def _versions(path: Path, texts: pd.Series) -> pd.Series:
@@ -115,7 +127,6 @@ def _predictions(path: Path, table: pa.Table, id_column: str) -> pd.DataFrame:
 
 def read_scores(
     paths: Sequence[Path],
-    id_column: str,
     since: float | None = None,
     until: float | None = None,
     customers: Collection[str] | None = None,
@@ -124,7 +135,7 @@ def read_scores(
     only ``customers``' when given): ``COLUMNS``, ``ts`` in epoch seconds. A prediction found
     twice (the same file given twice, a customer repeated in the input) counts once.
     ``BadInputError`` for a path that is not a readable ``score`` output."""
-    frames = [_predictions(path, _table(path, id_column, customers), id_column) for path in paths]
+    frames = [_predictions(path, *_table(path, customers)) for path in paths]
     found = pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
     inside = np.ones(len(found), dtype=bool)
     if since is not None:
