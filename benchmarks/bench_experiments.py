@@ -1,30 +1,36 @@
 """What an experiment costs ``/predict``: plain vs A/B at 50 % vs shadow, in the same run.
 
-    .venv/bin/python benchmarks/bench_experiments.py [--home DIR] [--duration 2] [--rounds 25]
+    .venv/bin/python benchmarks/bench_experiments.py [--home DIR] [--duration 2] [--rounds 40]
+        [--blocks 4]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Uses ``bench_api``'s project (v1 and v2,
 default settings; trained unless ``--home`` has them) and its server and wrk machinery. Five
 copies of the project are served at once, one uvicorn worker each (the HTTP protocol `churnops
 serve` uses, logging on): two without an experiment (the second is an A/A control: its "cost"
-against the first is the benchmark's own noise, from the machine and from each process's
-memory layout, which more rounds do not average out), one running an A/B experiment (v1
-challenges v2 at 50 %), one an A/B experiment at 0.01 % (every request is routed, marked and
-logged as in A/B, but nearly all by the champion: the routing alone, without a second model
-competing for the CPU caches), one a shadow experiment (v1 scores beside v2). wrk sends
-customers in turn, each request with a new customer id (so A/B really splits customers): by
-default 10,000 different customers drawn by the project's generator (``--customers varied``,
-as real traffic), or the seed example every time (``--customers seed``: one feature row, so
-every request walks the same path through each forest, which stays in the CPU's caches and
-branch predictor far more than real traffic lets it), to each server in turn, for ``--rounds``
-rounds, each round starting one server further along. The figures are medians over the
-rounds; the cost is the median of the per-round ratios to the plain server, with its 95 %
-bootstrap interval. Targets (issue 9): A/B costs at most 5 % of
-the throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours' load,
-so the cost is also given as the server process's CPU time per request (all its threads, the
-log writer's shadow scoring included), which other processes' load moves less. Many short
-rounds pair each setup with the plain server under nearly the same load; the interval says
-how far the median can be trusted (a few points either way on a machine with a load average
-of 10 on 2 cores), and the load average before and after is printed.
+against the first is the benchmark's own noise, from the machine and from each process's memory
+layout), one running an A/B experiment (v1 challenges v2 at 50 %), one an A/B experiment at
+0.01 % (every request is routed, marked and logged as in A/B, but nearly all by the champion:
+the routing alone, without a second model competing for the CPU caches), one a shadow
+experiment (v1 scores beside v2). wrk sends customers in turn, each request with a new customer
+id (so A/B really splits customers): by default 10,000 different customers drawn by the
+project's generator (``--customers varied``, as real traffic), or the seed example every time
+(``--customers seed``: one feature row, so every request walks the same path through each
+forest, which stays in the CPU's caches and branch predictor far more than real traffic lets
+it), to each server in turn, for ``--rounds`` rounds, each round starting one server further
+along. The rounds run in ``--blocks`` blocks, each with new server processes: a process's
+memory layout (where its heap, its two forests and the interpreter land) moves its speed by a
+point or two for as long as it lives — the A/A control ranged from −3.4 % to +0.8 % and A/B at
+0.01 % from +0.1 % to +3.2 % between runs of the same code — so one set of processes per run
+would measure their luck, however many rounds. The figures are medians over the rounds; the
+cost is the median of the per-round ratios to the plain server of the same round, with a 95 %
+bootstrap interval that resamples blocks, then rounds within them (so the processes' luck is in
+the interval), and each block's median. Targets (issue 9): A/B costs at most 5 % of the
+throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours' load, so
+the cost is also given as the server process's CPU time per request (all its threads, the log
+writer's shadow scoring included), which other processes' load moves less. Many short rounds
+pair each setup with the plain server under nearly the same load; the interval says how far the
+median can be trusted (a few points either way on a machine with a load average of 10 on 2
+cores), and the load average before and after is printed.
 
 The comparison is fair to the routing: v1 and v2 are forests of the same size (default
 settings: 200 trees of depth ≤ 8 from the same prepared data, only the seed differs — about
@@ -76,7 +82,6 @@ from bench_api import (
     start,
     stop,
 )
-from scipy import stats
 
 from churnops.data.generate import generate
 from churnops.registry.experiments import start_experiment
@@ -93,6 +98,7 @@ TARGETS = {"ab": 0.05, "ab-0.01": 0.05, "shadow": 0.15}
 SHARES = {"ab": 50.0, "ab-0.01": 0.01}
 ID_MARK = "@ID@"
 CUSTOMERS = 10_000
+BOOTSTRAP = 5_000  # resamples for an interval
 # The customers in turn, each request with a new customer id: "B" and a counter (wrk -t1: one
 # Lua state, ids unique).
 WRK_IDS = """
@@ -158,6 +164,7 @@ def homes(source: Path, folder: Path) -> dict[str, Settings]:
 class Round:
     wrk: WrkResult
     cpu_us: float  # the server process's CPU time (all threads) per request answered
+    block: int  # which set of server processes answered it
 
 
 def cpu_seconds(pid: int) -> float:
@@ -167,19 +174,19 @@ def cpu_seconds(pid: int) -> float:
 
 
 def throughput(
-    servers: dict[str, Server], script: Path, duration: float, rounds: int
+    servers: dict[str, Server], script: Path, duration: float, turns: range, block: int
 ) -> dict[str, list[Round]]:
     """Each round loads every server in turn, starting one further along each round (so no
     setup always follows the same one)."""
     runs: dict[str, list[Round]] = {name: [] for name in SETUPS}
-    for turn in range(rounds):
+    for turn in turns:
         start_at = turn % len(SETUPS)
         for name in SETUPS[start_at:] + SETUPS[:start_at]:
             server = servers[name]
             before = cpu_seconds(server.process.pid)
             result = run_wrk(f"{server.url}/predict", duration, script)
             spent = cpu_seconds(server.process.pid) - before
-            runs[name].append(Round(result, spent / result.requests * 1e6))
+            runs[name].append(Round(result, spent / result.requests * 1e6, block))
     return runs
 
 
@@ -317,24 +324,37 @@ def model_costs(
     )
 
 
-def median_interval(values: list[float]) -> tuple[float, float, float]:
-    """The median and its 95 % bootstrap interval (percentile method, seeded)."""
+def median_interval(values: list[float], blocks: list[int]) -> tuple[float, float, float]:
+    """The median and its 95 % bootstrap interval (percentile method, seeded), resampling
+    whole blocks and then rounds within each (a clustered bootstrap): the rounds of one set of
+    processes share its luck, so the interval must count the blocks, not only the rounds."""
     sample = np.asarray(values)
-    found = stats.bootstrap(
-        (sample,), np.median, method="percentile", random_state=0
-    ).confidence_interval
-    return float(np.median(sample)), float(found.low), float(found.high)
+    groups = [sample[np.asarray(blocks) == block] for block in sorted(set(blocks))]
+    rng = np.random.default_rng(0)
+    medians = []
+    for _ in range(BOOTSTRAP):
+        chosen = rng.integers(0, len(groups), len(groups))
+        drawn = [rng.choice(groups[i], len(groups[i])) for i in chosen]
+        medians.append(np.median(np.concatenate(drawn)))
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(np.median(sample)), float(low), float(high)
 
 
 def cost_text(name: str, runs: dict[str, list[Round]]) -> str:
-    """The per-round costs against the plain server, as medians with their 95 % intervals."""
+    """The per-round costs against the plain server (of the same block), as medians with
+    their 95 % intervals, then each block's median throughput cost."""
     pairs = list(zip(runs[name], runs["plain"], strict=True))
-    lost = median_interval([1 - r.wrk.rps / p.wrk.rps for r, p in pairs])
-    extra = median_interval([r.cpu_us / p.cpu_us - 1 for r, p in pairs])
+    blocks = [r.block for r, _ in pairs]
+    lost = median_interval([1 - r.wrk.rps / p.wrk.rps for r, p in pairs], blocks)
+    extra = median_interval([r.cpu_us / p.cpu_us - 1 for r, p in pairs], blocks)
     target = TARGETS.get(name)
     meant = f"≤ {target:.0%}" if target is not None else "A/A control: 0 expected"
     costs = ", ".join(f"{m:+.1%} [{lo:+.1%}, {hi:+.1%}]" for m, lo, hi in (lost, extra))
-    return f"{costs} ({meant})"
+    per_block = " ".join(
+        f"{statistics.median(1 - r.wrk.rps / p.wrk.rps for r, p in pairs if r.block == b):+.1%}"
+        for b in sorted(set(blocks))
+    )
+    return f"{costs} ({meant}); per block: {per_block}"
 
 
 def load_average() -> str:
@@ -344,7 +364,10 @@ def load_average() -> str:
 def report(
     runs: dict[str, list[Round]], args: argparse.Namespace, home: Path, loads: tuple[str, str]
 ) -> None:
-    print(f"\nwrk -t1 -c{CONNECTIONS} -d{args.duration:g}s, {args.rounds} rounds, one uvicorn")
+    print(
+        f"\nwrk -t1 -c{CONNECTIONS} -d{args.duration:g}s, {args.rounds} rounds in {args.blocks} "
+        "blocks of new server processes, one uvicorn"
+    )
     sent = (
         f"{CUSTOMERS:,} generated customers in turn"
         if args.customers == "varied"
@@ -376,15 +399,30 @@ def report(
 def serve_and_load(
     settings: dict[str, Settings], script: Path, args: argparse.Namespace
 ) -> tuple[dict[str, list[Round]], dict[str, float], tuple[str, str]]:
-    """Start a server per setup, load them in rounds, stop them gracefully: the rounds, each
-    server's answered predictions, and the load average before and after."""
+    """For each block, start a server per setup, load them in rounds, stop them gracefully:
+    the rounds, each setup's answered predictions, and the load average before and after."""
+    runs: dict[str, list[Round]] = {name: [] for name in SETUPS}
+    answered = dict.fromkeys(SETUPS, 0.0)
+    before = load_average()
+    size = -(-args.rounds // args.blocks)  # rounds per block, rounded up
+    for block, first in enumerate(range(0, args.rounds, size)):
+        turns = range(first, min(first + size, args.rounds))
+        found, counted = serve_block(settings, script, args.duration, turns, block)
+        for name in SETUPS:
+            runs[name] += found[name]
+            answered[name] += counted[name]
+    return runs, answered, (before, load_average())
+
+
+def serve_block(
+    settings: dict[str, Settings], script: Path, duration: float, turns: range, block: int
+) -> tuple[dict[str, list[Round]], dict[str, float]]:
+    """One set of server processes (new processes: a new memory layout) loaded in rounds."""
     servers: dict[str, Server] = {}
     try:
         for name in SETUPS:
             servers[name] = start(name, "churnops.api:app", settings[name].home, http=GUARDED_HTTP)
-        before = load_average()
-        runs = throughput(servers, script, args.duration, args.rounds)
-        loads = (before, load_average())
+        runs = throughput(servers, script, duration, turns, block)
         answered = {
             name: metric_total(server.url, "churnops_predictions_total")
             for name, server in servers.items()
@@ -395,7 +433,7 @@ def serve_and_load(
         for server in servers.values():
             server.process.kill()
             server.process.wait()
-    return runs, answered, loads
+    return runs, answered
 
 
 def in_process_report(
@@ -443,7 +481,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, help="project folder (default: a scratch folder)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument(
+        "--blocks", type=int, default=4, help="new server processes this many times (default 4)"
+    )
     parser.add_argument(
         "--customers",
         choices=("varied", "seed"),

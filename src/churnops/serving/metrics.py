@@ -375,7 +375,7 @@ class ServingMetrics:
         self._exposed = self._scraped(drift_report, worker_files)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._prediction_children: dict[int, Any] = {}
-        self._route_children: dict[Route, Any] = {}
+        self._route_children: dict[tuple[str, str, str], Any] = {}
 
     def _scraped(self, drift_report: Path, worker_files: Path | None) -> CollectorRegistry:
         """What a scrape reads: this process's registry, the report gauges and the process
@@ -408,13 +408,12 @@ class ServingMetrics:
             child = self._prediction_children[version] = self.predictions.labels(str(version))
         child.inc(rows)
         if route is not None:
-            self._route_child(route).inc(rows)
+            self._route_child(route.counted).inc(rows)
 
-    def _route_child(self, route: Route) -> Any:
-        child = self._route_children.get(route)
+    def _route_child(self, labels: tuple[str, str, str]) -> Any:
+        child = self._route_children.get(labels)
         if child is None:
-            labels = (route.fields["experiment_id"], route.variant, str(route.model.version))
-            child = self._route_children[route] = self.experiment_predictions.labels(*labels)
+            child = self._route_children[labels] = self.experiment_predictions.labels(*labels)
         return child
 
     def exposition(self) -> bytes:

@@ -33,7 +33,13 @@ from churnops.registry.promotion import verify
 from churnops.registry.store import open_registry
 from churnops.schema import FeatureSchema
 from churnops.serving.inputs import ModelInputs
-from churnops.serving.routing import VERSION_HEADER, RunningExperiment, Serving
+from churnops.serving.routing import (
+    VERSION_HEADER,
+    RawHeaders,
+    RunningExperiment,
+    Serving,
+    raw_headers,
+)
 from churnops.settings import Settings
 
 logger = logging.getLogger("churnops.serving")
@@ -54,9 +60,9 @@ class LoadedModel:
         return self.entry.version
 
     @functools.cached_property
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> RawHeaders:
         """The response headers of an answer it gives outside an experiment."""
-        return {VERSION_HEADER: str(self.entry.version)}
+        return raw_headers({VERSION_HEADER: str(self.entry.version)})
 
     @property
     def file(self) -> str:

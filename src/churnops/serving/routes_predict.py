@@ -27,7 +27,7 @@ from churnops.serving.errors import MAX_ERRORS
 from churnops.serving.inference_log import NO_EXPERIMENT
 from churnops.serving.json_route import JsonBody, JsonBodyRoute
 from churnops.serving.middleware import REQUEST_ID, STARTED
-from churnops.serving.routing import Serving, answer_rows, shadow_job
+from churnops.serving.routing import RawHeaders, Serving, answer_rows, shadow_job
 from churnops.serving.schemas import BatchPrediction, Prediction, ValidationProblem
 from churnops.serving.state import ServingState
 
@@ -43,6 +43,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     503: {"description": "No verified model is loaded yet (see /health/ready)"},
 }
+
+
+def json_answer(answer: dict[str, Any], headers: RawHeaders) -> Response:
+    """The answer as JSON, with headers encoded beforehand (``Response`` would encode a dict's
+    every time)."""
+    response = Response(orjson.dumps(answer), media_type=JSON)
+    response.raw_headers.extend(headers)
+    return response
 
 
 def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
@@ -96,9 +104,9 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "customer_id": customer_id,
         }
         if route is None:
-            return Response(orjson.dumps(answer), media_type=JSON, headers=champion.headers)
+            return json_answer(answer, champion.headers)
         answer.update(route.fields)
-        return Response(orjson.dumps(answer), media_type=JSON, headers=route.headers)
+        return json_answer(answer, route.headers)
 
     def predict_batch(request: Request, body: JsonBody) -> Response:
         # plain def: validated and run in the thread pool, so a large batch never stalls the loop
@@ -142,7 +150,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "errors": batch.errors,
             "error_count": batch.error_count,
         }
-        return Response(orjson.dumps(answer), media_type=JSON, headers=answered.headers)
+        return json_answer(answer, answered.headers)
 
     for path, endpoint, model, summary in (
         ("/predict", predict, Prediction, "Churn probability of one customer"),

@@ -39,6 +39,15 @@ if TYPE_CHECKING:
 
 VARIANT_HEADER = "x-churnops-variant"
 VERSION_HEADER = "x-churnops-model-version"
+RawHeaders = tuple[
+    tuple[bytes, bytes], ...
+]  # as the server sends them: encoded once, not per answer
+
+
+def raw_headers(headers: Mapping[str, str]) -> RawHeaders:
+    return tuple(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per route
@@ -50,7 +59,10 @@ class Route:
     random: bool
     log_marks: tuple[Any, ...]  # the values of ``logstore.EXPERIMENT_COLUMNS``
     fields: dict[str, Any]  # added to the answer's body
-    headers: dict[str, str]
+    headers: RawHeaders
+    # its predictions counter's labels (experiment id, variant, version): counted by these, not
+    # by the route, so a stopped experiment's models are not kept alive by the metrics
+    counted: tuple[str, str, str]
 
 
 def _route(
@@ -67,10 +79,8 @@ def _route(
             "variant_random": assignment.random,
             "experiment_id": experiment.id,
         },
-        headers={
-            VARIANT_HEADER: variant,
-            VERSION_HEADER: str(model.version),
-        },
+        headers=raw_headers({VARIANT_HEADER: variant, VERSION_HEADER: str(model.version)}),
+        counted=(experiment.id, variant, str(model.version)),
     )
 
 
@@ -167,7 +177,7 @@ class Answered:
 
     parts: list[Part]
     scores: np.ndarray  # every row's answer, in the batch's order
-    headers: dict[str, str]
+    headers: RawHeaders
 
     def items(self, positions: list[int], ids: Sequence[Any]) -> list[dict[str, Any]]:
         """The answer's ``predictions``: each row's position in the request, its answer, and
@@ -211,8 +221,8 @@ def answer_rows(serving: Serving, matrix: np.ndarray, ids: Sequence[Any]) -> Ans
         part_scores = route.model.predict(matrix[positions])
         scores[positions] = part_scores
         parts.append(Part(route, route.model, positions, part_scores, whole=len(groups) == 1))
-    headers = {
+    names = {
         VARIANT_HEADER: ",".join(sorted({part.route.variant for part in parts if part.route})),
         VERSION_HEADER: ",".join(sorted({str(part.version) for part in parts})),
     }
-    return Answered(parts, scores, headers)
+    return Answered(parts, scores, raw_headers(names))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +15,7 @@ from churnops.experiments.assignment import Assigner
 from churnops.registry.experiments import start_experiment, stop_experiment
 from churnops.registry.store import Registry
 from churnops.schema import SEED_EXAMPLE
-from churnops.serving.app import create_app
+from churnops.serving.app import app_for, build_state, create_app
 from churnops.serving.predictor import Predictor
 from churnops.settings import Settings
 
@@ -91,6 +94,30 @@ def test_ab_answers_say_who_answered_and_follow_the_buckets(two_versions: Settin
         assert row["experiment_id"] == experiment.id and row["variant_random"] == 0
         assert pd.isna(row["shadow_probability"])
     assert by_request.loc[anonymous["request_id"], "variant_random"] == 1
+
+
+def test_a_stopped_experiment_leaves_no_model_behind(two_versions: Settings) -> None:
+    """Once the API has followed a stop, nothing holds the challenger any more — the metrics
+    counted its answers by their labels, not by the route that holds the model (it did: every
+    experiment's challenger, its ONNX session with it, stayed loaded until the process ended)."""
+    start_experiment(two_versions, 2, "ab", 50)
+    state = build_state(two_versions)
+    with TestClient(app_for(state)) as client:
+        for customer in CUSTOMERS[:20]:
+            assert client.post("/predict", json={**SEED_BODY, "customer_id": customer}).is_success
+        assert client.post("/predict/batch", json=[SEED_BODY] * 3).is_success
+        serving = state.predictor.serving
+        assert serving is not None and serving.experiment is not None
+        challenger = weakref.ref(serving.experiment.challenger)
+        del serving
+        stop_experiment(two_versions, promote=False, verdict="test")
+        state.predictor.refresh()
+        assert state.predictor.serving is not None
+        assert state.predictor.serving.experiment is None
+        gc.collect()
+        assert challenger() is None
+        metrics = client.get("/metrics").text
+    assert 'churnops_experiment_predictions_total{experiment_id="exp' in metrics  # still counted
 
 
 def test_a_batch_is_routed_per_row(two_versions: Settings) -> None:
