@@ -1,7 +1,7 @@
 """What an experiment costs ``/predict``: plain vs A/B at 50 % vs shadow, in the same run.
 
     .venv/bin/python benchmarks/bench_experiments.py [--home DIR] [--duration 2] [--rounds 40]
-        [--blocks 4]
+        [--blocks 8]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Uses ``bench_api``'s project (v1 and v2,
 default settings; trained unless ``--home`` has them) and its server and wrk machinery. Five
@@ -19,18 +19,19 @@ forest, which stays in the CPU's caches and branch predictor far more than real 
 it), to each server in turn, for ``--rounds`` rounds, each round starting one server further
 along. The rounds run in ``--blocks`` blocks, each with new server processes: a process's
 memory layout (where its heap, its two forests and the interpreter land) moves its speed by a
-point or two for as long as it lives — the A/A control ranged from −3.4 % to +0.8 % and A/B at
-0.01 % from +0.1 % to +3.2 % between runs of the same code — so one set of processes per run
-would measure their luck, however many rounds. The figures are medians over the rounds; the
-cost is the median of the per-round ratios to the plain server of the same round, with a 95 %
-bootstrap interval that resamples blocks, then rounds within them (so the processes' luck is in
-the interval), and each block's median. Targets (issue 9): A/B costs at most 5 % of the
-throughput, shadow 15 %. Throughput on a shared machine swings with the neighbours' load, so
-the cost is also given as the server process's CPU time per request (all its threads, the log
-writer's shadow scoring included), which other processes' load moves less. Many short rounds
-pair each setup with the plain server under nearly the same load; the interval says how far the
-median can be trusted (a few points either way on a machine with a load average of 10 on 2
-cores), and the load average before and after is printed.
+point or two for as long as it lives — over six runs of the same code with one set of processes
+each, the A/A control ranged from −3.4 % to +0.8 % and A/B at 0.01 % from +0.1 % to +3.2 % — so
+one set of processes per run would measure their luck, however many rounds. Each server first
+answers an unrecorded warm-up run. The figures are medians over the rounds; the cost of a setup
+is taken per round against the plain server of the same round, its median per block, and given
+as the mean of the blocks' medians with a 95 % t-interval over the blocks (the independent
+samples: a block's rounds share its processes' luck), then each block's median. Targets (issue
+9): A/B costs at most 5 % of the throughput, shadow 15 %. Throughput on a shared machine swings
+with the neighbours' load, so the cost is also given as the server process's CPU time per
+request (all its threads, the log writer's shadow scoring included), which other processes'
+load moves less. Many short rounds pair each setup with the plain server under nearly the same
+load; the interval says how far the median can be trusted (a few points either way on a machine
+with a load average of 10 on 2 cores), and the load average before and after is printed.
 
 The comparison is fair to the routing: v1 and v2 are forests of the same size (default
 settings: 200 trees of depth ≤ 8 from the same prepared data, only the seed differs — about
@@ -83,6 +84,7 @@ from bench_api import (
     start,
     stop,
 )
+from scipy import stats
 
 from churnops.data.generate import generate
 from churnops.registry.experiments import start_experiment
@@ -99,7 +101,7 @@ TARGETS = {"ab": 0.05, "ab-0.01": 0.05, "shadow": 0.15}
 SHARES = {"ab": 50.0, "ab-0.01": 0.01}
 ID_MARK = "@ID@"
 CUSTOMERS = 10_000
-BOOTSTRAP = 5_000  # resamples for an interval
+WARM_UP_S = 1.0  # a new server's first seconds, not measured
 # The customers in turn, each request with a new customer id: "B" and a counter (wrk -t1: one
 # Lua state, ids unique).
 WRK_IDS = """
@@ -175,7 +177,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def throughput(
-    servers: dict[str, Server], script: Path, duration: float, turns: range, block: int
+    servers: dict[str, Server], script: Path, duration: float, turns: list[int], block: int
 ) -> dict[str, list[Round]]:
     """Each round loads every server in turn, starting one further along each round (so no
     setup always follows the same one)."""
@@ -325,35 +327,36 @@ def model_costs(
     )
 
 
-def median_interval(values: list[float], blocks: list[int]) -> tuple[float, float, float]:
-    """The median and its 95 % bootstrap interval (percentile method, seeded), resampling
-    whole blocks and then rounds within each (a clustered bootstrap): the rounds of one set of
-    processes share its luck, so the interval must count the blocks, not only the rounds."""
-    sample = np.asarray(values)
-    groups = [sample[np.asarray(blocks) == block] for block in sorted(set(blocks))]
-    rng = np.random.default_rng(0)
-    medians = []
-    for _ in range(BOOTSTRAP):
-        chosen = rng.integers(0, len(groups), len(groups))
-        drawn = [rng.choice(groups[i], len(groups[i])) for i in chosen]
-        medians.append(np.median(np.concatenate(drawn)))
-    low, high = np.percentile(medians, [2.5, 97.5])
-    return float(np.median(sample)), float(low), float(high)
+def block_interval(values: list[float], blocks: list[int]) -> tuple[float, float, float]:
+    """The mean of the blocks' medians and its 95 % t-interval (blocks − 1 degrees of
+    freedom): the rounds of one set of processes share its luck, so the blocks, not the
+    rounds, are the independent samples."""
+    medians = [
+        statistics.median(v for v, b in zip(values, blocks, strict=True) if b == block)
+        for block in sorted(set(blocks))
+    ]
+    mean = statistics.mean(medians)
+    half = float(stats.t.ppf(0.975, len(medians) - 1)) * statistics.stdev(medians)
+    half /= len(medians) ** 0.5
+    return mean, mean - half, mean + half
 
 
 def cost_text(name: str, runs: dict[str, list[Round]]) -> str:
-    """The per-round costs against the plain server (of the same block), as medians with
-    their 95 % intervals, then each block's median throughput cost."""
+    """The costs against the plain server of the same round, as block intervals, then each
+    block's median throughput cost."""
     pairs = list(zip(runs[name], runs["plain"], strict=True))
     blocks = [r.block for r, _ in pairs]
-    lost = median_interval([1 - r.wrk.rps / p.wrk.rps for r, p in pairs], blocks)
-    extra = median_interval([r.cpu_us / p.cpu_us - 1 for r, p in pairs], blocks)
+    lost = [1 - r.wrk.rps / p.wrk.rps for r, p in pairs]
+    extra = [r.cpu_us / p.cpu_us - 1 for r, p in pairs]
     target = TARGETS.get(name)
     meant = f"≤ {target:.0%}" if target is not None else "A/A control: 0 expected"
-    costs = ", ".join(f"{m:+.1%} [{lo:+.1%}, {hi:+.1%}]" for m, lo, hi in (lost, extra))
+    costs = ", ".join(
+        f"{m:+.1%} [{lo:+.1%}, {hi:+.1%}]"
+        for m, lo, hi in (block_interval(lost, blocks), block_interval(extra, blocks))
+    )
     per_block = " ".join(
-        f"{statistics.median(1 - r.wrk.rps / p.wrk.rps for r, p in pairs if r.block == b):+.1%}"
-        for b in sorted(set(blocks))
+        f"{statistics.median(v for v, b in zip(lost, blocks, strict=True) if b == block):+.1%}"
+        for block in sorted(set(blocks))
     )
     return f"{costs} ({meant}); per block: {per_block}"
 
@@ -405,10 +408,8 @@ def serve_and_load(
     runs: dict[str, list[Round]] = {name: [] for name in SETUPS}
     answered = dict.fromkeys(SETUPS, 0.0)
     before = load_average()
-    size = -(-args.rounds // args.blocks)  # rounds per block, rounded up
-    for block, first in enumerate(range(0, args.rounds, size)):
-        turns = range(first, min(first + size, args.rounds))
-        found, counted = serve_block(settings, script, args.duration, turns, block)
+    for block, turns in enumerate(np.array_split(np.arange(args.rounds), args.blocks)):
+        found, counted = serve_block(settings, script, args.duration, turns.tolist(), block)
         for name in SETUPS:
             runs[name] += found[name]
             answered[name] += counted[name]
@@ -416,16 +417,19 @@ def serve_and_load(
 
 
 def serve_block(
-    settings: dict[str, Settings], script: Path, duration: float, turns: range, block: int
+    settings: dict[str, Settings], script: Path, duration: float, turns: list[int], block: int
 ) -> tuple[dict[str, list[Round]], dict[str, float]]:
     """One set of server processes (new processes: a new memory layout) loaded in rounds,
     started in an order drawn per block (seeded): with a fixed order the A/A control came out
     at −1.0 % [−1.9 %, −0.1 %] over 8 blocks — a difference between the first and the second
-    server started, which a fixed order charges to the same setup every block."""
+    server started, which a fixed order charges to the same setup every block. Each server
+    first answers one unrecorded warm-up run."""
     servers: dict[str, Server] = {}
     try:
         for name in random.Random(block).sample(SETUPS, len(SETUPS)):
             servers[name] = start(name, "churnops.api:app", settings[name].home, http=GUARDED_HTTP)
+        for server in servers.values():
+            run_wrk(f"{server.url}/predict", WARM_UP_S, script)
         runs = throughput(servers, script, duration, turns, block)
         answered = {
             name: metric_total(server.url, "churnops_predictions_total")
@@ -487,7 +491,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument(
-        "--blocks", type=int, default=4, help="new server processes this many times (default 4)"
+        "--blocks", type=int, default=8, help="new server processes this many times (default 8)"
     )
     parser.add_argument(
         "--customers",
@@ -496,6 +500,8 @@ def main() -> None:
         help="generated customers in turn (default), or the seed example every time",
     )
     args = parser.parse_args()
+    if not 2 <= args.blocks <= args.rounds:
+        parser.error("--blocks must be at least 2 and at most --rounds")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     home = args.home or Path(tempfile.mkdtemp(prefix="churnops-bench-"))

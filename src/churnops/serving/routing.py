@@ -39,14 +39,14 @@ if TYPE_CHECKING:
 
 VARIANT_HEADER = "x-churnops-variant"
 VERSION_HEADER = "x-churnops-model-version"
-RawHeaders = tuple[
-    tuple[bytes, bytes], ...
-]  # as the server sends them: encoded once, not per answer
+# response headers as the server sends them: encoded once, not on every answer
+RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 
 def raw_headers(headers: Mapping[str, str]) -> RawHeaders:
+    """``headers`` as ``Response`` would encode them: names in lower case (ASGI), latin-1."""
     return tuple(
-        (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
     )
 
 

@@ -106,6 +106,7 @@ def test_a_stopped_experiment_leaves_no_model_behind(two_versions: Settings) -> 
         for customer in CUSTOMERS[:20]:
             assert client.post("/predict", json={**SEED_BODY, "customer_id": customer}).is_success
         assert client.post("/predict/batch", json=[SEED_BODY] * 3).is_success
+        assert 'variant="challenger"' in client.get("/metrics").text  # it answered some
         serving = state.predictor.serving
         assert serving is not None and serving.experiment is not None
         challenger = weakref.ref(serving.experiment.challenger)
