@@ -381,7 +381,7 @@ def report(
     print(f"load average (1, 5, 15 min) before / after the rounds: {loads[0]} / {loads[1]}")
     print(
         f"{'/predict':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
-        f"{'CPU µs/req':>11}  cost, median of the rounds [95 % interval]: throughput, "
+        f"{'CPU µs/req':>11}  cost, mean of the blocks' medians [95 % t-interval]: throughput, "
         "CPU per request (target)"
     )
     for name in SETUPS:
