@@ -98,8 +98,8 @@ def test_ab_answers_say_who_answered_and_follow_the_buckets(two_versions: Settin
 
 def test_a_stopped_experiment_leaves_no_model_behind(two_versions: Settings) -> None:
     """Once the API has followed a stop, nothing holds the challenger any more — the metrics
-    counted its answers by their labels, not by the route that holds the model (it did: every
-    experiment's challenger, its ONNX session with it, stayed loaded until the process ended)."""
+    count its answers by their labels, not by the route that holds the model (they did: an A/B
+    challenger that had answered stayed loaded, ONNX session and all, until the process ended)."""
     start_experiment(two_versions, 2, "ab", 50)
     state = build_state(two_versions)
     with TestClient(app_for(state)) as client:
