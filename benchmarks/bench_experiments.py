@@ -19,19 +19,19 @@ forest, which stays in the CPU's caches and branch predictor far more than real 
 it), to each server in turn, for ``--rounds`` rounds, each round starting one server further
 along. The rounds run in ``--blocks`` blocks, each with new server processes: a process's
 memory layout (where its heap, its two forests and the interpreter land) moves its speed by a
-point or two for as long as it lives — over six runs of the same code with one set of processes
-each, the A/A control ranged from −3.4 % to +0.8 % and A/B at 0.01 % from +0.1 % to +3.2 % — so
-one set of processes per run would measure their luck, however many rounds. Each server first
-answers an unrecorded warm-up run. The figures are medians over the rounds; the cost of a setup
-is taken per round against the plain server of the same round, its median per block, and given
-as the mean of the blocks' medians with a 95 % t-interval over the blocks (the independent
-samples: a block's rounds share its processes' luck), then each block's median. Targets (issue
-9): A/B costs at most 5 % of the throughput, shadow 15 %. Throughput on a shared machine swings
-with the neighbours' load, so the cost is also given as the server process's CPU time per
-request (all its threads, the log writer's shadow scoring included), which other processes'
-load moves less. Many short rounds pair each setup with the plain server under nearly the same
-load; the interval says how far the median can be trusted (a few points either way on a machine
-with a load average of 10 on 2 cores), and the load average before and after is printed.
+point or two for as long as it lives — over five runs with one set of processes each, the A/A
+control ranged from −3.4 % to +0.8 % and A/B at 0.01 % from +0.1 % to +3.2 % — so one set of
+processes per run would measure their luck, however many rounds. Each server first answers an
+unrecorded warm-up run. The figures are medians over the rounds; the cost of a setup is taken
+per round against the plain server of the same round, its median per block, and given as the
+mean of the blocks' medians with a 95 % t-interval over the blocks (the independent samples: a
+block's rounds share its processes' luck), then each block's median. Targets (issue 9): A/B
+costs at most 5 % of the throughput, shadow 15 %. Throughput on a shared machine swings with
+the neighbours' load, so the cost is also given as the server process's CPU time per request
+(all its threads, the log writer's shadow scoring included), which other processes' load moves
+less. Many short rounds pair each setup with the plain server under nearly the same load; the
+interval says how far the median can be trusted (a few points either way on a machine with a
+load average of 10 on 2 cores), and the load average before and after is printed.
 
 The comparison is fair to the routing: v1 and v2 are forests of the same size (default
 settings: 200 trees of depth ≤ 8 from the same prepared data, only the seed differs — about
