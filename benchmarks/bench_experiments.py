@@ -327,14 +327,17 @@ def model_costs(
     )
 
 
-def block_interval(values: list[float], blocks: list[int]) -> tuple[float, float, float]:
-    """The mean of the blocks' medians and its 95 % t-interval (blocks − 1 degrees of
-    freedom): the rounds of one set of processes share its luck, so the blocks, not the
-    rounds, are the independent samples."""
-    medians = [
+def block_medians(values: list[float], blocks: list[int]) -> list[float]:
+    return [
         statistics.median(v for v, b in zip(values, blocks, strict=True) if b == block)
         for block in sorted(set(blocks))
     ]
+
+
+def block_interval(medians: list[float]) -> tuple[float, float, float]:
+    """The mean of the blocks' medians and its 95 % t-interval (blocks − 1 degrees of
+    freedom): the rounds of one set of processes share its luck, so the blocks, not the
+    rounds, are the independent samples."""
     mean = statistics.mean(medians)
     half = float(stats.t.ppf(0.975, len(medians) - 1)) * statistics.stdev(medians)
     half /= len(medians) ** 0.5
@@ -346,18 +349,15 @@ def cost_text(name: str, runs: dict[str, list[Round]]) -> str:
     block's median throughput cost."""
     pairs = list(zip(runs[name], runs["plain"], strict=True))
     blocks = [r.block for r, _ in pairs]
-    lost = [1 - r.wrk.rps / p.wrk.rps for r, p in pairs]
-    extra = [r.cpu_us / p.cpu_us - 1 for r, p in pairs]
+    lost = block_medians([1 - r.wrk.rps / p.wrk.rps for r, p in pairs], blocks)
+    extra = block_medians([r.cpu_us / p.cpu_us - 1 for r, p in pairs], blocks)
     target = TARGETS.get(name)
     meant = f"≤ {target:.0%}" if target is not None else "A/A control: 0 expected"
     costs = ", ".join(
         f"{m:+.1%} [{lo:+.1%}, {hi:+.1%}]"
-        for m, lo, hi in (block_interval(lost, blocks), block_interval(extra, blocks))
+        for m, lo, hi in (block_interval(lost), block_interval(extra))
     )
-    per_block = " ".join(
-        f"{statistics.median(v for v, b in zip(lost, blocks, strict=True) if b == block):+.1%}"
-        for block in sorted(set(blocks))
-    )
+    per_block = " ".join(f"{median:+.1%}" for median in lost)
     return f"{costs} ({meant}); per block: {per_block}"
 
 

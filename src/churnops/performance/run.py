@@ -86,7 +86,7 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     window = parse_window(options.since, options.until, options.last, time.time())
     if window.last_rows is not None:
         raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
-    scored = pd.DataFrame(columns=["customer_id", *FIELDS])  # none, unless score files are given
+    scored = pd.DataFrame()  # none, but the rows still say they were logged (``BATCH``)
     if options.scores:  # the reader's modules, only when score files are read
         from churnops.scoring.scored import read_scores
 

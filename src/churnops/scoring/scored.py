@@ -24,7 +24,6 @@ from churnops.scoring.batch import PROBABILITY, SCORED_AT, VERSION
 from churnops.scoring.source import part_files, unreadable
 
 CUSTOMER = "customer_id"  # the name the inference log gives the id, whatever the schema's
-COLUMNS = (CUSTOMER, VERSION, PROBABILITY, "ts")  # what ``read_scores`` returns
 UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 
 
@@ -132,7 +131,8 @@ def read_scores(
     customers: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """The predictions in ``score`` outputs (at least one path; ``since <= ts < until``;
-    only ``customers``' when given): ``COLUMNS``, ``ts`` in epoch seconds. A prediction found
+    only ``customers``' when given): ``customer_id``, ``model_version``, ``probability``,
+    ``ts`` in epoch seconds. A prediction found
     twice (the same file given twice, a customer repeated in the input) counts once.
     ``BadInputError`` for a path that is not a readable ``score`` output."""
     frames = [_predictions(path, *_table(path, customers)) for path in paths]
