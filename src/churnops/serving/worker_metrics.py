@@ -74,13 +74,16 @@ def metrics_folder() -> Path | None:
 def shared_folder(workers: int, configured: Path | None) -> Iterator[Path | None]:
     """For several workers, the folder their metrics meet in — ``configured``, emptied of
     metric files, or else a new temporary one removed at the end — set in the environment the
-    workers inherit. One worker keeps its metrics in memory (None)."""
+    workers inherit until the block ends. One worker keeps its metrics in memory (None)."""
     if workers == 1:
         yield None
         return
     if configured is None:
-        with tempfile.TemporaryDirectory(prefix="churnops-metrics-") as folder:
-            yield _exported(Path(folder))
+        with (
+            tempfile.TemporaryDirectory(prefix="churnops-metrics-") as folder,
+            _exported(Path(folder)),
+        ):
+            yield Path(folder)
         return
     try:
         configured.mkdir(parents=True, exist_ok=True)
@@ -91,12 +94,23 @@ def shared_folder(workers: int, configured: Path | None) -> Iterator[Path | None
             f"cannot use {configured} for the workers' metrics (CHURNOPS_METRICS_DIR): "
             f"{exc.strerror or exc}; give a writable folder, or unset it for a temporary one"
         ) from exc
-    yield _exported(configured)
+    with _exported(configured):
+        yield configured
 
 
-def _exported(folder: Path) -> Path:
+@contextlib.contextmanager
+def _exported(folder: Path) -> Iterator[None]:
+    """``folder`` in the environment for the block, then the environment as it was: this
+    process must not point prometheus-client at a folder that is gone, or at another run's."""
+    before = os.environ.get(FOLDER_VARIABLE)
     os.environ[FOLDER_VARIABLE] = str(folder.resolve())
-    return folder
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FOLDER_VARIABLE, None)
+        else:
+            os.environ[FOLDER_VARIABLE] = before
 
 
 class ProcessFiles:

@@ -56,6 +56,22 @@ def test_without_a_configured_folder_each_run_has_a_new_one(tmp_path: Path) -> N
     assert not first.exists()
 
 
+def test_the_folder_leaves_the_environment_when_the_block_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the server stops, this process no longer points prometheus-client at the folder
+    (gone, for a temporary one): a later app built in it keeps its metrics in memory."""
+    with shared_folder(2, None):
+        pass
+    with shared_folder(2, tmp_path / "metrics"):
+        pass
+    assert FOLDER_VARIABLE not in os.environ
+    monkeypatch.setenv(FOLDER_VARIABLE, "set before")
+    with shared_folder(2, None):
+        assert os.environ[FOLDER_VARIABLE] != "set before"
+    assert os.environ[FOLDER_VARIABLE] == "set before"
+
+
 def test_a_folder_that_cannot_be_used_is_one_line_and_exit_2(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
