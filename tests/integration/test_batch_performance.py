@@ -225,6 +225,21 @@ def test_a_csv_output_and_a_folder_of_parts_read_as_the_parquet_file(
     pd.testing.assert_frame_equal(both, expected)  # the same prediction twice counts once
 
 
+def test_a_folder_of_outputs_is_read_without_their_rejects(batch: Scored, tmp_path: Path) -> None:
+    """`--scores scores/`: the outputs in the folder, not the rows `score` refused, which it
+    writes beside each (OUTPUT.rejected.csv) — for a Parquet and for a CSV output."""
+    folder = batch.scores.parent
+    rejects = folder / "2026-11.rejected.csv"
+    assert rejects.is_file()
+    expected = read_scores([batch.scores])
+    pd.testing.assert_frame_equal(read_scores([folder]), expected)
+    as_csv = tmp_path / "csv"
+    as_csv.mkdir()
+    pd.read_parquet(batch.scores).to_csv(as_csv / "2026-11.csv", index=False)
+    shutil.copy(rejects, as_csv)
+    pd.testing.assert_frame_equal(read_scores([as_csv]), expected)
+
+
 def test_the_id_column_is_the_score_files_own(
     batch: Scored, run_cli: RunCli, tmp_path: Path
 ) -> None:

@@ -56,7 +56,14 @@ from churnops.scoring.batch import (
     decile_edges,
     score_frame,
 )
-from churnops.scoring.source import Source, as_text_frame, from_ipc, open_source, to_ipc
+from churnops.scoring.source import (
+    REJECTS_SUFFIX,
+    Source,
+    as_text_frame,
+    from_ipc,
+    open_source,
+    to_ipc,
+)
 from churnops.scoring.workers import start_workers_early, worker_context, worker_count
 from churnops.spreadsheet import neutralise_formulas
 
@@ -101,7 +108,7 @@ class ScoreSummary(BaseModel):
 
 def rejects_path(output: Path) -> Path:
     """Where the rows that could not be scored go: beside the output, as CSV for people."""
-    return output.with_name(f"{output.name.removesuffix(output.suffix)}.rejected.csv")
+    return output.with_name(output.name.removesuffix(output.suffix) + REJECTS_SUFFIX)
 
 
 def output_format(options: ScoreOptions) -> OutputFormat:

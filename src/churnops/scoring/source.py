@@ -24,6 +24,7 @@ from churnops.schema import FeatureSchema
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 24
+REJECTS_SUFFIX = ".rejected.csv"  # the rows `score` refused, beside its output: never read
 # Arrow's scanner reads ahead 16 batches from 4 files by default: with 1M-row part files that
 # is four decoded files in memory at once (the main process reached 1 GB at 10M rows). The
 # workers are the bottleneck, so one file and a couple of batches ahead keep them fed.
@@ -120,9 +121,14 @@ def part_files(path: Path) -> tuple[list[Path], str]:
         )
     if path.is_file():
         files = [path]
-    else:  # Spark and Hive write part files next to markers such as _SUCCESS and .crc files
+    else:  # Spark and Hive write part files next to markers such as _SUCCESS and .crc files,
+        # and `score` writes the rows it refused beside its output (REJECTS_SUFFIX)
         files = sorted(
-            p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and not p.name.startswith(("_", "."))
+            and not p.name.endswith(REJECTS_SUFFIX)
         )
     formats = {FORMATS.get(p.suffix.lower()) for p in files}
     if not files or None in formats or len(formats) > 1:
