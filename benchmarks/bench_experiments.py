@@ -108,7 +108,7 @@ ID_MARK = "@ID@"
 CUSTOMERS = 10_000
 WARM_UP_S = 1.0  # a new server's first seconds, not measured
 # Read between two handler calls timed "cold": about what a server's other work per request
-# (uvicorn, the kernel's sockets, wrk on the other core) moves through a core's L2 cache (2 MiB
+# (uvicorn, the kernel's sockets, the forest's nodes) moves through a core's L2 cache (2 MiB
 # here), so the handler meets its code and data as a server's does — not kept in the caches,
 # as back-to-back calls keep them.
 SWEEP_BYTES = 2 << 20
