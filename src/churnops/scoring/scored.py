@@ -132,8 +132,8 @@ def read_scores(
 ) -> pd.DataFrame:
     """The predictions in ``score`` outputs (at least one path; ``since <= ts < until``;
     only ``customers``' when given): ``customer_id``, ``model_version``, ``probability``,
-    ``ts`` in epoch seconds. A prediction found
-    twice (the same file given twice, a customer repeated in the input) counts once.
+    ``ts`` in epoch seconds. A prediction found twice (the same file given twice, a customer
+    repeated in the input) counts once.
     ``BadInputError`` for a path that is not a readable ``score`` output."""
     frames = [_predictions(path, *_table(path, customers)) for path in paths]
     found = pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
