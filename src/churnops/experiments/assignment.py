@@ -28,8 +28,12 @@ BUCKETS = 10_000
 Variant = Literal["champion", "challenger"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Assignment:
+    """One of the four answers below. They are the only instances, so they compare and hash
+    by identity: a dictionary keyed by them (the API's routes) looks one up without calling
+    a generated ``__hash__`` per request."""
+
     variant: Variant
     random: bool  # True: no customer id, drawn at random (not stable across requests)
 

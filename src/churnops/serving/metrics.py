@@ -408,13 +408,11 @@ class ServingMetrics:
             child = self._prediction_children[version] = self.predictions.labels(str(version))
         child.inc(rows)
         if route is not None:
-            self._route_child(route.counted).inc(rows)
-
-    def _route_child(self, labels: tuple[str, str, str]) -> Any:
-        child = self._route_children.get(labels)
-        if child is None:
-            child = self._route_children[labels] = self.experiment_predictions.labels(*labels)
-        return child
+            labels = route.counted
+            child = self._route_children.get(labels)
+            if child is None:
+                child = self._route_children[labels] = self.experiment_predictions.labels(*labels)
+            child.inc(rows)
 
     def exposition(self) -> bytes:
         if self.files is not None:

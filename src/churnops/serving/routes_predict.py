@@ -92,7 +92,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             logged = inputs.log.row(
                 time.time(), rid, loaded.version, row, probability, churn, latency_ms, marks
             )
-            log.submit(inputs.log, (logged,), shadow_job(running, matrix))
+            log.submit(inputs.log, (logged,), shadow_job(route, matrix))
         metrics.count_predictions(loaded.version, 1, route)
         metrics.probabilities.observe_one(probability)
         answer = {
@@ -124,7 +124,6 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         answered = answer_rows(serving, matrix, columns[id_column])
         if log is not None:
             latency_ms = (time.perf_counter() - scope[STARTED]) * 1000.0
-            shadow = shadow_job(serving.experiment, matrix)  # shadow: one part, the whole batch
             for part in answered.parts:
                 rows = inputs.log.rows(
                     time.time(),
@@ -136,7 +135,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
                     latency_ms,
                     part.log_marks,
                 )
-                log.submit(inputs.log, rows, shadow)
+                log.submit(inputs.log, rows, answered.shadow)
         for part in answered.parts:
             metrics.count_predictions(part.version, len(part.positions), part.route)
         metrics.probabilities.observe_many(answered.scores)

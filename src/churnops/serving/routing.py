@@ -16,7 +16,7 @@ are built once per experiment: routing a row is a hash and a dictionary lookup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ class Route:
     variant: Variant
     random: bool
     log_marks: tuple[Any, ...]  # the values of ``logstore.EXPERIMENT_COLUMNS``
+    shadow: LoadedModel | None  # shadow mode: the challenger, which scores the row aside
     fields: dict[str, Any]  # added to the answer's body
     headers: RawHeaders
     # its predictions counter's labels (experiment id, variant, version): counted by these, not
@@ -66,14 +67,16 @@ class Route:
 
 
 def _route(
-    experiment: Experiment, model: LoadedModel, assignment: Assignment, shadow: int | None
+    experiment: Experiment, model: LoadedModel, assignment: Assignment, shadow: LoadedModel | None
 ) -> Route:
     variant = assignment.variant
+    shadow_version = None if shadow is None else shadow.version
     return Route(
         model=model,
         variant=variant,
         random=assignment.random,
-        log_marks=(variant, int(assignment.random), experiment.id, shadow, None),
+        log_marks=(variant, int(assignment.random), experiment.id, shadow_version, None),
+        shadow=shadow,
         fields={
             "variant": variant,
             "variant_random": assignment.random,
@@ -92,32 +95,35 @@ class RunningExperiment:
     champion: LoadedModel
     challenger: LoadedModel
     _routes: dict[Assignment, Route] = field(init=False, repr=False, compare=False)
-    _assigner: Assigner | None = field(init=False, repr=False, compare=False)
+    # A/B: the assigner's ``assign``, bound once (no attribute lookup per request)
+    _assign: Callable[[str | None], Assignment] | None = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         experiment = self.experiment
         models = {"champion": self.champion, "challenger": self.challenger}
-        shadow = experiment.challenger if experiment.mode == "shadow" else None
+        shadow = self.challenger if experiment.mode == "shadow" else None
         routes = {
             assignment: _route(experiment, models[assignment.variant], assignment, shadow)
             for assignment in (CHAMPION, CHALLENGER, RANDOM_CHAMPION, RANDOM_CHALLENGER)
         }
-        assigner = None
+        assign = None
         if experiment.share is not None:
-            assigner = Assigner(experiment.id, experiment.share)
+            assign = Assigner(experiment.id, experiment.share).assign
         object.__setattr__(self, "_routes", routes)
-        object.__setattr__(self, "_assigner", assigner)
+        object.__setattr__(self, "_assign", assign)
 
     @property
     def shadow(self) -> bool:
-        return self._assigner is None
+        return self._assign is None
 
     def route(self, customer_id: str | None) -> Route:
         """A/B: the customer's variant; shadow: the champion (the challenger scores aside)."""
-        assigner = self._assigner
-        if assigner is None:
+        assign = self._assign
+        if assign is None:
             return self._routes[CHAMPION]
-        return self._routes[assigner.assign(customer_id)]
+        return self._routes[assign(customer_id)]
 
 
 @dataclass(frozen=True)
@@ -129,11 +135,11 @@ class Serving:
     experiment: RunningExperiment | None = None
 
 
-def shadow_job(running: RunningExperiment | None, matrix: np.ndarray) -> ShadowJob | None:
+def shadow_job(route: Route | None, matrix: np.ndarray) -> ShadowJob | None:
     """In shadow mode, the challenger's scoring of ``matrix`` (done by the log writer)."""
-    if running is None or not running.shadow:
+    if route is None or route.shadow is None:
         return None
-    return ShadowJob(running.challenger, matrix)
+    return ShadowJob(route.shadow, matrix)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ class Answered:
     parts: list[Part]
     scores: np.ndarray  # every row's answer, in the batch's order
     headers: RawHeaders
+    shadow: ShadowJob | None = None  # shadow mode: the challenger's scoring of the batch
 
     def items(self, positions: list[int], ids: Sequence[Any]) -> list[dict[str, Any]]:
         """The answer's ``predictions``: each row's position in the request, its answer, and
@@ -211,7 +218,8 @@ def answer_rows(serving: Serving, matrix: np.ndarray, ids: Sequence[Any]) -> Ans
         route = None if running is None else running.route(None)
         scores = champion.predict(matrix)
         headers = champion.headers if route is None else route.headers
-        return Answered([Part(route, champion, every, scores, whole=True)], scores, headers)
+        part = Part(route, champion, every, scores, whole=True)
+        return Answered([part], scores, headers, shadow_job(route, matrix))
     groups: dict[Route, list[int]] = {}
     for position, customer_id in enumerate(ids):
         groups.setdefault(running.route(customer_id), []).append(position)
