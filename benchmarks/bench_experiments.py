@@ -49,8 +49,8 @@ no server): the CPU the routing itself adds per request, the log writer's work i
 as a share of a plain request's server CPU — the precise figure, where the HTTP one is noisy.
 Called back to back, though, the handler finds its code and data in the CPU's caches, which a
 server's other work per request sweeps away: each call is then also timed alone after reading
-``SWEEP_BYTES``, which makes every step cost what it does in a server (the routing's hash about
-3 µs instead of 0.8) and brings these differences close to the HTTP ones.
+``SWEEP_BYTES``, which makes every step cost about what it does in a server and brings these
+differences close to the HTTP ones.
 
 Where the shadow score is computed: the API scores it in the log writer's thread, batched
 (``inference_log.ShadowJob``). To show what the request path would pay instead, the script
@@ -241,34 +241,57 @@ def predict_handlers(
     return handlers
 
 
+def drained(log: InferenceLogWriter) -> None:
+    """Waits until the log writer has written everything submitted."""
+    while log.pending:
+        time.sleep(0.005)
+
+
+def alternated(
+    settings: dict[str, Settings],
+    rounds: int,
+    measure: Callable[[Handler, InferenceLogWriter], float],
+) -> dict[str, float]:
+    """``measure`` of each setup's ``/predict`` handler, the setups in turn for ``rounds``
+    rounds; per setup, the median round. ``measure`` leaves the log writer drained."""
+    handlers = predict_handlers(settings)
+    found: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(rounds):
+        for name, (log, handler) in handlers.items():
+            found[name].append(measure(handler, log))
+    for log, _ in handlers.values():
+        log.close()
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
+def request_bodies(bodies: list[dict[str, Any]], calls: int, mark: str) -> list[bytes]:
+    """``calls`` request bodies: the customers in turn, each with a new id (``mark``, counter)."""
+    return [
+        json.dumps({**bodies[i % len(bodies)], "customer_id": f"{mark}{i:08d}"}).encode()
+        for i in range(calls)
+    ]
+
+
 def handler_cpu_us(
     settings: dict[str, Settings], bodies: list[dict[str, Any]], calls: int, rounds: int
 ) -> dict[str, float]:
     """CPU µs (all threads: the log writer's inserts and shadow scoring included) per call of
     ``/predict``'s handler itself, called in this process without HTTP, per setup: the cost of
     routing without the server around it. Median over ``rounds`` alternations."""
-    sent = [
-        json.dumps({**bodies[i % len(bodies)], "customer_id": f"H{i:08d}"}).encode()
-        for i in range(calls)
-    ]
-    handlers = predict_handlers(settings)
+    sent = request_bodies(bodies, calls, "H")
 
     async def call_all(handler: Handler) -> None:
         request = HandlerRequest()
         for body in sent:
             await handler(request, body)
 
-    found: dict[str, list[float]] = {name: [] for name in settings}
-    for _ in range(rounds):
-        for name, (log, handler) in handlers.items():
-            began = time.process_time()
-            asyncio.run(call_all(handler))
-            while log.pending:  # the writer's work is part of the cost
-                time.sleep(0.005)
-            found[name].append((time.process_time() - began) / calls * 1e6)
-    for log, _ in handlers.values():
-        log.close()
-    return {name: statistics.median(values) for name, values in found.items()}
+    def measure(handler: Handler, log: InferenceLogWriter) -> float:
+        began = time.process_time()
+        asyncio.run(call_all(handler))
+        drained(log)  # the writer's work is part of the cost
+        return (time.process_time() - began) / calls * 1e6
+
+    return alternated(settings, rounds, measure)
 
 
 def handler_cold_us(
@@ -278,12 +301,8 @@ def handler_cold_us(
     before it (``SWEEP_BYTES``), per setup: what each step costs when its code and data come
     from memory, as in a server. The median call of each round, the median over ``rounds``
     alternations. (Wall time of the call: the log writer's work is not in it.)"""
-    sent = [
-        json.dumps({**bodies[i % len(bodies)], "customer_id": f"K{i:08d}"}).encode()
-        for i in range(calls)
-    ]
+    sent = request_bodies(bodies, calls, "K")
     sweep = np.ones(SWEEP_BYTES, dtype=np.uint8)
-    handlers = predict_handlers(settings)
 
     async def call_all(handler: Handler) -> float:
         request = HandlerRequest()
@@ -295,15 +314,12 @@ def handler_cold_us(
             calls_ns.append(time.perf_counter_ns() - began)
         return statistics.median(calls_ns) / 1_000
 
-    found: dict[str, list[float]] = {name: [] for name in settings}
-    for _ in range(rounds):
-        for name, (log, handler) in handlers.items():
-            found[name].append(asyncio.run(call_all(handler)))
-            while log.pending:
-                time.sleep(0.005)
-    for log, _ in handlers.values():
-        log.close()
-    return {name: statistics.median(values) for name, values in found.items()}
+    def measure(handler: Handler, log: InferenceLogWriter) -> float:
+        median_us = asyncio.run(call_all(handler))
+        drained(log)
+        return median_us
+
+    return alternated(settings, rounds, measure)
 
 
 def shadow_per_row_us(

@@ -61,6 +61,7 @@ def test_the_folder_leaves_the_environment_when_the_block_ends(
 ) -> None:
     """After the server stops, this process no longer points prometheus-client at the folder
     (gone, for a temporary one): a later app built in it keeps its metrics in memory."""
+    monkeypatch.delenv(FOLDER_VARIABLE, raising=False)
     with shared_folder(2, None):
         pass
     with shared_folder(2, tmp_path / "metrics"):
