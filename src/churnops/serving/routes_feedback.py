@@ -16,12 +16,22 @@ from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, HTTPException, status
 from prometheus_client.core import CounterMetricFamily, Metric
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
 from churnops.outcomes.store import UnmatchedOutcomesError, open_outcome_store
 from churnops.schema import CUSTOMER_ID_PATTERN, DEFAULT_SCHEMA, REQUEST_ID_PATTERN, LabelValues
+from churnops.serving.json_route import json_body
 from churnops.serving.predictor import Predictor
 from churnops.serving.security import TokenGuard
 from churnops.serving.state import ServingState
@@ -40,8 +50,13 @@ class FeedbackItem(BaseModel):
         },
     )
 
-    request_id: str | None = Field(default=None, pattern=REQUEST_ID_PATTERN)
-    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID_PATTERN)
+    # stripped like /predict strips the customer id it logs
+    request_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=REQUEST_ID_PATTERN)] | None
+    ) = None
+    customer_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)] | None
+    ) = None
     outcome: StrictBool | StrictInt | StrictStr = Field(
         description="Churned or not, in the project's label spellings (1/true/yes, 0/false/no)"
     )
@@ -109,12 +124,13 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
     @app.post(
         "/feedback",
         response_model=FeedbackResult,
-        dependencies=[Depends(guard)],
+        dependencies=[Depends(guard), Depends(json_body)],  # token first, then 415
         responses={
             400: {"description": "The body is not readable text (not UTF-8)"},
             401: {"description": "Wrong token"},
             403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
             404: {"description": "An outcome labels no logged prediction; nothing recorded"},
+            415: {"description": "Body not sent as application/json"},
             422: {"description": "A wrong item, or two that disagree; nothing recorded"},
             429: {"description": "Too many wrong tokens lately"},
             503: {"description": "The outcome store cannot be written now"},

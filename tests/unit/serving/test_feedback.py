@@ -135,3 +135,26 @@ def test_wrong_tokens_close_feedback_for_a_while(api: TestClient) -> None:
     throttled = api.post("/feedback", json=body, headers=AUTH)
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_body_not_sent_as_json_is_415(
+    api: TestClient, feedback_settings: Settings, content_type: str
+) -> None:
+    """Like /predict: 415 and what to send, not a 422 about the body's bytes."""
+    body = b'{"customer_id": "F1", "outcome": 1}'
+    headers = {"Content-Type": content_type}
+    assert api.post("/feedback", content=body, headers=headers).status_code == 401  # token first
+    headers.update(AUTH)
+    response = api.post("/feedback", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["detail"]
+    assert stored(feedback_settings) == []
+
+
+def test_ids_are_read_like_predict_reads_them(api: TestClient, feedback_settings: Settings) -> None:
+    """/predict logs " F1 " as F1: an outcome for " F1 " labels that prediction."""
+    body = {"customer_id": " F1 ", "outcome": 1}
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert stored(feedback_settings) == [("", "F1", 1)]
