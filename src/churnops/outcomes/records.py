@@ -33,6 +33,9 @@ class Outcome:
     customer_id: str
     churned: int  # 1: churned, 0: stayed
     observed_at: float  # epoch seconds
+    # observed_at is when the outcome was received, the sender having given no time: sent
+    # again, the same outcome then keeps the time first stored instead of replacing it
+    stamped: bool = False
 
     @property
     def key(self) -> tuple[str, str]:

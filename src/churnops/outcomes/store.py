@@ -246,7 +246,9 @@ class SqlOutcomeStore:
             before = stored.get(position)
             if before is None:
                 new.append(outcome)
-            elif (before[1], before[2]) != (outcome.churned, outcome.observed_at):
+            elif before[1] != outcome.churned or (
+                not outcome.stamped and before[2] != outcome.observed_at
+            ):
                 changed.append((before, outcome))
         session.run_many(
             "INSERT INTO outcomes (request_id, customer_id, outcome, observed_at, recorded_at, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, HTTPException, status
@@ -99,7 +100,8 @@ def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[
     """The items as outcomes, or a 422 naming the first wrong one."""
     parsed = []
     for number, item in enumerate(items):
-        observed = now if item.observed_at is None else item.observed_at
+        stamped = item.observed_at is None
+        observed = now if stamped else item.observed_at
         try:
             outcome = make_outcome(
                 item.request_id, item.customer_id, item.outcome, observed, labels, now
@@ -107,7 +109,7 @@ def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[
         except BadInputError as exc:
             detail = f"item {number}: {exc}"
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
-        parsed.append((f"item {number}", outcome))
+        parsed.append((f"item {number}", replace(outcome, stamped=stamped)))
     unique = distinct(parsed)
     if unique.conflicts:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unique.conflicts[0])

@@ -27,6 +27,16 @@ def stored(settings: Settings) -> list[tuple[str, str, int]]:
         return [tuple(row) for row in rows]
 
 
+def observed_times(settings: Settings) -> list[float]:
+    with sqlite3.connect(settings.inference_db) as conn:
+        return [row[0] for row in conn.execute("SELECT observed_at FROM outcomes ORDER BY id")]
+
+
+def changes(settings: Settings) -> int:
+    with sqlite3.connect(settings.inference_db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM outcome_changes").fetchone()[0])
+
+
 def wait_logged(settings: Settings, rows: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -88,6 +98,24 @@ def test_outcomes_are_recorded_once_and_corrected(
     fix = {"customer_id": "F2", "outcome": "yes", "observed_at": observed}
     assert api.post("/feedback", json=fix, headers=AUTH).json()["changed"] == 1
     assert stored(feedback_settings) == [("", "F1", 1), ("", "F2", 1)]
+
+
+def test_the_same_outcome_sent_again_without_a_time_changes_nothing(
+    api: TestClient, feedback_settings: Settings
+) -> None:
+    """Without observed_at the outcome is dated when received; a retry of it is no correction
+    (the stored time stays, no change is recorded), but another outcome still is one."""
+    body = {"customer_id": "F1", "outcome": "yes"}
+    assert api.post("/feedback", json=body, headers=AUTH).json()["new"] == 1
+    first = observed_times(feedback_settings)
+    time.sleep(0.01)  # a later receipt time
+    again = api.post("/feedback", json=body, headers=AUTH).json()
+    assert again == {"received": 1, "duplicates": 0, "new": 0, "changed": 0, "unchanged": 1}
+    assert observed_times(feedback_settings) == first
+    assert changes(feedback_settings) == 0
+    other = api.post("/feedback", json={**body, "outcome": "no"}, headers=AUTH).json()
+    assert other["changed"] == 1 and changes(feedback_settings) == 1
+    assert stored(feedback_settings) == [("", "F1", 0)]
 
 
 def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: Settings) -> None:
