@@ -13,19 +13,21 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, status
 from prometheus_client.core import CounterMetricFamily, Metric
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
+    Tag,
 )
 
 from churnops.errors import BadInputError
@@ -68,8 +70,15 @@ class FeedbackItem(BaseModel):
     )
 
 
+def _shape(body: Any) -> str:
+    """Which form the body takes, so a wrong one is checked, and its errors listed, once."""
+    return "list" if isinstance(body, list) else "item"
+
+
 FeedbackBody = Annotated[
-    FeedbackItem | Annotated[list[FeedbackItem], Field(min_length=1, max_length=MAX_ITEMS)],
+    Annotated[FeedbackItem, Tag("item")]
+    | Annotated[list[FeedbackItem], Field(min_length=1, max_length=MAX_ITEMS), Tag("list")],
+    Discriminator(_shape),
     Body(),
 ]
 

@@ -118,6 +118,25 @@ def test_the_same_outcome_sent_again_without_a_time_changes_nothing(
     assert stored(feedback_settings) == [("", "F1", 0)]
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"customer_id": 5, "outcome": 1}, ["body", "item", "customer_id"]),
+        ([{"customer_id": 5, "outcome": 1}], ["body", "list", 0, "customer_id"]),
+        ([], ["body", "list"]),
+        ("F1", ["body", "item"]),
+    ],
+)
+def test_a_wrong_body_is_checked_in_the_form_it_takes(
+    api: TestClient, body: object, where: list[object]
+) -> None:
+    """A single item is not also reported as a wrong list (nor a list as a wrong item)."""
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error_count"] == 1
+    assert response.json()["detail"][0]["loc"] == where
+
+
 def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: Settings) -> None:
     answer = api.post("/predict", json={**SEED_BODY, "customer_id": "F3"}).json()
     wait_logged(feedback_settings, 3)
