@@ -26,16 +26,16 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    StringConstraints,
     Tag,
 )
 
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
 from churnops.outcomes.store import UnmatchedOutcomesError, open_outcome_store
-from churnops.schema import CUSTOMER_ID_PATTERN, DEFAULT_SCHEMA, REQUEST_ID_PATTERN, LabelValues
+from churnops.schema import DEFAULT_SCHEMA, LabelValues
 from churnops.serving.json_route import json_body
 from churnops.serving.predictor import Predictor
+from churnops.serving.schemas import CustomerId, RequestId
 from churnops.serving.security import TokenGuard
 from churnops.serving.state import ServingState
 
@@ -53,13 +53,8 @@ class FeedbackItem(BaseModel):
         },
     )
 
-    # stripped like /predict strips the customer id it logs
-    request_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=REQUEST_ID_PATTERN)] | None
-    ) = None
-    customer_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)] | None
-    ) = None
+    request_id: RequestId | None = None
+    customer_id: CustomerId | None = None  # read as /predict reads it
     outcome: StrictBool | StrictInt | StrictStr = Field(
         description="Churned or not, in the project's label spellings (1/true/yes, 0/false/no)"
     )

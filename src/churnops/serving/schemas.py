@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from churnops.data import cells
 from churnops.schema import (
     CUSTOMER_ID_PATTERN,
+    REQUEST_ID_PATTERN,
     SEED_EXAMPLE,
     CategoricalFeature,
     FeatureSchema,
@@ -28,6 +29,9 @@ from churnops.schema import (
 )
 
 ExtraFields = Literal["ignore", "forbid"]
+# ids as the API reads them wherever they are sent: surrounding spaces dropped, then checked
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)]
+RequestId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=REQUEST_ID_PATTERN)]
 ROW_DESCRIPTION = (
     "One customer's features, as declared by the feature schema of the model serving. Numbers "
     'may be sent as numeric text ("12"); categories in any case and spacing, or as a declared '
@@ -124,8 +128,7 @@ def build_row_model(schema: FeatureSchema, extra: ExtraFields = "ignore") -> typ
     for cat in schema.categorical:
         fields[cat.name] = _categorical_field(cat)
     fields[schema.id_column] = (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)]
-        | None,
+        CustomerId | None,
         Field(default=None, description="Optional: your id for this customer, kept in the log"),
     )
     model: type[BaseModel] = create_model(
