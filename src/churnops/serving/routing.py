@@ -188,7 +188,8 @@ class Answered:
 
     def items(self, positions: list[int], ids: Sequence[Any]) -> list[dict[str, Any]]:
         """The answer's ``predictions``: each row's position in the request, its answer, and
-        — during an experiment — the version and variant that gave it."""
+        — during an experiment — the version, its threshold, the variant and the experiment
+        that gave it."""
         count = len(ids)
         decisions: list[bool] = [False] * count
         routes: list[Route | None] = [None] * count
@@ -203,8 +204,8 @@ class Answered:
         for item, route in zip(items, routes, strict=True):
             if route is not None:
                 item["model_version"] = route.model.version
-                item["variant"] = route.variant
-                item["variant_random"] = route.random
+                item["threshold"] = route.model.threshold
+                item.update(route.fields)
         return items
 
 

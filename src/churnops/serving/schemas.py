@@ -172,10 +172,14 @@ class BatchItem(BaseModel):
     churn: bool
     customer_id: str | None = None
     model_version: int | None = Field(
-        default=None, description="During an A/B experiment: the version that answered the row"
+        default=None, description="During an experiment: the version that answered the row"
+    )
+    threshold: float | None = Field(
+        default=None, description="During an experiment: the threshold the row was decided at"
     )
     variant: Literal["champion", "challenger"] | None = None
     variant_random: bool | None = None
+    experiment_id: str | None = None
 
 
 class ProblemEntry(BaseModel):
@@ -191,7 +195,7 @@ class ProblemEntry(BaseModel):
 class BatchPrediction(BaseModel):
     request_id: str
     model_version: int = Field(description="The champion (in A/B, each row says its version)")
-    threshold: float
+    threshold: float = Field(description="The champion's (in A/B, each row says its own)")
     count: int = Field(description="Rows answered")
     predictions: list[BatchItem] = Field(description="In the order of the request's rows")
     rows_refused: int = Field(

@@ -131,6 +131,8 @@ def test_a_batch_is_routed_per_row(two_versions: Settings) -> None:
     assert response.status_code == 200
     assert response.headers["x-churnops-variant"] == "challenger,champion"
     items = response.json()["predictions"]
+    registry = Registry(two_versions)
+    thresholds = {v: registry.require(registry.read(), v).threshold for v in (1, 2)}
     for customer, item in zip(CUSTOMERS, items, strict=True):
         variant = assigner.assign(customer).variant
         version = 2 if variant == "challenger" else 1
@@ -140,6 +142,9 @@ def test_a_batch_is_routed_per_row(two_versions: Settings) -> None:
             version,
         )
         assert item["churn_probability"] == pytest.approx(truth[version], abs=1e-6)
+        # each row says the threshold it was decided at, and the experiment
+        assert item["threshold"] == thresholds[version] and item["experiment_id"] == experiment.id
+        assert item["churn"] == (item["churn_probability"] >= item["threshold"])
     log = logged(two_versions).set_index("customer_id")
     assert len(log) == len(CUSTOMERS)
     for item in items:
