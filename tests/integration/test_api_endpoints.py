@@ -275,7 +275,13 @@ def test_admin_reload_picks_up_a_new_model_at_once(trained_home: Path) -> None:
         )
         assert client.post("/predict", json=SEED_BODY).json()["model_version"] == 1
         response = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-        assert response.json() == {"changed": True, "model_version": 2, "error": None}
+        assert response.json() == {
+            "changed": True,
+            "model_version": 2,
+            "error": None,
+            "experiment_id": None,
+            "experiment_error": None,
+        }
         assert client.post("/predict", json=SEED_BODY).json()["model_version"] == 2
 
 

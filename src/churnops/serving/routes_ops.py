@@ -166,8 +166,15 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
         tags=["admin"],
     )
     async def reload() -> ReloadResult:
-        """Check the registry pointer now (and retry a version that failed verification)."""
+        """Check the registry now — its current version and its experiment — and retry a
+        version that failed verification."""
         outcome = await anyio.to_thread.run_sync(predictor.refresh, True)
+        serving = predictor.serving
+        running = None if serving is None else serving.experiment
         return ReloadResult(
-            changed=outcome.changed, model_version=outcome.version, error=outcome.error
+            changed=outcome.changed,
+            model_version=outcome.version,
+            error=outcome.error,
+            experiment_id=None if running is None else running.experiment.id,
+            experiment_error=predictor.experiment_error,
         )

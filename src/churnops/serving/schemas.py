@@ -295,6 +295,12 @@ class Readiness(Health):
 
 
 class ReloadResult(BaseModel):
-    changed: bool
+    changed: bool = Field(description="Whether another version now answers outside experiments")
     model_version: int | None
     error: str | None = None
+    experiment_id: str | None = Field(
+        default=None, description="The experiment the API now applies (none: no experiment)"
+    )
+    experiment_error: str | None = Field(
+        default=None, description="Why the registry's experiment is not applied, if it is not"
+    )

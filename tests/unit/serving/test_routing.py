@@ -7,6 +7,7 @@ import weakref
 
 import pandas as pd
 import pytest
+from conftest import ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from serving_support import inputs_for, scored_by
 
@@ -94,6 +95,20 @@ def test_ab_answers_say_who_answered_and_follow_the_buckets(two_versions: Settin
         assert row["experiment_id"] == experiment.id and row["variant_random"] == 0
         assert pd.isna(row["shadow_probability"])
     assert by_request.loc[anonymous["request_id"], "variant_random"] == 1
+
+
+def test_a_reload_says_which_experiment_it_applies(two_versions: Settings) -> None:
+    """An experiment started or stopped while the API runs: the reload that applies it says
+    so, although the champion did not change."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(two_versions)) as client:
+        experiment = start_experiment(two_versions, 2, "ab", 50)
+        started = client.post("/admin/reload", headers=admin).json()
+        stop_experiment(two_versions, promote=False, verdict="test: reload")
+        stopped = client.post("/admin/reload", headers=admin).json()
+    assert started["changed"] is False and started["model_version"] == 1
+    assert (started["experiment_id"], started["experiment_error"]) == (experiment.id, None)
+    assert (stopped["changed"], stopped["experiment_id"]) == (False, None)
 
 
 def test_a_stopped_experiment_leaves_no_model_behind(two_versions: Settings) -> None:

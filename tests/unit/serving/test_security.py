@@ -56,7 +56,13 @@ def test_admin_accepts_the_token(
     sent = {key: value.format(token=token) for key, value in headers.items()}
     response = client.post("/admin/reload", headers=sent)
     assert response.status_code == 200
-    assert response.json() == {"changed": False, "model_version": 1, "error": None}
+    assert response.json() == {
+        "changed": False,
+        "model_version": 1,
+        "error": None,
+        "experiment_id": None,
+        "experiment_error": None,
+    }
 
 
 def test_wrong_tokens_are_counted_logged_and_then_refused_for_a_while(
