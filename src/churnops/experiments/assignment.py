@@ -64,8 +64,8 @@ def bucket(experiment_id: str, customer_id: str) -> int:
 
 def share_buckets(share: float) -> int:
     """Buckets given to the challenger for a share in percent, strictly between 0 and 100."""
-    buckets = round(share * BUCKETS / 100)
-    if not 0 < share < 100 or not 0 < buckets < BUCKETS:
+    buckets = round(share * BUCKETS / 100) if 0 < share < 100 else 0  # no NaN or inf to round
+    if not 0 < buckets < BUCKETS:
         raise BadInputError(
             f"the challenger's share must be a percentage between 0.01 and 99.99, got {share}"
         )

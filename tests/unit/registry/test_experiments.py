@@ -45,6 +45,8 @@ def test_an_ab_experiment_defaults_to_ten_percent(experiment_settings: Settings)
         (1, "ab", 0, BadInputError, "between 0.01 and 99.99"),
         (1, "ab", 100, BadInputError, "between 0.01 and 99.99"),
         (1, "ab", -5, BadInputError, "between 0.01 and 99.99"),
+        (1, "ab", float("nan"), BadInputError, "between 0.01 and 99.99"),
+        (1, "ab", float("inf"), BadInputError, "between 0.01 and 99.99"),
         (1, "shadow", 10, BadInputError, "a shadow experiment has no share"),
     ],
 )
