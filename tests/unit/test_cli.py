@@ -76,6 +76,14 @@ def test_usage_errors_exit_2(churnops: Churnops) -> None:
     assert churnops("no-such-command").code == 2
 
 
+def test_writing_over_a_folder_names_the_folder(churnops: Churnops, tmp_path: Path) -> None:
+    """An output path that is a folder is named in the error, not the temporary file beside it."""
+    (tmp_path / "data" / "raw.csv").mkdir(parents=True)
+    run = churnops("generate", "--home", tmp_path, "--rows", "10")
+    assert_one_line_error(run, 2, f"({tmp_path / 'data' / 'raw.csv'})")
+    assert ".tmp" not in run.err
+
+
 def test_generate_json(churnops: Churnops, tmp_path: Path) -> None:
     """generate --json prints the metadata it wrote, and honours --rows and --seed."""
     run = churnops("generate", "--home", tmp_path, "--rows", "500", "--seed", "3", "--json")

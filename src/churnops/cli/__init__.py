@@ -86,8 +86,10 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # unwritable folder, full disk, …: the system's words, no traceback
-        where = f" ({exc.filename})" if exc.filename else ""
-        err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False)
+        # a failed rename names its target second: the path the user gave, not our temporary
+        named = exc.filename2 or exc.filename
+        message = escape(f"{exc.strerror or exc}" + (f" ({named})" if named else ""))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as exc:
         refusal = _database_failure(exc)
