@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnops.atomic import atomic_write_text
+from churnops.atomic import atomic_write, atomic_write_text
 from churnops.cli.project_cmds import SchemaOpt
 from churnops.cli.ui import (
     HomeOpt,
@@ -211,7 +211,7 @@ def simulate(
         typer.Option(
             "--outcomes",
             help="Also write whether each customer churned (drawn from the generator's truth) "
-            "to this CSV, for `churnops labels import`",
+            "to this CSV (Parquet if named .parquet), for `churnops labels import`",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -275,10 +275,14 @@ def _write_outcomes(
     """The customers' true outcomes, observed now (after their predictions)."""
     if path is None:
         return
+    from churnops.outcomes.importer import PARQUET_SUFFIXES
     from churnops.outcomes.simulated import simulated_outcomes
 
     found = simulated_outcomes(frame, rows, seed, time.time())
-    atomic_write_text(path, found.to_csv(index=False))
+    if path.suffix.lower() in PARQUET_SUFFIXES:  # the format `labels import` reads it as
+        atomic_write(path, lambda tmp: found.to_parquet(tmp, index=False))
+    else:
+        atomic_write_text(path, found.to_csv(index=False))
     if not quiet:
         err_console.print(
             f"wrote {len(found):,} true outcomes ({found['outcome'].mean():.1%} churned) to "

@@ -57,3 +57,17 @@ def test_simulate_writes_the_outcomes_file(run_cli: RunCli, tmp_path: Path) -> N
     assert list(written.columns) == ["customer_id", "outcome", "observed_at"]
     assert written["customer_id"].tolist() == pd.read_csv(rows)["customer_id"].tolist()
     assert np.isin(written["outcome"], [0, 1]).all()
+
+
+def test_simulate_writes_parquet_outcomes_for_a_parquet_name(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """An outcomes file named .parquet is Parquet, as `labels import` reads it by its name."""
+    rows, outcomes = tmp_path / "rows.csv", tmp_path / "outcomes.parquet"
+    found = run_cli(
+        "simulate", "--rows", "200", "--seed", "3", "--out", rows, "--outcomes", outcomes
+    )
+    assert found.code == 0, found.err
+    written = pd.read_parquet(outcomes)
+    assert list(written.columns) == ["customer_id", "outcome", "observed_at"]
+    assert written["customer_id"].tolist() == pd.read_csv(rows)["customer_id"].tolist()
