@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from cli_support import RunCli
 from sklearn.metrics import roc_auc_score
 
@@ -47,27 +48,16 @@ def test_a_customer_with_a_missing_value_gets_no_outcome() -> None:
     assert set(outcomes["customer_id"]) <= set(frame.loc[complete, "customer_id"])
 
 
-def test_simulate_writes_the_outcomes_file(run_cli: RunCli, tmp_path: Path) -> None:
-    rows, outcomes = tmp_path / "rows.csv", tmp_path / "outcomes.csv"
+@pytest.mark.parametrize("name", ["outcomes.csv", "outcomes.parquet"])
+def test_simulate_writes_the_outcomes_file(run_cli: RunCli, tmp_path: Path, name: str) -> None:
+    """The outcomes file is CSV, or Parquet when named so, as `labels import` reads it."""
+    rows, outcomes = tmp_path / "rows.csv", tmp_path / name
     found = run_cli(
         "simulate", "--rows", "500", "--seed", "3", "--out", rows, "--outcomes", outcomes
     )
     assert found.code == 0, found.err
-    written = pd.read_csv(outcomes)
+    read = pd.read_parquet if name.endswith(".parquet") else pd.read_csv
+    written = read(outcomes)
     assert list(written.columns) == ["customer_id", "outcome", "observed_at"]
     assert written["customer_id"].tolist() == pd.read_csv(rows)["customer_id"].tolist()
     assert np.isin(written["outcome"], [0, 1]).all()
-
-
-def test_simulate_writes_parquet_outcomes_for_a_parquet_name(
-    run_cli: RunCli, tmp_path: Path
-) -> None:
-    """An outcomes file named .parquet is Parquet, as `labels import` reads it by its name."""
-    rows, outcomes = tmp_path / "rows.csv", tmp_path / "outcomes.parquet"
-    found = run_cli(
-        "simulate", "--rows", "200", "--seed", "3", "--out", rows, "--outcomes", outcomes
-    )
-    assert found.code == 0, found.err
-    written = pd.read_parquet(outcomes)
-    assert list(written.columns) == ["customer_id", "outcome", "observed_at"]
-    assert written["customer_id"].tolist() == pd.read_csv(rows)["customer_id"].tolist()
