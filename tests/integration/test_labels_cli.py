@@ -153,6 +153,19 @@ def test_outcomes_for_unknown_ids(logged: Settings, run_cli: RunCli, tmp_path: P
     assert "customer X1" in partly.out
 
 
+def test_a_home_without_a_log_is_left_as_it_was(run_cli: RunCli, tmp_path: Path) -> None:
+    """Outcomes refused for want of any logged prediction (a wrong --home) create no log."""
+    home = tmp_path / "home"
+    home.mkdir()
+    outcomes = write(
+        tmp_path / "outcomes.csv",
+        [{"customer_id": "C1", "outcome": 1, "observed_at": OBSERVED}],
+    )
+    found = run_cli("labels", "import", outcomes, "--home", home)
+    assert_one_line_error(found, 2, "no prediction has been logged yet", "C1")
+    assert list(home.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [

@@ -210,6 +210,9 @@ class SqlOutcomeStore:
         if len({o.key for o in outcomes}) != len(outcomes):
             raise ValueError("record() takes outcomes with distinct keys")
         batch = None if scored is None else self._matched_scores(outcomes, scored)
+        if not self._present():  # refuse before opening, which would create an empty log
+            unmatched = [o.subject for i, o in enumerate(outcomes) if i not in (batch or set())]
+            _check_policy(require, len(outcomes), unmatched, False, batch is not None)
         with self._session(write=True) as session:
             return self._record(session, outcomes, source, require, batch)
 
