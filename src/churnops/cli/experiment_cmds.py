@@ -141,7 +141,9 @@ def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[s
             f"the report says the challenger is worse ({verdict.reason}); promote it anyway "
             "with --force, or stop without --promote; nothing was changed"
         )
-    return f"verdict {verdict.label}: {verdict.reason}", running.id
+    # a reason may start with its label ("not enough outcomes yet: 0 churned …"): said once
+    said = verdict.reason if verdict.reason.startswith(verdict.label) else verdict.label
+    return f"verdict {said}" + ("" if said == verdict.reason else f": {verdict.reason}"), running.id
 
 
 @experiment_app.command("stop")

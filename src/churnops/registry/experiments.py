@@ -150,6 +150,6 @@ def stop_experiment(
             state,
             challenger,
             "promote",
-            f"won experiment {experiment.id}: {verdict}",
+            f"challenger of experiment {experiment.id}: {verdict}",
         )
     return Stopped(experiment, challenger)

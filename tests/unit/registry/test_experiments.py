@@ -142,7 +142,10 @@ def test_stop_and_promote_records_the_verdict(experiment_settings: Settings) -> 
     stop, promote = registry.history()[-2:]
     assert stop.action == "experiment_stop" and promote.action == "promote"
     assert (promote.from_version, promote.to_version) == (2, 1)
-    assert promote.reason == f"won experiment {experiment.id}: verdict challenger better: +0.1"
+    # the verdict says whether it won: a forced or early promotion is not called a win
+    assert promote.reason == (
+        f"challenger of experiment {experiment.id}: verdict challenger better: +0.1"
+    )
 
 
 def test_stop_without_an_experiment_or_with_a_broken_challenger(
