@@ -295,7 +295,7 @@ class Readiness(Health):
 
 
 class ReloadResult(BaseModel):
-    changed: bool = Field(description="Whether another version now answers outside experiments")
+    changed: bool = Field(description="Whether another version became the current one")
     model_version: int | None
     error: str | None = None
     experiment_id: str | None = Field(
