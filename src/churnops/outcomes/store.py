@@ -211,7 +211,7 @@ class SqlOutcomeStore:
             raise ValueError("record() takes outcomes with distinct keys")
         batch = None if scored is None else self._matched_scores(outcomes, scored)
         if not self._present():  # refuse before opening, which would create an empty log
-            unmatched = [o.subject for i, o in enumerate(outcomes) if i not in (batch or set())]
+            unmatched = _unmatched(outcomes, batch or set())
             _check_policy(require, len(outcomes), unmatched, False, batch is not None)
         with self._session(write=True) as session:
             return self._record(session, outcomes, source, require, batch)
@@ -234,7 +234,7 @@ class SqlOutcomeStore:
         session.run_many("INSERT INTO incoming VALUES (?, ?, ?, ?, ?)", _incoming(outcomes))
         logged = self._matched(session) if session.logged else set()
         matched = logged | (batch or set())
-        unmatched = [o.subject for i, o in enumerate(outcomes) if i not in matched]
+        unmatched = _unmatched(outcomes, matched)
         _check_policy(require, len(outcomes), unmatched, session.logged, batch is not None)
         stored = {
             position: (row_id, outcome, observed)
@@ -443,6 +443,11 @@ class SqliteOutcomeStore(SqlOutcomeStore):
             for statement in LOG_INDEXES:
                 conn.execute(statement)
         return found is not None
+
+
+def _unmatched(outcomes: Sequence[Outcome], matched: set[int]) -> list[str]:
+    """The outcomes at no ``matched`` position, in words, in order."""
+    return [o.subject for i, o in enumerate(outcomes) if i not in matched]
 
 
 def _check_policy(
