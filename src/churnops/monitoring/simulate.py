@@ -83,8 +83,14 @@ def _drawn(sample: pd.DataFrame, rows: int, seed: int, schema: FeatureSchema) ->
     """``rows`` rows of ``sample`` drawn with replacement (seeded), with new customer ids."""
     picked = np.random.default_rng(seed).integers(0, len(sample), rows)
     frame = sample[schema.feature_names].iloc[picked].reset_index(drop=True)
-    frame.insert(0, schema.id_column, [f"S{seed}-{i:07d}" for i in range(1, rows + 1)])
+    frame.insert(0, schema.id_column, simulated_ids(rows, seed))
     return frame
+
+
+def simulated_ids(rows: int, seed: int) -> list[str]:
+    """The customers' ids: the seed's own (``S7-0000001``…), so simulations with different
+    seeds never share a customer — their outcomes would label each other's predictions."""
+    return [f"S{seed}-{i:07d}" for i in range(1, rows + 1)]
 
 
 def simulated_frame(
@@ -93,7 +99,8 @@ def simulated_frame(
     """``rows`` customers (id and features) with ``shift`` applied."""
     schema = population.schema
     if population.sample is None:
-        frame = generate(rows, seed, dirt=False).frame[[schema.id_column, *schema.feature_names]]
+        frame = generate(rows, seed, dirt=False).frame[schema.feature_names]
+        frame.insert(0, schema.id_column, simulated_ids(rows, seed))
     else:
         frame = _drawn(population.sample, rows, seed, schema)
     rng = np.random.default_rng([seed, 1])

@@ -61,3 +61,11 @@ def test_simulate_writes_the_outcomes_file(run_cli: RunCli, tmp_path: Path, name
     assert list(written.columns) == ["customer_id", "outcome", "observed_at"]
     assert written["customer_id"].tolist() == pd.read_csv(rows)["customer_id"].tolist()
     assert np.isin(written["outcome"], [0, 1]).all()
+
+
+def test_simulations_with_different_seeds_share_no_customer() -> None:
+    """Two days simulated with two seeds are different customers: the same ids would make the
+    second day's outcomes label (or correct) the first day's predictions."""
+    first, second = simulated_frame(500, 1, None), simulated_frame(500, 2, None)
+    assert not set(first["customer_id"]) & set(second["customer_id"])
+    assert first["customer_id"].tolist() == simulated_frame(500, 1, None)["customer_id"].tolist()
