@@ -1,10 +1,10 @@
 """``POST /feedback``: true outcomes, one or a small batch, from the systems that learn them.
 
 Closed (403) unless ``CHURNOPS_FEEDBACK_TOKEN`` is set; then the token is checked like the
-admin token (``churnops.serving.security``). Every item is checked first, and the outcomes are
-recorded in one transaction through the outcome store, off the event loop: an item that is
-wrong (422), two items that disagree about the same customer (422) or an item that labels no
-logged prediction (404) and nothing is recorded.
+admin token (``churnops.serving.security``), before the body is read. Every item is checked
+first, and the outcomes are recorded in one transaction through the outcome store, off the
+event loop: an item that is wrong (422), two items that disagree about the same customer (422)
+or an item that labels no logged prediction (404) and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from churnops.schema import DEFAULT_SCHEMA, LabelValues
 from churnops.serving.json_route import json_body
 from churnops.serving.predictor import Predictor
 from churnops.serving.schemas import CustomerId, RequestId
-from churnops.serving.security import TokenGuard
+from churnops.serving.security import TokenFirstRoute, TokenGuard
 from churnops.serving.state import ServingState
 
 MAX_ITEMS = 1_000
@@ -127,23 +127,6 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     predictor = state.predictor
 
-    @app.post(
-        "/feedback",
-        response_model=FeedbackResult,
-        dependencies=[Depends(guard), Depends(json_body)],  # token first, then 415
-        responses={
-            400: {"description": "The body is not readable text (not UTF-8)"},
-            401: {"description": "Wrong token"},
-            403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
-            404: {"description": "An outcome labels no logged prediction; nothing recorded"},
-            415: {"description": "Body not sent as application/json"},
-            422: {"description": "A wrong item, or two that disagree; nothing recorded"},
-            429: {"description": "Too many wrong tokens lately"},
-            503: {"description": "The outcome store cannot be written now"},
-        },
-        tags=["outcomes"],
-        summary="Record true outcomes (did the customer churn?)",
-    )
     def feedback(body: FeedbackBody) -> FeedbackResult:
         """Record one outcome or a list of up to 1,000; the same outcome sent again changes
         nothing, a different one for the same request or customer replaces it."""
@@ -164,6 +147,28 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
             changed=recorded.changed,
             unchanged=recorded.unchanged,
         )
+
+    app.router.add_api_route(
+        "/feedback",
+        feedback,
+        methods=["POST"],
+        response_model=FeedbackResult,
+        # the token first (before FastAPI reads the body), then 415, then the body
+        dependencies=[Depends(guard), Depends(json_body)],
+        route_class_override=TokenFirstRoute,
+        responses={
+            400: {"description": "The body is not readable text (not UTF-8)"},
+            401: {"description": "Wrong token"},
+            403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
+            404: {"description": "An outcome labels no logged prediction; nothing recorded"},
+            415: {"description": "Body not sent as application/json"},
+            422: {"description": "A wrong item, or two that disagree; nothing recorded"},
+            429: {"description": "Too many wrong tokens lately"},
+            503: {"description": "The outcome store cannot be written now"},
+        },
+        tags=["outcomes"],
+        summary="Record true outcomes (did the customer churn?)",
+    )
 
 
 def _label_values(predictor: Predictor) -> LabelValues:

@@ -10,6 +10,11 @@ is answered 429 — without looking at its token — until the oldest of those f
 than the window: guessing runs at a few tries a minute, and no request is held open to slow it
 down (held requests would keep connections from other clients). The right token is refused
 meanwhile too; the registry poll keeps doing what ``/admin/reload`` does, only later.
+
+FastAPI reads and decodes a JSON body before it runs any dependency (a 422 for a body that is
+not JSON, a 400 for one that is not UTF-8), so an endpoint with a body takes
+``route_class_override=TokenFirstRoute``: its guard runs before the body is read, and a caller
+without the token learns nothing about the body's format.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import math
 import time
 from collections import deque
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
+from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
+from churnops.serving.json_route import Handler
 from churnops.serving.throttled_log import ThrottledLog
 
 logger = logging.getLogger("churnops.serving")
@@ -115,3 +122,19 @@ class AdminGuard(TokenGuard):
         self, expected: SecretStr | None, max_failures: int = MAX_FAILURES, window: float = WINDOW_S
     ) -> None:
         super().__init__(expected, "admin", max_failures, window)
+
+
+class TokenFirstRoute(APIRoute):
+    """A route whose ``TokenGuard`` dependencies run before FastAPI reads the body (they run
+    again with the other dependencies, and pass again: a comparison and a deque check)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        guards = [d.dependency for d in self.dependencies if isinstance(d.dependency, TokenGuard)]
+
+        async def guarded(request: Request) -> Response:
+            for guard in guards:
+                await guard(request)
+            return await handler(request)
+
+        return guarded

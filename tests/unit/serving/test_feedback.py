@@ -199,6 +199,20 @@ def test_a_body_not_sent_as_json_is_415(
     assert stored(feedback_settings) == []
 
 
+@pytest.mark.parametrize(("body", "status"), [(b"{not json", 422), (b"\xff\xfe{", 400)])
+def test_the_token_is_checked_before_the_body_is_read(
+    api: TestClient, body: bytes, status: int
+) -> None:
+    """Without the token a body that is not JSON (or not UTF-8) gets the 401, not an answer
+    about the body: a caller learns the body's format only with the token."""
+    headers = {"Content-Type": "application/json"}
+    for wrong in ({}, {"Authorization": "Bearer nope"}):
+        response = api.post("/feedback", content=body, headers={**headers, **wrong})
+        assert response.status_code == 401, response.text
+    response = api.post("/feedback", content=body, headers={**headers, **AUTH})
+    assert response.status_code == status, response.text
+
+
 def test_ids_are_read_like_predict_reads_them(api: TestClient, feedback_settings: Settings) -> None:
     """/predict logs " F1 " as F1: an outcome for " F1 " labels that prediction."""
     body = {"customer_id": " F1 ", "outcome": 1}
