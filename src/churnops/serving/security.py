@@ -1,8 +1,10 @@
 """Tokens for the protected endpoints: admin endpoints are closed (403) unless
 ``CHURNOPS_ADMIN_TOKEN`` is set, ``POST /feedback`` unless ``CHURNOPS_FEEDBACK_TOKEN`` is (each at
 least 16 characters, checked by the settings), and then need that token (``Authorization:
-Bearer …``, or the area's own header: ``X-Admin-Token`` / ``X-Feedback-Token``), compared in
-constant time so response timing tells an attacker nothing about how much of a guess matched.
+Bearer …``, or the area's own header: ``X-Admin-Token`` / ``X-Feedback-Token``; the right one
+in either is enough, whatever the other holds: a proxy's ``Authorization: Basic …`` does not
+hide the area's header), compared in constant time so response timing tells an attacker
+nothing about how much of a guess matched.
 
 Wrong or missing tokens are counted per area (``churnops_admin_auth_failures_total``…) and
 logged. After ``MAX_FAILURES`` of them within ``WINDOW_S`` seconds, every request of that area
@@ -42,12 +44,19 @@ def token_matches(given: str, expected: SecretStr) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.get_secret_value().encode("utf-8"))
 
 
-def presented_token(request: Request, header: str = "x-admin-token") -> str | None:
-    bearer = request.headers.get("authorization")
-    if bearer is not None:
-        scheme, _, value = bearer.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else None
-    return request.headers.get(header)
+def presented_tokens(request: Request, header: str = "x-admin-token") -> list[str]:
+    """The tokens a request presents: an ``Authorization: Bearer`` one and the area's
+    ``header`` (another ``Authorization`` scheme presents none)."""
+    tokens = []
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            tokens.append(value.strip())
+    own = request.headers.get(header)
+    if own is not None:
+        tokens.append(own)
+    return tokens
 
 
 class TokenGuard:
@@ -85,8 +94,8 @@ class TokenGuard:
                 f"too many wrong {area} tokens: {area} endpoints are closed for {wait:.0f} s",
                 headers={"Retry-After": str(math.ceil(wait))},
             )
-        given = presented_token(request, self.header)
-        if given is None or not token_matches(given, self.expected):
+        given = presented_tokens(request, self.header)
+        if not any(token_matches(token, self.expected) for token in given):
             self._failed(request)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

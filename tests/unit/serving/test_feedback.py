@@ -81,6 +81,22 @@ def test_a_missing_or_wrong_token_is_refused(api: TestClient, feedback_settings:
     assert "churnops_feedback_auth_failures_total 3.0" in api.get("/metrics").text
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Basic dXNlcjpwYXNz", "X-Feedback-Token": TOKEN},
+        {"Authorization": "Bearer nope", "X-Feedback-Token": TOKEN},
+        {**AUTH, "X-Feedback-Token": "nope"},
+    ],
+)
+def test_the_token_in_either_header_is_enough(api: TestClient, headers: dict[str, str]) -> None:
+    """An Authorization header of another scheme (a proxy's credentials) or with another
+    token does not hide the right token in X-Feedback-Token, nor the reverse."""
+    body = {"customer_id": "F1", "outcome": 1}
+    response = api.post("/feedback", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
 def test_outcomes_are_recorded_once_and_corrected(
     api: TestClient, feedback_settings: Settings
 ) -> None:
