@@ -43,6 +43,32 @@ MAX_ITEMS = 1_000
 SOURCE = "POST /feedback"
 
 
+def _json_type(value: Any) -> str | None:
+    """The JSON type of ``value`` (None for an object, list or null): which member of a field's
+    union reads it, so a wrong value is one error, not one per member."""
+    return {bool: "boolean", int: "number", float: "number", str: "string"}.get(type(value))
+
+
+OutcomeLabel = Annotated[
+    Annotated[StrictBool, Tag("boolean")]
+    | Annotated[StrictInt, Tag("number")]
+    | Annotated[StrictStr, Tag("string")],
+    Discriminator(
+        _json_type,
+        custom_error_type="outcome_type",
+        custom_error_message="Input should be a label: a string, an integer or a boolean",
+    ),
+]
+ObservedAt = Annotated[
+    Annotated[StrictStr, Tag("string")] | Annotated[StrictInt | StrictFloat, Tag("number")],
+    Discriminator(
+        _json_type,
+        custom_error_type="observed_at_type",
+        custom_error_message="Input should be an ISO date-time string or epoch seconds",
+    ),
+]
+
+
 class FeedbackItem(BaseModel):
     """One outcome: about a request the API answered, a customer, or a customer of a batch."""
 
@@ -55,10 +81,10 @@ class FeedbackItem(BaseModel):
 
     request_id: RequestId | None = None
     customer_id: CustomerId | None = None  # read as /predict reads it
-    outcome: StrictBool | StrictInt | StrictStr = Field(
+    outcome: OutcomeLabel = Field(
         description="Churned or not, in the project's label spellings (1/true/yes, 0/false/no)"
     )
-    observed_at: StrictStr | StrictInt | StrictFloat | None = Field(
+    observed_at: ObservedAt | None = Field(
         default=None,
         description="When the outcome was known: ISO date-time (UTC unless a zone is given) or "
         "epoch seconds [default: now]",

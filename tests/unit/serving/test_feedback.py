@@ -153,6 +153,30 @@ def test_a_wrong_body_is_checked_in_the_form_it_takes(
     assert response.json()["detail"][0]["loc"] == where
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("observed_at", [1], "date-time"),
+        ("observed_at", {"at": 1}, "date-time"),
+        ("observed_at", True, "date-time"),
+        ("outcome", [1], "label"),
+        ("outcome", None, "label"),
+        ("outcome", 1.5, "integer"),
+    ],
+)
+def test_a_value_of_a_wrong_type_is_one_error(
+    api: TestClient, field: str, value: object, words: str
+) -> None:
+    """One wrong value is one error, not one per type the field could have been."""
+    body = {"customer_id": "F1", "outcome": 1, field: value}
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error_count"] == 1, response.text
+    error = response.json()["detail"][0]
+    assert error["loc"][:3] == ["body", "item", field]
+    assert words in error["msg"]
+
+
 def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: Settings) -> None:
     answer = api.post("/predict", json={**SEED_BODY, "customer_id": "F3"}).json()
     wait_logged(feedback_settings, 3)
