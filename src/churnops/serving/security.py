@@ -99,7 +99,8 @@ class TokenGuard:
             self._failed(request)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                f"missing or wrong {area} token: send 'Authorization: Bearer <token>'",
+                f"missing or wrong {area} token: send 'Authorization: Bearer <token>' or "
+                f"'{self.header}: <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
