@@ -22,7 +22,8 @@ The join (documented in the README):
   named customer's, when it names one too: a batch shares one request id);
 - an outcome with only a customer id labels that customer's predictions made within
   ``window_days`` before it was observed (``CHURNOPS_OUTCOME_WINDOW_DAYS``, 90 by default);
-- a prediction labelled by several outcomes takes the one observed first.
+- a prediction labelled by several outcomes takes the one observed first (at the same time,
+  the one recorded first: the earlier row or item).
 
 Batch scores (``churnops score`` outputs, given to ``record`` and ``predictions`` as
 ``scored``) are predictions without a request id: the same rule labels them, so only outcomes
