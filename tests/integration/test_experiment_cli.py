@@ -96,6 +96,9 @@ def test_status_and_too_few_outcomes(
     status = run_cli("experiment", "status", "--home", home)
     assert "v1 answers 50 % of customers" in status.out
     assert "verdict so far: not enough outcomes yet" in status.out
+    shown = run_cli("experiment", "report", "--home", home).out.splitlines()
+    verdict = next(line for line in shown if line.startswith("verdict: "))
+    assert verdict.count("not enough") == 1, verdict  # the reason already says the label
     assert run_cli("experiment", "stop", "--home", home).code == 0
     stop = Registry(experiment_settings).history()[-1]  # the verdict's words said once
     assert stop.action == "experiment_stop" and stop.reason.count("not enough outcomes yet") == 1

@@ -141,11 +141,7 @@ def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[s
             f"the report says the challenger is worse ({verdict.reason}); promote it anyway "
             "with --force, or stop without --promote; nothing was changed"
         )
-    # a reason may already say its label ("…not enough outcomes yet: 0 churned…"): said once
-    words = verdict.reason
-    if verdict.label not in words:
-        words = f"{verdict.label}: {words}"
-    return f"verdict {words}", running.id
+    return f"verdict {verdict.words()}", running.id
 
 
 @experiment_app.command("stop")

@@ -60,6 +60,13 @@ class VerdictResult(Result):
     always_valid_p_value: float | None = None
     detectable_difference: float | None = None
 
+    def words(self) -> str:
+        """The label and the reason, the label said once: a reason may already say it
+        ("champion: not enough outcomes yet: 0 churned…")."""
+        if self.label in self.reason:
+            return self.reason
+        return f"{self.label}: {self.reason}"
+
 
 class ExperimentReport(Result):
     generated_at: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from churnops.experiments.results import Compared, Difference, ExperimentReport
 from churnops.performance.terminal import metrics_table, realised_cells
@@ -66,5 +67,7 @@ def print_experiment(console: Console, report: ExperimentReport) -> None:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     verdict = report.verdict
     style = VERDICT_STYLE[verdict.label]
-    console.print(f"verdict: [{style}]{verdict.label}[/] — {verdict.reason}", highlight=False)
+    words = Text(verdict.words())
+    words.highlight_words([verdict.label], style)
+    console.print(Text.assemble("verdict: ", words))
     console.print(f"[dim]rule: {verdict.rule_text} Join: {report.join_rule}.[/]", highlight=False)
