@@ -81,6 +81,9 @@ def test_a_worse_challenger_is_not_promoted_without_force(
     refused = run_cli("experiment", "stop", "--promote", "--home", home)
     assert_one_line_error(refused, 1, "the challenger is worse", "--force")
     assert registry_bytes(home) == before
+    alone = run_cli("experiment", "stop", "--force", "--home", home)  # --force needs --promote
+    assert_one_line_error(alone, 2, "--force only applies with --promote")
+    assert registry_bytes(home) == before
     forced = run_cli("experiment", "stop", "--promote", "--force", "--home", home)
     assert forced.code == 0 and Registry(experiment_settings).read().current_version == 2
 

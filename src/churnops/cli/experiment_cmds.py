@@ -150,7 +150,10 @@ def stop(
         bool, typer.Option("--promote", help="Make the challenger current (verified first)")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Promote even when the verdict is 'challenger worse'")
+        bool,
+        typer.Option(
+            "--force", help="With --promote: promote even when the verdict is 'challenger worse'"
+        ),
     ] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -159,6 +162,11 @@ def stop(
     champion, or with --promote the challenger becomes current."""
     from churnops.registry.experiments import stop_experiment
 
+    if force and not promote:
+        raise BadInputError(
+            "--force only applies with --promote (promote even when the challenger is worse); "
+            "add --promote, or drop --force to stop without promoting"
+        )
     settings = settings_for(home)
     verdict, expected = _verdict_for_stop(settings, promote, force)
     stopped = stop_experiment(settings, promote, verdict, expected)
