@@ -116,7 +116,7 @@ def test_status_and_too_few_outcomes(
         (("start", "--challenger", "v1", "--share", "0"), 2, "between 0.01 and 99.99"),
         (("start", "--challenger", "v1", "--mode", "shadow", "--share", "5"), 2, "no share"),
         (("start", "--challenger", "banana"), 2, "'banana' is not a model version"),
-        (("stop",), 1, "no experiment is running"),
+        (("stop",), 1, "nothing to stop; start one with `churnops experiment start"),
         (("report",), 2, "no experiment has been started yet"),
     ],
 )

@@ -126,9 +126,9 @@ def report(wanted: IdOpt = None, home: HomeOpt = None, as_json: JsonOpt = False)
 def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[str, str | None]:
     """The verdict to record, and the experiment it is about. Promoting needs the report; a
     plain stop records why there is none rather than keep traffic on an experiment."""
-    running = open_registry(settings).read().experiment
-    if running is None:
-        raise CheckFailedError("no experiment is running; nothing was changed")
+    from churnops.registry.experiments import experiment_to_stop
+
+    running = experiment_to_stop(open_registry(settings).read().experiment)
     try:
         found = _report(settings, running.id)
     except BadInputError as exc:

@@ -107,6 +107,16 @@ def start_experiment(
     return experiment
 
 
+def experiment_to_stop(running: Experiment | None) -> Experiment:
+    """The running experiment, or the user error of stopping when none runs."""
+    if running is None:
+        raise CheckFailedError(
+            "no experiment is running, so there is nothing to stop; start one with "
+            "`churnops experiment start --challenger vN`"
+        )
+    return running
+
+
 def stop_experiment(
     settings: Settings,
     promote: bool,
@@ -119,9 +129,7 @@ def stop_experiment(
     the experiment running and the registry unchanged."""
     registry = open_registry(settings)
     with registry.transaction() as state:
-        experiment = state.experiment
-        if experiment is None:
-            raise CheckFailedError("no experiment is running; nothing was changed")
+        experiment = experiment_to_stop(state.experiment)
         if expected_id is not None and experiment.id != expected_id:
             raise CheckFailedError(
                 f"experiment {expected_id} was replaced by {experiment.id} meanwhile; run the "
