@@ -33,7 +33,10 @@ def performance(
     ] = Grouping.version,
     chunk: Annotated[
         str | None,
-        typer.Option("--chunk", help="Periods: 1d, 1w, … or N predictions [1w]"),
+        typer.Option(
+            "--chunk",
+            help="Periods: 1d, 1w, … or N predictions, at least twice --min-per-class [1w]",
+        ),
     ] = None,
     min_per_class: Annotated[
         int | None,

@@ -21,7 +21,7 @@ from sklearn.metrics import brier_score_loss
 from churnops.atomic import atomic_write_json, atomic_write_text
 from churnops.errors import BadInputError
 from churnops.monitoring.report import stamped_path
-from churnops.monitoring.window import parse_chunk, parse_window
+from churnops.monitoring.window import ChunkSpec, parse_chunk, parse_window
 from churnops.outcomes.store import describe_join, open_outcome_store
 from churnops.performance.build import Measuring, Version, version_performance
 from churnops.performance.html import render_performance_html
@@ -134,12 +134,26 @@ def _groups(
     ]
 
 
+def _chunk(settings: Settings) -> ChunkSpec:
+    """The periods; a count of predictions too small to ever hold the minimum outcomes of
+    both classes is refused rather than give periods that can never show a number."""
+    chunk = parse_chunk(settings.performance_chunk)
+    least = settings.performance_min_per_class
+    if chunk.kind == "rows" and chunk.size < 2 * least:
+        raise BadInputError(
+            f"--chunk {int(chunk.size):,} is too small: a period needs at least {least} churned "
+            f"and {least} retained outcomes for a number; use --chunk {2 * least} or more "
+            "(predictions), or a period such as 1d or 1w"
+        )
+    return chunk
+
+
 def build_performance(settings: Settings, options: PerformanceOptions) -> PerformanceReport:
     how = Measuring(
         level=DEFAULT_LEVEL,
         min_per_class=settings.performance_min_per_class,
         max_auc_drop=settings.performance_max_auc_drop,
-        chunk=parse_chunk(settings.performance_chunk),
+        chunk=_chunk(settings),
     )
     frame, window = _read(settings, options)
     registry = open_registry(settings)

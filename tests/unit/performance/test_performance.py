@@ -143,6 +143,8 @@ def test_terminal_fits_80_columns_and_html_is_offline(
         ((), "no prediction was logged"),
         (("--last", "5000"), "--last takes a duration"),
         (("--chunk", "soon"), "--chunk 'soon'"),
+        (("--chunk", "1"), "use --chunk 100 or more"),  # never 50 churned and 50 retained
+        (("--chunk", "119", "--min-per-class", "60"), "use --chunk 120 or more"),
         (("--min-per-class", "1"), "performance_min_per_class"),
     ],
 )
