@@ -23,23 +23,23 @@ MAX_ROWS = 2**63 - 1  # SQLite's largest integer
 AUTO_CHUNKS = 10
 
 
-def duration_seconds(text: str) -> float | None:
+def duration_seconds(text: str, option: str) -> float | None:
     """``90s``, ``30m``, ``24h``, ``7d``, ``2w`` as seconds; None if ``text`` is not a duration."""
     match = DURATION_RE.fullmatch(text)
     if match is None:
         return None
     seconds = float(match.group(1)) * UNITS[match.group(2).lower()]
     if seconds <= 0:
-        raise BadInputError(f"the duration {text!r} must be longer than zero")
+        raise BadInputError(f"{option} {text!r} must be a duration longer than zero")
     if seconds > LATEST - EARLIEST:
-        raise BadInputError(f"the duration {text!r} is longer than the calendar (years 1-9999)")
+        raise BadInputError(f"{option} {text!r} is longer than the calendar (years 1-9999)")
     return seconds
 
 
 def parse_time(text: str, now: float, option: str) -> float:
     """An ISO 8601 date-time (UTC when no zone is given), epoch seconds or a duration ago,
     as epoch seconds within the years 1-9999."""
-    ago = duration_seconds(text)
+    ago = duration_seconds(text, option)
     if ago is not None:
         return _in_calendar(now - ago, option, text)
     if EPOCH_RE.fullmatch(text):
@@ -91,17 +91,22 @@ class Window:
         return ", ".join(parts) or "the whole log"
 
 
-def parse_window(since: str | None, until: str | None, last: str | None, now: float) -> Window:
-    """``--last`` is a duration (``24h``: since now − 24 h) or a row count (``5000``)."""
+def parse_window(
+    since: str | None, until: str | None, last: str | None, now: float, last_rows: bool = True
+) -> Window:
+    """``--last`` is a duration (``24h``: since now − 24 h) or, with ``last_rows``, a row
+    count (``5000``)."""
     start = None if since is None else parse_time(since, now, "--since")
     end = None if until is None else parse_time(until, now, "--until")
     rows = None
     if last is not None:
-        span = duration_seconds(last)
+        span = duration_seconds(last, "--last")
         if span is not None:
             if start is not None:
                 raise BadInputError("give either --since or a --last duration, not both")
             start = _in_calendar(now - span, "--last", last)
+        elif not last_rows:
+            raise BadInputError(f"--last takes a duration here (30d, 12w); {last!r} is not one")
         else:
             rows = row_count(last, "--last")
             if rows is None:
@@ -133,7 +138,7 @@ class ChunkSpec:
 def parse_chunk(text: str) -> ChunkSpec:
     if text.strip().lower() == "auto":
         return ChunkSpec("auto", AUTO_CHUNKS)
-    seconds = duration_seconds(text)
+    seconds = duration_seconds(text, "--chunk")
     if seconds is not None:
         return ChunkSpec("time", seconds)
     rows = row_count(text, "--chunk")

@@ -83,9 +83,7 @@ def holdout_metrics(registry: Registry, entry: ModelVersion) -> HoldOut:
 
 
 def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame, str]:
-    window = parse_window(options.since, options.until, options.last, time.time())
-    if window.last_rows is not None:
-        raise BadInputError("--last takes a duration here (30d, 12w), not a row count")
+    window = parse_window(options.since, options.until, options.last, time.time(), last_rows=False)
     scored = pd.DataFrame()  # none, but the rows still say they were logged (``BATCH``)
     if options.scores:  # the reader's modules, only when score files are read
         from churnops.scoring.scored import read_scores

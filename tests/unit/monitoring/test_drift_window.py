@@ -19,14 +19,14 @@ NOW = 1_750_000_000.0
 
 def test_durations() -> None:
     """It reads 90s, 30m, 24h, 7d and 2w, and says None for anything else."""
-    assert duration_seconds("90s") == 90
-    assert duration_seconds("30m") == 1_800
-    assert duration_seconds("24h") == 86_400
-    assert duration_seconds("7d") == 604_800
-    assert duration_seconds("2w") == 1_209_600
-    assert duration_seconds("5000") is None
-    with pytest.raises(BadInputError):
-        duration_seconds("0h")
+    assert duration_seconds("90s", "--last") == 90
+    assert duration_seconds("30m", "--last") == 1_800
+    assert duration_seconds("24h", "--last") == 86_400
+    assert duration_seconds("7d", "--last") == 604_800
+    assert duration_seconds("2w", "--last") == 1_209_600
+    assert duration_seconds("5000", "--last") is None
+    with pytest.raises(BadInputError, match="--last '0h' must be a duration longer than zero"):
+        duration_seconds("0h", "--last")
 
 
 def test_last_is_a_duration_or_a_row_count() -> None:
