@@ -94,8 +94,8 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
     if frame.empty:
         what = "logged or batch-scored (--scores)" if options.scores else "logged"
         raise BadInputError(
-            f"no prediction was {what} in {window.describe()} ({settings.log_location}); "
-            "widen --since / --last, or check --home"
+            f"no prediction was {what} in this window ({window.describe()}) in "
+            f"{settings.log_location}; widen --since / --last, or check --home"
         )
     return frame.sort_values("ts", kind="stable"), window.describe()
 

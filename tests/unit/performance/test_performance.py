@@ -145,6 +145,7 @@ def test_terminal_fits_80_columns_and_html_is_offline(
         (("--last", "lots"), "--last takes a duration here (30d, 12w); 'lots' is not one"),
         (("--last", "0d"), "--last '0d' must be a duration longer than zero"),
         (("--since", "2d", "--last", "1d"), "give either --since or a --last duration"),
+        (("--last", "1d"), "no prediction was logged in this window (since "),
         (("--chunk", "soon"), "--chunk 'soon'"),
         (("--chunk", "1"), "use --chunk 100 or more"),  # never 50 churned and 50 retained
         (("--chunk", "119", "--min-per-class", "60"), "use --chunk 120 or more"),
