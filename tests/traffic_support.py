@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +29,27 @@ NAMES = [*logstore.prediction_columns(), *logstore.EXPERIMENT_COLUMNS]
 
 
 def log_traffic(
-    settings: Settings, rows: int, seed: int, outcomes: Path, start: float | None = None
+    settings: Settings,
+    rows: int,
+    seed: int,
+    outcomes: Path,
+    start: float | None = None,
+    ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Score ``rows`` generated customers as the API would — the current version, or in the
     running experiment (A/B: each customer's stable variant answers; shadow: the champion
     answers, the challenger's score is logged beside it) — append them to the inference log
     (one every millisecond from ``start``, default a minute ago), and write their true
-    outcomes (observed now) to ``outcomes``. Returns the log rows."""
+    outcomes (observed now) to ``outcomes``. ``ids`` (one per row) replaces the simulated
+    customers' ids, e.g. with customers scored before. Returns the log rows."""
     registry = Registry(settings)
     state = registry.read()
     experiment = state.experiment
     current = state.current
     assert current is not None, "train a version first"
     frame = simulated_frame(rows, seed, None)
+    if ids is not None:
+        frame[DEFAULT_SCHEMA.id_column] = list(ids)
     scores = {"champion": verify(registry, current).predict_frame(frame)}
     versions = {"champion": current.version}
     if experiment is not None:

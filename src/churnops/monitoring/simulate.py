@@ -99,8 +99,8 @@ def simulated_frame(
     """``rows`` customers (id and features) with ``shift`` applied."""
     schema = population.schema
     if population.sample is None:
-        frame = generate(rows, seed, dirt=False).frame[schema.feature_names]
-        frame.insert(0, schema.id_column, simulated_ids(rows, seed))
+        frame = generate(rows, seed, dirt=False).frame[[schema.id_column, *schema.feature_names]]
+        frame[schema.id_column] = simulated_ids(rows, seed)
     else:
         frame = _drawn(population.sample, rows, seed, schema)
     rng = np.random.default_rng([seed, 1])
