@@ -173,10 +173,20 @@ def drift(
         raise typer.Exit(1)
 
 
+def _simulation_cell(value: object) -> str:
+    """A value of the simulation summary as words: counts by key as 'v1: 10,082, v2: 9,918',
+    nothing (no refusal, no count, no timing) as a dash, not as Python's dict or None."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_simulation_cell(n)}" for key, n in value.items()) or "—"
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def _simulation_table(result: SimulationResult, url: str, shift: str) -> Table:
     table = Table(title=f"Sent {result.rows:,} rows to {url} (shift: {shift})", show_header=False)
     for key, value in result.as_dict().items():
-        table.add_row(key, str(value))
+        table.add_row(key, _simulation_cell(value))
     return table
 
 

@@ -1,0 +1,41 @@
+"""The table `churnops simulate` prints after sending traffic."""
+
+from collections import Counter
+
+from rich.console import Console
+
+from churnops.cli.drift_cmds import _simulation_table
+from churnops.monitoring.simulate import SimulationResult
+
+
+def _rendered(result: SimulationResult) -> str:
+    console = Console(width=100, record=True, force_terminal=False)
+    console.print(_simulation_table(result, "http://127.0.0.1:8000", "none"))
+    return console.export_text()
+
+
+def _cell(text: str, key: str) -> str:
+    """The value beside ``key`` in the rendered two-column table."""
+    line = next(line for line in text.splitlines() if f" {key} " in line)
+    return line.split("│")[2].strip()
+
+
+def test_counts_read_as_words_not_python_reprs() -> None:
+    result = SimulationResult(
+        rows=20_000,
+        statuses=Counter({200: 19_990, 422: 10}),
+        served_by=Counter({1: 10_082, 2: 9_908}),
+        seconds=5.0,
+    )
+    text = _rendered(result)
+    assert _cell(text, "statuses") == "200: 19,990, 422: 10"
+    assert _cell(text, "served_by") == "v1: 10,082, v2: 9,908"
+    assert _cell(text, "first_refusal") == "—"
+    assert "{" not in text and "None" not in text  # no dict or None reprs
+
+
+def test_an_empty_count_and_no_timing_read_as_a_dash() -> None:
+    text = _rendered(SimulationResult(rows=1))
+    assert _cell(text, "served_by") == "—"
+    assert _cell(text, "rows_per_second") == "—"
+    assert "None" not in text and "{}" not in text
