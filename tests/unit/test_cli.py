@@ -358,3 +358,15 @@ def test_train_lists_the_leftovers_it_removed(churnops: Churnops, trained_home: 
     assert shown.code == 0, shown.err
     assert "removed 1 leftover(s) of interrupted trainings" in shown.out
     assert f"models/{names[0]}" in shown.out
+
+
+def test_performance_help_shows_the_defaults_it_uses(churnops: Churnops) -> None:
+    """--min-per-class and --max-drop say their defaults, as --chunk and the other options do."""
+    from churnops.settings import Settings
+
+    run = churnops("performance", "--help")
+    assert run.code == 0
+    text = " ".join(run.out.replace("│", " ").split())
+    fields = Settings.model_fields
+    assert f"for a number [{fields['performance_min_per_class'].default}]" in text
+    assert f"below hold-out [{fields['performance_max_auc_drop'].default}]" in text

@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, settings_for, step
+from churnops.settings import Settings
+
+_DEFAULTS = Settings.model_fields  # the help shows these; CHURNOPS_PERFORMANCE_* may set others
 
 
 class Grouping(StrEnum):
@@ -40,11 +43,19 @@ def performance(
     ] = None,
     min_per_class: Annotated[
         int | None,
-        typer.Option("--min-per-class", help="Fewest churned and retained outcomes for a number"),
+        typer.Option(
+            "--min-per-class",
+            help="Fewest churned and retained outcomes for a number "
+            f"[{_DEFAULTS['performance_min_per_class'].default}]",
+        ),
     ] = None,
     max_drop: Annotated[
         float | None,
-        typer.Option("--max-drop", help="Degraded when the interval lies this far below hold-out"),
+        typer.Option(
+            "--max-drop",
+            help="Degraded when the interval lies this far below hold-out "
+            f"[{_DEFAULTS['performance_max_auc_drop'].default}]",
+        ),
     ] = None,
     as_json: JsonOpt = False,
     html: Annotated[bool, typer.Option("--html", help="Also write an HTML page")] = False,
