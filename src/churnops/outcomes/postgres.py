@@ -14,7 +14,7 @@ from churnops import logstore
 from churnops.database import logtable
 from churnops.database.migrations import open_checked
 from churnops.database.url import DatabaseUrl
-from churnops.outcomes.store import Session, SqlOutcomeStore
+from churnops.outcomes.store import LOCK_WAIT_S, Session, SqlOutcomeStore
 
 _NAMED = re.compile(r":([a-z_]+)")
 
@@ -47,8 +47,10 @@ class _PostgresSession:
 class PostgresOutcomeStore(SqlOutcomeStore):
     """Outcomes in the shared database (a connection per call: thread-safe)."""
 
-    def __init__(self, url: DatabaseUrl, window_days: float) -> None:
-        super().__init__(window_days)
+    def __init__(
+        self, url: DatabaseUrl, window_days: float, lock_wait: float = LOCK_WAIT_S
+    ) -> None:
+        super().__init__(window_days, lock_wait)
         self.url = url
         self.where = f"the database {url}"
 
@@ -56,7 +58,16 @@ class PostgresOutcomeStore(SqlOutcomeStore):
     def _session(self, write: bool) -> Iterator[Session]:
         with open_checked(self.url) as conn, conn.transaction():
             if write:  # one recorder at a time, as SQLite's BEGIN IMMEDIATE; readers go on
-                conn.execute("LOCK TABLE outcomes IN SHARE ROW EXCLUSIVE MODE")
+                self._lock(conn)
             else:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield _PostgresSession(conn)
+
+    def _lock(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """The recorders' lock, waited for ``lock_wait`` seconds at most."""
+        wait = f"{max(1, round(self.lock_wait * 1000))}ms"  # 0 would mean: wait forever
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+        try:
+            conn.execute("LOCK TABLE outcomes IN SHARE ROW EXCLUSIVE MODE")
+        except psycopg.errors.LockNotAvailable as exc:
+            raise self._busy() from exc

@@ -31,7 +31,9 @@ with a customer id and no request id do — an outcome naming a request id is ab
 answer, and labels no batch-scored row even when it names the customer too. The score files
 are read where they lie, never copied into the store.
 
-Recording is one transaction: every outcome is stored, or none.
+Recording is one transaction: every outcome is stored, or none. It waits ``lock_wait``
+seconds for another recorder (a long ``churnops labels import``) to finish, then gives up with
+``OutcomeStoreBusyError``: the CLI waits long, the API briefly.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ OUTCOME_COLUMNS = ("outcome_id", "outcome", "outcome_observed_at")
 JOIN_KEYS = ("id", "request_id", "customer_id", "ts")  # what the join reads of each prediction
 BATCH = "batch"  # in ``predictions(scored=…)``: whether a row came from ``scored``
 OUTCOME_FIELDS = ("outcome_id", "request_id", "customer_id", "outcome", "observed_at")
+LOCK_WAIT_S = logstore.BUSY_TIMEOUT_MS / 1000  # for another recorder to finish
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS outcomes (
@@ -135,6 +138,10 @@ class UnmatchedOutcomesError(BadInputError):
         self.subjects = tuple(subjects)
 
 
+class OutcomeStoreBusyError(BadInputError):
+    """Another recorder held the outcome store for longer than this one waits."""
+
+
 class OutcomeStore(Protocol):
     """Where outcomes are kept and joined to the logged predictions."""
 
@@ -190,8 +197,15 @@ class SqlOutcomeStore:
 
     where: str  # the log's location, for messages
 
-    def __init__(self, window_days: float) -> None:
+    def __init__(self, window_days: float, lock_wait: float = LOCK_WAIT_S) -> None:
         self.window_seconds = window_days * 86_400
+        self.lock_wait = lock_wait
+
+    def _busy(self) -> OutcomeStoreBusyError:
+        return OutcomeStoreBusyError(
+            f"{self.where} stayed locked by another writer (a labels import?) for "
+            f"{self.lock_wait:g} s; try again when it is done"
+        )
 
     def _session(self, write: bool) -> AbstractContextManager[Session]:
         """A transaction: ``write`` ones exclude other writers; read ones see one snapshot."""
@@ -392,8 +406,8 @@ class _SqliteSession:
 class SqliteOutcomeStore(SqlOutcomeStore):
     """Outcomes in the inference log's SQLite file (a connection per call: thread-safe)."""
 
-    def __init__(self, path: Path, window_days: float) -> None:
-        super().__init__(window_days)
+    def __init__(self, path: Path, window_days: float, lock_wait: float = LOCK_WAIT_S) -> None:
+        super().__init__(window_days, lock_wait)
         self.path = path
         self.where = str(path)
 
@@ -416,7 +430,7 @@ class SqliteOutcomeStore(SqlOutcomeStore):
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         try:
-            conn = logstore.open_database(self.path)
+            conn = logstore.open_database(self.path, round(self.lock_wait * 1000))
         except sqlite3.Error as exc:
             raise BadInputError(f"{self.path} is not a usable database ({exc})") from exc
         conn.isolation_level = None  # transactions are begun and ended explicitly
@@ -424,7 +438,7 @@ class SqliteOutcomeStore(SqlOutcomeStore):
             yield conn
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
+                raise self._busy() from exc
             raise BadInputError(
                 f"{self.path} is not a readable inference log ({exc}); move it aside or "
                 "check --home / CHURNOPS_HOME"
@@ -546,11 +560,14 @@ def describe_join(window_days: float) -> str:
     )
 
 
-def open_outcome_store(location: Path | DatabaseUrl, window_days: float) -> OutcomeStore:
+def open_outcome_store(
+    location: Path | DatabaseUrl, window_days: float, lock_wait: float = LOCK_WAIT_S
+) -> OutcomeStore:
     """The outcome store of a project, beside its inference log (``Settings.log_location``):
-    in the SQLite file, or in the PostgreSQL database."""
+    in the SQLite file, or in the PostgreSQL database; a recording waits up to ``lock_wait``
+    seconds for another one to finish."""
     if isinstance(location, DatabaseUrl):
         from churnops.outcomes.postgres import PostgresOutcomeStore  # the driver, only if used
 
-        return PostgresOutcomeStore(location, window_days)
-    return SqliteOutcomeStore(location, window_days)
+        return PostgresOutcomeStore(location, window_days, lock_wait)
+    return SqliteOutcomeStore(location, window_days, lock_wait)

@@ -4,7 +4,9 @@ Closed (403) unless ``CHURNOPS_FEEDBACK_TOKEN`` is set; then the token is checke
 admin token (``churnops.serving.security``), before the body is read. Every item is checked
 first, and the outcomes are recorded in one transaction through the outcome store, off the
 event loop: an item that is wrong (422), two items that disagree about the same customer (422)
-or an item that labels no logged prediction (404) and nothing is recorded.
+or an item that labels no logged prediction (404) and nothing is recorded. While another writer
+holds the outcome store (a long ``churnops labels import``), a call waits ``LOCK_WAIT_S`` for
+it, then gets a 503 with ``Retry-After`` rather than keep a worker thread for half a minute.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from pydantic import (
 
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
-from churnops.outcomes.store import UnmatchedOutcomesError, open_outcome_store
+from churnops.outcomes.store import (
+    OutcomeStoreBusyError,
+    UnmatchedOutcomesError,
+    open_outcome_store,
+)
 from churnops.schema import DEFAULT_SCHEMA, LabelValues
 from churnops.serving.json_route import json_body
 from churnops.serving.predictor import Predictor
@@ -41,6 +47,8 @@ from churnops.serving.state import ServingState
 
 MAX_ITEMS = 1_000
 SOURCE = "POST /feedback"
+LOCK_WAIT_S = 2.0  # for another writer: recording 1,000 outcomes takes well under a second
+RETRY_AFTER_S = 5
 
 
 def _json_type(value: Any) -> str | None:
@@ -150,7 +158,7 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
     settings = state.settings
     guard = TokenGuard(settings.feedback_token, "feedback")
     state.metrics.registry.register(FeedbackAuthCollector(guard))
-    store = open_outcome_store(settings.log_location, settings.outcome_window_days)
+    store = open_outcome_store(settings.log_location, settings.outcome_window_days, LOCK_WAIT_S)
     predictor = state.predictor
 
     def feedback(body: FeedbackBody) -> FeedbackResult:
@@ -162,7 +170,13 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
             recorded = store.record(outcomes, SOURCE, require="every")
         except UnmatchedOutcomesError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-        except (BadInputError, sqlite3.OperationalError) as exc:  # unreadable, or locked long
+        except OutcomeStoreBusyError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the outcome store is busy: {exc}; nothing was recorded",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from exc
+        except (BadInputError, sqlite3.OperationalError) as exc:  # unreadable, or not writable
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, f"the outcome store is unavailable: {exc}"
             ) from exc
@@ -190,7 +204,7 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
             415: {"description": "Body not sent as application/json"},
             422: {"description": "A wrong item, or two that disagree; nothing recorded"},
             429: {"description": "Too many wrong tokens lately"},
-            503: {"description": "The outcome store cannot be written now"},
+            503: {"description": "The outcome store cannot be written now (Retry-After if busy)"},
         },
         tags=["outcomes"],
         summary="Record true outcomes (did the customer churn?)",

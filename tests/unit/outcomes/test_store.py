@@ -3,16 +3,23 @@ on both: keys, corrections, the join rule, and all-or-nothing recording."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pytest
 from log_backends import LogBackend
 
 from churnops import logstore
+from churnops.database.url import DatabaseUrl
 from churnops.outcomes.records import Outcome
 from churnops.outcomes.store import (
     OutcomeStore,
+    OutcomeStoreBusyError,
     SqliteOutcomeStore,
     UnmatchedOutcomesError,
     open_outcome_store,
@@ -136,6 +143,39 @@ def test_nothing_is_recorded_when_the_match_policy_refuses(
     assert db.count("outcomes") == 0
     partly = store.record([known, unknown], "file", "some")
     assert (partly.new, partly.unmatched, partly.first_unmatched) == (2, 1, ("customer C9",))
+
+
+@contextmanager
+def recording_elsewhere(db: LogBackend) -> Iterator[None]:
+    """Another recorder's lock held meanwhile, as a long `churnops labels import` holds it."""
+    if isinstance(db.location, DatabaseUrl):
+        with psycopg.connect(db.location.value) as conn:
+            conn.execute("LOCK TABLE outcomes IN SHARE ROW EXCLUSIVE MODE")
+            yield
+            conn.rollback()
+        return
+    conn = sqlite3.connect(db.location, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def test_a_recorder_waits_for_another_only_as_long_as_it_was_told(db: LogBackend) -> None:
+    """The API's store gives up after its short wait (the CLI's waits long): a clear error
+    rather than a request held for half a minute (SQLite) or for ever (PostgreSQL)."""
+    log(db, (100 * DAY, "r1", "C1", None))
+    store = open_outcome_store(db.location, window_days=30, lock_wait=0.5)
+    store.record([Outcome("", "C1", 0, 101 * DAY)], "api", "every")  # the tables exist
+    with recording_elsewhere(db):
+        started = time.monotonic()
+        with pytest.raises(OutcomeStoreBusyError, match=r"locked by another writer .* for 0.5 s"):
+            store.record([Outcome("", "C1", 1, 101 * DAY)], "api", "every")
+        assert time.monotonic() - started < 10
+    assert labels_of(store) == {"r1": 0}
+    assert store.record([Outcome("", "C1", 1, 101 * DAY)], "api", "every").changed == 1
 
 
 def test_without_a_log_nothing_matches_and_nothing_is_read(

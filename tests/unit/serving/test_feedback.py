@@ -259,3 +259,25 @@ def test_ids_are_read_like_predict_reads_them(api: TestClient, feedback_settings
     response = api.post("/feedback", json=body, headers=AUTH)
     assert response.status_code == 200, response.text
     assert stored(feedback_settings) == [("", "F1", 1)]
+
+
+def test_a_long_import_elsewhere_is_a_prompt_503_with_retry_after(
+    api: TestClient, feedback_settings: Settings
+) -> None:
+    """While another writer (a long `churnops labels import`) holds the store, a call is told
+    to come back in a few seconds instead of holding a worker thread for half a minute."""
+    holder = sqlite3.connect(feedback_settings.inference_db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        response = api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=AUTH)
+        waited = time.monotonic() - started
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert waited < 10
+    assert 0 < int(response.headers["retry-after"]) <= 60
+    assert "locked by another writer" in response.json()["detail"]
+    assert stored(feedback_settings) == []
+    assert api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=AUTH).is_success
