@@ -95,6 +95,18 @@ def test_hostile_arguments_get_one_line(
     assert registry_bytes(logged_home) == before
 
 
+def test_a_bad_chunk_from_the_environment_names_its_variable(
+    run_cli: RunCli, logged_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """drift's chunks set by CHURNOPS_DRIFT_CHUNK: the message names the variable, not a
+    --chunk that was never given (which still names itself when given)."""
+    monkeypatch.setenv("CHURNOPS_DRIFT_CHUNK", "0h")
+    run = run_cli("drift", "--home", logged_home)
+    assert_one_line_error(run, 2, "CHURNOPS_DRIFT_CHUNK '0h' must be a duration longer than zero")
+    run = run_cli("drift", "--chunk", "0d", "--home", logged_home)
+    assert_one_line_error(run, 2, "--chunk '0d' must be a duration longer than zero")
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [(["--seed", "-1"], ["seed -1"]), (["--rows", "100000000000"], ["GiB"])],

@@ -19,6 +19,7 @@ from churnops.cli.ui import (
     err_console,
     print_json,
     progress,
+    set_by,
     settings_for,
     step,
 )
@@ -152,6 +153,7 @@ def drift(
         html=html,
         html_path=html_out,
         alert_webhook=alert_webhook,
+        chunk_option=set_by(chunk, "--chunk", "drift_chunk"),
     )
     with progress(not as_json) as bar, step(bar, "comparing with the reference"):
         run = run_drift(settings, options)

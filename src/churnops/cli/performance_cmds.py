@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, settings_for, step
+from churnops.cli.ui import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    print_json,
+    progress,
+    set_by,
+    settings_for,
+    step,
+)
 from churnops.settings import Settings
 
 _DEFAULTS = Settings.model_fields  # the help shows these; CHURNOPS_PERFORMANCE_* may set others
@@ -98,6 +107,7 @@ def performance(
         html=html,
         html_path=html_out,
         scores=tuple(scores or ()),
+        chunk_option=set_by(chunk, "--chunk", "performance_chunk"),
     )
     with progress(not as_json) as bar, step(bar, "joining outcomes to predictions"):
         run = run_performance(settings, options)

@@ -29,6 +29,11 @@ def settings_for(home: Path | None, **overrides: Any) -> Settings:
     return load_settings(home=home, **overrides)
 
 
+def set_by(value: object, option: str, setting: str) -> str:
+    """What set a setting, for messages: its option when given, else its variable."""
+    return option if value is not None else f"CHURNOPS_{setting.upper()}"
+
+
 def print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
 

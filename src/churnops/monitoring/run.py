@@ -44,6 +44,7 @@ class DriftOptions:
     html: bool = False
     html_path: Path | None = None
     alert_webhook: str | None = None
+    chunk_option: str = "--chunk"  # what set the chunks (or CHURNOPS_DRIFT_CHUNK), for messages
 
 
 @dataclass
@@ -136,7 +137,7 @@ def run_drift(settings: Settings, options: DriftOptions) -> DriftRun:
     if options.alert_webhook is not None:
         check_webhook(options.alert_webhook)
     thresholds = Thresholds.from_settings(settings)
-    chunks = parse_chunk(settings.drift_chunk)
+    chunks = parse_chunk(settings.drift_chunk, options.chunk_option)
     notes: list[str] = []
     if options.current is not None:
         groups, source = _file_groups(settings, options, options.current, notes)

@@ -135,16 +135,17 @@ class ChunkSpec:
         return f"up to {int(self.size)} equal chunks"
 
 
-def parse_chunk(text: str) -> ChunkSpec:
+def parse_chunk(text: str, option: str = "--chunk") -> ChunkSpec:
+    """``option``: what set ``text``, for messages (``--chunk``, or its variable)."""
     if text.strip().lower() == "auto":
         return ChunkSpec("auto", AUTO_CHUNKS)
-    seconds = duration_seconds(text, "--chunk")
+    seconds = duration_seconds(text, option)
     if seconds is not None:
         return ChunkSpec("time", seconds)
-    rows = row_count(text, "--chunk")
+    rows = row_count(text, option)
     if rows is not None:
         return ChunkSpec("rows", rows)
-    raise BadInputError(f"--chunk {text!r} is not auto, a duration (1h, 1d) or a row count (5000)")
+    raise BadInputError(f"{option} {text!r} is not auto, a duration (1h, 1d) or a row count (5000)")
 
 
 def chunk_bounds(

@@ -52,6 +52,7 @@ class PerformanceOptions:
     html: bool = False
     html_path: Path | None = None
     scores: tuple[Path, ...] = ()  # batch score files (``churnops score`` outputs)
+    chunk_option: str = "--chunk"  # what set the periods (or CHURNOPS_PERFORMANCE_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,15 @@ def _groups(
     ]
 
 
-def _chunk(settings: Settings) -> ChunkSpec:
-    """The periods; a count of predictions too small to ever hold the minimum outcomes of
-    both classes is refused rather than give periods that can never show a number."""
-    chunk = parse_chunk(settings.performance_chunk)
+def _chunk(settings: Settings, option: str) -> ChunkSpec:
+    """The periods (set by ``option``); a count of predictions too small to ever hold the
+    minimum outcomes of both classes is refused rather than give periods that can never show
+    a number."""
+    chunk = parse_chunk(settings.performance_chunk, option)
     least = settings.performance_min_per_class
     if chunk.kind == "rows" and chunk.size < 2 * least:
         raise BadInputError(
-            f"--chunk {int(chunk.size):,} is too small: a period needs at least {least} churned "
+            f"{option} {int(chunk.size):,} is too small: a period needs at least {least} churned "
             f"and {least} retained outcomes for a number; use --chunk {2 * least} or more "
             "(predictions), or a period such as 1d or 1w"
         )
@@ -151,7 +153,7 @@ def build_performance(settings: Settings, options: PerformanceOptions) -> Perfor
         level=DEFAULT_LEVEL,
         min_per_class=settings.performance_min_per_class,
         max_auc_drop=settings.performance_max_auc_drop,
-        chunk=_chunk(settings),
+        chunk=_chunk(settings, options.chunk_option),
     )
     frame, window = _read(settings, options)
     registry = open_registry(settings)

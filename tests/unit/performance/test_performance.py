@@ -160,6 +160,28 @@ def test_bad_input(
     assert not (trained_settings.reports_dir / "performance_latest.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("10", "CHURNOPS_PERFORMANCE_CHUNK 10 is too small"),
+        ("0d", "CHURNOPS_PERFORMANCE_CHUNK '0d' must be a duration longer than zero"),
+        ("soon", "CHURNOPS_PERFORMANCE_CHUNK 'soon' is not auto"),
+    ],
+)
+def test_a_bad_chunk_from_the_environment_names_its_variable(
+    trained_settings: Settings,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    words: str,
+) -> None:
+    """Set by CHURNOPS_PERFORMANCE_CHUNK, the periods are not blamed on a --chunk never given."""
+    monkeypatch.setenv("CHURNOPS_PERFORMANCE_CHUNK", value)
+    found = run_cli("performance", "--home", trained_settings.home)
+    assert_one_line_error(found, 2, words)
+    assert not re.search(rf"--chunk '?{value}\b", found.err)  # "use --chunk 100" is advice
+
+
 def test_the_report_reads_back(trained_settings: Settings, run_cli: RunCli, tmp_path: Path) -> None:
     home = trained_settings.home
     run_cli("labels", "import", traffic(trained_settings, tmp_path, 500), "--home", home)
