@@ -100,7 +100,7 @@ class TokenGuard:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 f"missing or wrong {area} token: send 'Authorization: Bearer <token>' or "
-                f"'{self.header}: <token>'",
+                f"'X-{area.title()}-Token: <token>'",  # as the documentation spells it
                 headers={"WWW-Authenticate": "Bearer"},
             )
 

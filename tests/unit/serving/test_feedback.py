@@ -77,6 +77,7 @@ def test_a_missing_or_wrong_token_is_refused(api: TestClient, feedback_settings:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"X-Admin-Token": TOKEN}):
         response = api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=headers)
         assert response.status_code == 401
+        assert "'X-Feedback-Token: <token>'" in response.json()["detail"]  # as the README says
     assert stored(feedback_settings) == []
     assert "churnops_feedback_auth_failures_total 3.0" in api.get("/metrics").text
 

@@ -44,7 +44,7 @@ def test_admin_refuses_a_wrong_token(
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     detail = response.json()["detail"]  # says both ways to send the token
-    assert "Authorization: Bearer <token>" in detail and "x-admin-token: <token>" in detail
+    assert "Authorization: Bearer <token>" in detail and "X-Admin-Token: <token>" in detail
 
 
 @pytest.mark.parametrize(
