@@ -88,6 +88,27 @@ def test_a_single_logged_row_is_bad_input(
     assert "at least 30 rows" in result.err
 
 
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        (("--last", "1d"), "only 3 row(s) to judge in this window (since "),
+        (("--last", "3"), "only 3 row(s) to judge in this window (last 3 rows);"),
+        ((), "only 3 row(s) to judge in this window (the whole log);"),
+    ],
+)
+def test_too_few_rows_name_the_window(
+    trained_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    window: tuple[str, ...],
+    words: str,
+) -> None:
+    """The window reads as one ('in this window (since …)'), not 'in since …'."""
+    log_scored(trained_settings, traffic(3, 18), 1, time.time() - 60)
+    result = run_cli(capsys, "drift", "--home", str(trained_settings.home), *window)
+    assert result.code == 2
+    assert words in result.err, result.err
+
+
 def test_a_version_that_served_nothing_is_bad_input(
     trained_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -248,8 +248,9 @@ def build_report(
         )
     if not results:
         rows = sum(g.rows for g in groups)
+        where = f"this window ({source.window})" if source.window else "the input"
         raise BadInputError(
-            f"only {rows} row(s) to judge in {source.window or 'the input'}; a drift verdict "
+            f"only {rows} row(s) to judge in {where}; a drift verdict "
             f"needs at least {t.min_rows} rows per model version — widen the window"
         )
     dated = [g for g in results if g.drift_began is not None]
