@@ -92,7 +92,11 @@ def test_status_and_too_few_outcomes(
     experiment_settings: Settings, run_cli: RunCli, tmp_path: Path
 ) -> None:
     home = experiment_settings.home
-    assert "no experiment is running" in run_cli("experiment", "status", "--home", home).out
+    status = run_cli("experiment", "status", "--home", home).out
+    assert (
+        "no experiment is running; start one with `churnops experiment start --challenger vN`"
+        in status
+    )
     report = run_experiment(experiment_settings, run_cli, tmp_path, 150, "--share", "50")
     assert report["verdict"]["label"] == "not enough outcomes yet"
     assert report["difference"]["status"] == "not enough outcomes yet"

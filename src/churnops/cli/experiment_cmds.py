@@ -77,13 +77,16 @@ def _report(settings: Settings, wanted: str | None) -> ExperimentReport:
 @experiment_app.command("status")
 def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The running experiment, its predictions and outcomes per arm, and today's verdict."""
+    from churnops.registry.experiments import START_HINT
+
     settings = settings_for(home)
     running = open_registry(settings).read_synced().experiment
     if running is None:
         if as_json:
             print_json({"running": None})
         else:
-            console.print("no experiment is running; start one with `churnops experiment start`")
+            hint = f"no experiment is running; start one with {START_HINT}"
+            console.print(hint, soft_wrap=True)  # never a line break inside the command
         return
     report = _report(settings, running.id)
     if as_json:

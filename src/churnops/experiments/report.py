@@ -27,6 +27,7 @@ from churnops.experiments.results import (
 from churnops.outcomes.store import describe_join, open_outcome_store
 from churnops.performance.measure import measure, not_enough, one_per_outcome
 from churnops.registry.entries import SHADOW_WORDS, HistoryEvent, RegistryFile, utc_now
+from churnops.registry.experiments import START_HINT
 from churnops.registry.store import open_registry
 from churnops.settings import Settings
 from churnops.statistics import (
@@ -63,9 +64,7 @@ def find_experiment(
         return ExperimentInfo(**running.model_dump(exclude={"started_by"}), running=True)
     started = _started(events)
     if not started:
-        raise BadInputError(
-            "no experiment has been started yet: `churnops experiment start --challenger vN`"
-        )
+        raise BadInputError(f"no experiment has been started yet: {START_HINT}")
     key = wanted if wanted is not None else list(started)[-1]
     event = started.get(key)
     if event is None or event.from_version is None or event.to_version is None:

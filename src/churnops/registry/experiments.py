@@ -22,6 +22,7 @@ from churnops.schema import FeatureSchema
 from churnops.settings import Settings
 
 DEFAULT_SHARE = 10.0
+START_HINT = "`churnops experiment start --challenger vN`"  # how to start one, in messages
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ def start_experiment(
 
 
 def experiment_to_stop(running: Experiment | None) -> Experiment:
-    """The running experiment, or the user error of stopping when none runs."""
+    """The running experiment; stopping when none runs is refused by the registry's state
+    (exit 1, like starting a second one)."""
     if running is None:
         raise CheckFailedError(
-            "no experiment is running, so there is nothing to stop; start one with "
-            "`churnops experiment start --challenger vN`"
+            f"no experiment is running, so there is nothing to stop; start one with {START_HINT}"
         )
     return running
 
