@@ -63,12 +63,13 @@ def _in_calendar(epoch: float, option: str, text: str) -> float:
 
 
 def row_count(text: str, option: str) -> int | None:
-    """A positive whole number of rows (ASCII digits) as an int; None if ``text`` is not one."""
+    """A positive whole number of rows (ASCII digits) as an int; None if ``text`` is not a
+    whole number, an error if it is zero."""
     if COUNT_RE.fullmatch(text) is None:
         return None
     digits = text.strip().lstrip("0")
     if not digits:
-        return None
+        raise BadInputError(f"{option} {text.strip()} must be a count of at least 1 row")
     if len(digits) > len(str(MAX_ROWS)) or int(digits) > MAX_ROWS:
         raise BadInputError(f"{option} {text.strip()} is too large: at most {MAX_ROWS:,} rows")
     return int(digits)

@@ -51,6 +51,7 @@ def test_since_and_until_accept_iso_times_and_durations_ago() -> None:
         (None, None, "lots", "neither a duration"),
         ("1h", None, "2h", "not both"),
         ("1h", "2h", None, "window is empty"),
+        (None, None, "0", "--last 0 must be a count of at least 1 row"),
     ],
 )
 def test_bad_windows_are_refused_with_a_reason(
@@ -68,6 +69,8 @@ def test_chunk_specs() -> None:
     assert parse_chunk("500") == ChunkSpec("rows", 500)
     with pytest.raises(BadInputError):
         parse_chunk("hourly")
+    with pytest.raises(BadInputError, match="--chunk 000 must be a count of at least 1 row"):
+        parse_chunk("000")  # zero says so, not that it is no count at all
 
 
 def test_chunk_bounds_cover_every_row_once() -> None:
