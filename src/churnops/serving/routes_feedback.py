@@ -42,7 +42,7 @@ from churnops.schema import DEFAULT_SCHEMA, LabelValues
 from churnops.serving.json_route import json_body
 from churnops.serving.predictor import Predictor
 from churnops.serving.schemas import CustomerId, RequestId
-from churnops.serving.security import TokenFirstRoute, TokenGuard
+from churnops.serving.security import TokenGuard, token_first
 from churnops.serving.state import ServingState
 
 MAX_ITEMS = 1_000
@@ -194,8 +194,8 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
         methods=["POST"],
         response_model=FeedbackResult,
         # the token first (before FastAPI reads the body), then 415, then the body
-        dependencies=[Depends(guard), Depends(json_body)],
-        route_class_override=TokenFirstRoute,
+        dependencies=[Depends(json_body)],
+        route_class_override=token_first(guard),
         responses={
             400: {"description": "The body is not readable text (not UTF-8)"},
             401: {"description": "Wrong token"},

@@ -14,9 +14,10 @@ down (held requests would keep connections from other clients). The right token 
 meanwhile too; the registry poll keeps doing what ``/admin/reload`` does, only later.
 
 FastAPI reads and decodes a JSON body before it runs any dependency (a 422 for a body that is
-not JSON, a 400 for one that is not UTF-8), so an endpoint with a body takes
-``route_class_override=TokenFirstRoute``: its guard runs before the body is read, and a caller
-without the token learns nothing about the body's format.
+not JSON, a 400 for one that is not UTF-8), so an endpoint with a body takes its guard as
+``route_class_override=token_first(guard)`` rather than among its dependencies: the guard runs
+once, before the body is read, and a caller without the token learns nothing about the body's
+format.
 """
 
 from __future__ import annotations
@@ -134,17 +135,18 @@ class AdminGuard(TokenGuard):
         super().__init__(expected, "admin", max_failures, window)
 
 
-class TokenFirstRoute(APIRoute):
-    """A route whose ``TokenGuard`` dependencies run before FastAPI reads the body (they run
-    again with the other dependencies, and pass again: a comparison and a deque check)."""
+def token_first(guard: TokenGuard) -> type[APIRoute]:
+    """A route class running ``guard`` before FastAPI reads the body; the route is declared
+    with it instead of with the guard among its dependencies, so the guard runs once."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        guards = [d.dependency for d in self.dependencies if isinstance(d.dependency, TokenGuard)]
+    class TokenFirstRoute(APIRoute):
+        def get_route_handler(self) -> Handler:
+            handler = super().get_route_handler()
 
-        async def guarded(request: Request) -> Response:
-            for guard in guards:
+            async def guarded(request: Request) -> Response:
                 await guard(request)
-            return await handler(request)
+                return await handler(request)
 
-        return guarded
+            return guarded
+
+    return TokenFirstRoute

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_BODY, serving_settings
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from churnops.serving.app import create_app
+from churnops.serving.security import TokenGuard
 from churnops.settings import Settings
 
 TOKEN = "feedback-token-for-tests"
@@ -252,6 +254,24 @@ def test_the_token_is_checked_before_the_body_is_read(
         assert response.status_code == 401, response.text
     response = api.post("/feedback", content=body, headers={**headers, **AUTH})
     assert response.status_code == status, response.text
+
+
+def test_the_token_is_checked_once_per_request(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard runs before the body is read, and not a second time with the endpoint's
+    dependencies."""
+    paths: list[str] = []
+    check = TokenGuard.__call__
+
+    async def counted(guard: TokenGuard, request: Request) -> None:
+        paths.append(request.url.path)
+        await check(guard, request)
+
+    monkeypatch.setattr(TokenGuard, "__call__", counted)
+    response = api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert paths == ["/feedback"]
 
 
 def test_ids_are_read_like_predict_reads_them(api: TestClient, feedback_settings: Settings) -> None:
