@@ -264,10 +264,19 @@ class Settings(BaseSettings):
         return self.home / "reports"
 
 
+def env_name(setting: str) -> str:
+    """The environment variable that sets ``setting`` (``CHURNOPS_HOME`` for ``home``)."""
+    field = Settings.model_fields.get(setting)
+    alias = None if field is None else field.validation_alias
+    if isinstance(alias, str):  # a variable of its own name: CHURNOPS_SCHEMA for schema_file
+        return alias
+    return f"{Settings.model_config['env_prefix']}{setting.upper()}"
+
+
 def _source(name: str, given: dict[str, Any]) -> str:
     """Where a bad value came from: the command line or the environment."""
     if name not in given:
-        return f"the CHURNOPS_{name.upper()} variable"
+        return f"the {env_name(name)} variable"
     if name.startswith(("drift_", "performance_")):  # short options: --alpha for drift_alpha
         return "the command line"
     return f"the --{name.replace('_', '-')} option"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from churnops.errors import BadInputError
-from churnops.settings import Settings, load_settings
+from churnops.settings import Settings, env_name, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +59,18 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert settings.min_auc == 0.99
     assert settings.n_estimators == 7
     assert settings.home == tmp_path
+
+
+def test_env_name_is_the_variable_that_sets_a_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The name env_name gives for a setting is the variable the settings read, including a
+    setting whose variable has a name of its own (CHURNOPS_SCHEMA for schema_file)."""
+    assert (env_name("rows"), env_name("schema_file")) == ("CHURNOPS_ROWS", "CHURNOPS_SCHEMA")
+    monkeypatch.setenv(env_name("drift_min_rows"), "7")
+    monkeypatch.setenv(env_name("schema_file"), str(tmp_path / "p.yaml"))
+    settings = load_settings()
+    assert (settings.drift_min_rows, settings.schema_file) == (7, tmp_path / "p.yaml")
 
 
 def test_explicit_values_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from churnops.settings import Settings, load_settings
+from churnops.settings import Settings, env_name, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,7 +31,7 @@ def settings_for(home: Path | None, **overrides: Any) -> Settings:
 
 def set_by(value: object, option: str, setting: str) -> str:
     """What set a setting, for messages: its option when given, else its variable."""
-    return option if value is not None else f"CHURNOPS_{setting.upper()}"
+    return option if value is not None else env_name(setting)
 
 
 def print_json(payload: Any) -> None:

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from churnops.serving.json_route import Handler
 from churnops.serving.throttled_log import ThrottledLog
+from churnops.settings import env_name
 
 logger = logging.getLogger("churnops.serving")
 
@@ -74,6 +75,7 @@ class TokenGuard:
         self.expected = expected
         self.area = area
         self.header = f"x-{area}-token"
+        self.variable = env_name(f"{area}_token")  # the variable holding the token
         self.max_failures = max_failures
         self.window = window
         self.failures = 0
@@ -85,8 +87,7 @@ class TokenGuard:
         if self.expected is None:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"{area} endpoints are disabled: start the API with "
-                f"CHURNOPS_{area.upper()}_TOKEN set",
+                f"{area} endpoints are disabled: start the API with {self.variable} set",
             )
         wait = self.blocked_for()
         if wait > 0:
