@@ -60,6 +60,10 @@ def test_ab_then_shadow_then_promote(
     promoted = run_cli("experiment", "stop", "--promote", "--home", home, "--json")
     assert promoted.code == 0, promoted.err
     assert promoted.json()["promoted"] == 1
+    verdict = promoted.json()["verdict"]  # the label a script reads, as the report gives it
+    assert verdict["label"] == "challenger better"
+    assert verdict["reason"] == shadow["verdict"]["reason"]
+    assert promoted.json()["recorded"] == f"verdict challenger better: {verdict['reason']}"
     registry = Registry(experiment_settings)
     assert registry.read().current_version == 1 and registry.read().experiment is None
     promote = registry.history()[-1]
@@ -106,7 +110,10 @@ def test_status_and_too_few_outcomes(
     shown = run_cli("experiment", "report", "--home", home).out.splitlines()
     verdict = next(line for line in shown if line.startswith("verdict: "))
     assert verdict.count("not enough") == 1, verdict  # the reason already says the label
-    assert run_cli("experiment", "stop", "--home", home).code == 0
+    stopped = run_cli("experiment", "stop", "--home", home, "--json")
+    assert stopped.code == 0, stopped.err
+    assert stopped.json()["verdict"]["label"] == "not enough outcomes yet"
+    assert stopped.json()["verdict"]["reason"] == report["verdict"]["reason"]
     stop = Registry(experiment_settings).history()[-1]  # the verdict's words said once
     assert stop.action == "experiment_stop" and stop.reason.count("not enough outcomes yet") == 1
 

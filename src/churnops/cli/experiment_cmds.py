@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -13,7 +13,7 @@ from churnops.registry.entries import ExperimentMode, parse_version
 from churnops.registry.store import open_registry
 
 if TYPE_CHECKING:
-    from churnops.experiments.results import ExperimentReport
+    from churnops.experiments.results import ExperimentReport, VerdictResult
     from churnops.settings import Settings
 
 experiment_app = typer.Typer(
@@ -126,8 +126,17 @@ def report(wanted: IdOpt = None, home: HomeOpt = None, as_json: JsonOpt = False)
     console.print(f"report: {path}")
 
 
-def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[str, str | None]:
-    """The verdict to record, and the experiment it is about. Promoting needs the report; a
+class StopVerdict(NamedTuple):
+    """What a stop records: the report's verdict (None when there is no report), its words for
+    the history, and the experiment it is about."""
+
+    verdict: VerdictResult | None
+    words: str
+    experiment_id: str
+
+
+def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> StopVerdict:
+    """The verdict, its words to record, and the experiment. Promoting needs the report; a
     plain stop records why there is none rather than keep traffic on an experiment."""
     from churnops.registry.experiments import experiment_to_stop
 
@@ -137,14 +146,14 @@ def _verdict_for_stop(settings: Settings, promote: bool, force: bool) -> tuple[s
     except BadInputError as exc:
         if promote:
             raise
-        return f"no verdict: {exc}", running.id
+        return StopVerdict(None, f"no verdict: {exc}", running.id)
     verdict = found.verdict
     if promote and verdict.label == "challenger worse" and not force:
         raise CheckFailedError(
             f"the report says the challenger is worse ({verdict.reason}); promote it anyway "
             "with --force, or stop without --promote; nothing was changed"
         )
-    return f"verdict {verdict.words()}", running.id
+    return StopVerdict(verdict, f"verdict {verdict.words()}", running.id)
 
 
 @experiment_app.command("stop")
@@ -171,15 +180,17 @@ def stop(
             "add --promote, or drop --force to stop without promoting"
         )
     settings = settings_for(home)
-    verdict, expected = _verdict_for_stop(settings, promote, force)
-    stopped = stop_experiment(settings, promote, verdict, expected)
+    judged = _verdict_for_stop(settings, promote, force)
+    stopped = stop_experiment(settings, promote, judged.words, judged.experiment_id)
     experiment = stopped.experiment
     if as_json:
         print_json(
             {
                 "stopped": experiment.id,
                 "promoted": stopped.promoted.version if stopped.promoted else None,
-                "verdict": verdict,
+                # as `experiment report --json` gives it (label, reason, rule…); None: no report
+                "verdict": judged.verdict.model_dump(mode="json") if judged.verdict else None,
+                "recorded": judged.words,  # the verdict's words in the history
             }
         )
         return
@@ -189,7 +200,7 @@ def stop(
         else f"all traffic back to v{experiment.champion}"
     )
     console.print(f"[green]stopped {experiment.id}[/]: {after}", highlight=False)
-    err_console.print(f"recorded in the history: {verdict}", highlight=False)
+    err_console.print(f"recorded in the history: {judged.words}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
