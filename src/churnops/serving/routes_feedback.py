@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 from fastapi import Body, Depends, FastAPI, HTTPException, status
 from prometheus_client.core import CounterMetricFamily, Metric
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
+    PlainValidator,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
-    Tag,
+    TypeAdapter,
 )
+from pydantic_core import PydanticCustomError
 
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
@@ -52,27 +53,51 @@ RETRY_AFTER_S = 5
 
 
 def _json_type(value: Any) -> str | None:
-    """The JSON type of ``value`` (None for an object, list or null): which member of a field's
-    union reads it, so a wrong value is one error, not one per member."""
+    """The JSON type of ``value`` (None for an object, list or null)."""
     return {bool: "boolean", int: "number", float: "number", str: "string"}.get(type(value))
 
 
+def _label_type(value: Any) -> str | None:
+    """The JSON type of an outcome label; None for a fraction (1.5), which no label is."""
+    return None if isinstance(value, float) else _json_type(value)
+
+
+def one_of(
+    pick: Callable[[Any], str | None], members: dict[str, Any], error_type: str, message: str
+) -> PlainValidator:
+    """Validate a value by the member ``pick`` names (by its JSON type or shape): a wrong value
+    is one error, not one per member, at the value's own ``loc`` (a tagged union would add the
+    member's internal tag to it). A value no member reads is ``error_type`` saying ``message``,
+    what is accepted."""
+    readers = {name: TypeAdapter(member) for name, member in members.items()}
+
+    def read(value: Any) -> Any:
+        reader = readers.get(pick(value) or "")
+        if reader is None:
+            raise PydanticCustomError(error_type, message)
+        return reader.validate_python(value)
+
+    accepted: Any = Union[tuple(members.values())]  # noqa: UP007 (made from a tuple)
+    return PlainValidator(read, json_schema_input_type=accepted)
+
+
 OutcomeLabel = Annotated[
-    Annotated[StrictBool, Tag("boolean")]
-    | Annotated[StrictInt, Tag("number")]
-    | Annotated[StrictStr, Tag("string")],
-    Discriminator(
-        _json_type,
-        custom_error_type="outcome_type",
-        custom_error_message="Input should be a label: a string, an integer or a boolean",
+    bool | int | str,
+    one_of(
+        _label_type,
+        {"boolean": StrictBool, "number": StrictInt, "string": StrictStr},
+        "outcome_type",
+        "Input should be an outcome label: by default 1/true/yes (churned) or 0/false/no "
+        "(stayed), as a string, an integer or a boolean",
     ),
 ]
 ObservedAt = Annotated[
-    Annotated[StrictStr, Tag("string")] | Annotated[StrictInt | StrictFloat, Tag("number")],
-    Discriminator(
+    str | int | float,
+    one_of(
         _json_type,
-        custom_error_type="observed_at_type",
-        custom_error_message="Input should be an ISO date-time string or epoch seconds",
+        {"string": StrictStr, "number": StrictInt | StrictFloat},
+        "observed_at_type",
+        "Input should be an ISO date-time string or epoch seconds",
     ),
 ]
 
@@ -99,15 +124,22 @@ class FeedbackItem(BaseModel):
     )
 
 
-def _shape(body: Any) -> str:
+def _shape(body: Any) -> str | None:
     """Which form the body takes, so a wrong one is checked, and its errors listed, once."""
-    return "list" if isinstance(body, list) else "item"
+    return "list" if isinstance(body, list) else "item" if isinstance(body, dict) else None
 
 
 FeedbackBody = Annotated[
-    Annotated[FeedbackItem, Tag("item")]
-    | Annotated[list[FeedbackItem], Field(min_length=1, max_length=MAX_ITEMS), Tag("list")],
-    Discriminator(_shape),
+    FeedbackItem | list[FeedbackItem],
+    one_of(
+        _shape,
+        {
+            "item": FeedbackItem,
+            "list": Annotated[list[FeedbackItem], Field(min_length=1, max_length=MAX_ITEMS)],
+        },
+        "body_type",
+        f"Input should be an outcome (an object) or a list of 1 to {MAX_ITEMS:,} of them",
+    ),
     Body(),
 ]
 

@@ -140,20 +140,23 @@ def test_the_same_outcome_sent_again_without_a_time_changes_nothing(
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        ({"customer_id": 5, "outcome": 1}, ["body", "item", "customer_id"]),
-        ([{"customer_id": 5, "outcome": 1}], ["body", "list", 0, "customer_id"]),
-        ([], ["body", "list"]),
-        ("F1", ["body", "item"]),
+        ({"customer_id": 5, "outcome": 1}, ["body", "customer_id"]),
+        ([{"customer_id": 5, "outcome": 1}], ["body", 0, "customer_id"]),
+        ([{"customer_id": "F1", "outcome": 1.5}], ["body", 0, "outcome"]),
+        ([], ["body"]),
+        ("F1", ["body"]),
     ],
 )
 def test_a_wrong_body_is_checked_in_the_form_it_takes(
     api: TestClient, body: object, where: list[object]
 ) -> None:
-    """A single item is not also reported as a wrong list (nor a list as a wrong item)."""
+    """A single item is not also reported as a wrong list (nor a list as a wrong item), and
+    the error's loc is where the value is in the body, with no internal tag of the form."""
     response = api.post("/feedback", json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error_count"] == 1
     assert response.json()["detail"][0]["loc"] == where
+    assert "FeedbackItem" not in response.text  # no internal name either
 
 
 @pytest.mark.parametrize(
@@ -164,19 +167,21 @@ def test_a_wrong_body_is_checked_in_the_form_it_takes(
         ("observed_at", True, "date-time"),
         ("outcome", [1], "label"),
         ("outcome", None, "label"),
-        ("outcome", 1.5, "integer"),
+        ("outcome", 1.5, "1/true/yes (churned) or 0/false/no (stayed)"),
+        ("outcome", {"yes": 1}, "1/true/yes (churned) or 0/false/no (stayed)"),
     ],
 )
 def test_a_value_of_a_wrong_type_is_one_error(
     api: TestClient, field: str, value: object, words: str
 ) -> None:
-    """One wrong value is one error, not one per type the field could have been."""
+    """One wrong value is one error, not one per type the field could have been, at the
+    field's own loc (not the type the field was read as) and saying what it accepts."""
     body = {"customer_id": "F1", "outcome": 1, field: value}
     response = api.post("/feedback", json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error_count"] == 1, response.text
     error = response.json()["detail"][0]
-    assert error["loc"][:3] == ["body", "item", field]
+    assert error["loc"] == ["body", field]
     assert words in error["msg"]
 
 
@@ -302,3 +307,16 @@ def test_a_long_import_elsewhere_is_a_prompt_503_with_retry_after(
     assert "locked by another writer" in response.json()["detail"]
     assert stored(feedback_settings) == []
     assert api.post("/feedback", json={"customer_id": "F1", "outcome": 1}, headers=AUTH).is_success
+
+
+def test_the_docs_describe_the_body(api: TestClient) -> None:
+    """The body's schema in /openapi.json: one outcome or a list, each field's JSON types."""
+    document = api.get("/openapi.json").json()
+    body = document["paths"]["/feedback"]["post"]["requestBody"]["content"]["application/json"]
+    forms = body["schema"]["anyOf"]
+    assert forms[0] == {"$ref": "#/components/schemas/FeedbackItem"}
+    assert forms[1]["type"] == "array" and forms[1]["maxItems"] == 1_000
+    item = document["components"]["schemas"]["FeedbackItem"]["properties"]
+    assert item["outcome"]["anyOf"] == [{"type": t} for t in ("boolean", "integer", "string")]
+    observed = [form["type"] for form in item["observed_at"]["anyOf"]]
+    assert observed == ["string", "integer", "number", "null"]
