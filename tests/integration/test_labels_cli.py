@@ -130,6 +130,31 @@ def test_two_rows_that_disagree_are_refused(
     assert stored_outcomes(logged) == 0
 
 
+def test_two_rows_that_disagree_about_one_prediction_are_refused(
+    logged: Settings, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """One row names request r1, another r1's customer C1, observed at the same time: which
+    outcome labels the prediction would depend on the rows' order, so neither is taken."""
+    path = write(
+        tmp_path / "outcomes.csv",
+        [
+            {"request_id": "r1", "customer_id": "", "outcome": "yes", "observed_at": OBSERVED},
+            {"request_id": "", "customer_id": "C2", "outcome": "no", "observed_at": OBSERVED},
+            {"request_id": "", "customer_id": "C1", "outcome": "no", "observed_at": OBSERVED},
+        ],
+    )
+    found = run_cli("labels", "import", path, "--home", logged.home)
+    assert_one_line_error(
+        found,
+        2,
+        "1 bad row(s) of 3, nothing was imported",
+        "row 3: customer C1 stayed",
+        "row 1 (request r1) says churned",
+        "about the same prediction",
+    )
+    assert stored_outcomes(logged) == 0
+
+
 def test_outcomes_for_unknown_ids(logged: Settings, run_cli: RunCli, tmp_path: Path) -> None:
     """No outcome labelling any prediction (a wrong file or home) is refused; some unknown
     ones among known ones are stored, counted and named."""

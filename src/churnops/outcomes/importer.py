@@ -4,7 +4,8 @@ Columns (names in any case): ``customer_id`` (or the project's id column) and/or
 ``request_id``; ``outcome`` (or the project's label column) in the spellings ``prepare``
 accepts; ``observed_at``, when the outcome was known (ISO date-time, UTC unless a zone is
 given, or epoch seconds). Every row is checked first: one bad row — or two rows that disagree
-about the same customer — and nothing is imported; the error names the first few.
+about the same customer, or about the same prediction (a request id and its customer's id,
+observed at the same time) — and nothing is imported; the error names the first few.
 
 With ``scores`` (``churnops score`` outputs), an outcome that labels a batch-scored customer
 counts as matched, as one that labels a logged prediction does: the files are read for the
@@ -25,7 +26,7 @@ import pyarrow as pa
 from churnops.data.prepare import read_raw
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
-from churnops.outcomes.store import OutcomeStore, Recorded
+from churnops.outcomes.store import ConflictingOutcomesError, OutcomeStore, Recorded
 from churnops.schema import FeatureSchema
 
 SHOWN_REASONS = 5
@@ -137,17 +138,24 @@ def import_outcomes(
     reasons += unique.conflicts[: SHOWN_REASONS - len(reasons)]
     refused = bad + len(unique.conflicts)
     if refused:
-        raise BadInputError(
-            f"{path}: {refused:,} bad row(s) of {len(frame):,}, nothing was imported; "
-            + "; ".join(reasons)
-        )
+        raise _refused(path, refused, len(frame), reasons)
     scored = None
     if scores:
         from churnops.scoring.scored import read_scores  # the rules' modules: only when used
 
         customers = {o.customer_id for o in unique.outcomes if o.customer_id and not o.request_id}
         scored = read_scores(scores, customers=customers)
-    recorded = store.record(
-        unique.outcomes, f"labels import {path.name}", require="some", scored=scored
-    )
+    try:
+        recorded = store.record(
+            unique.outcomes, f"labels import {path.name}", require="some", scored=scored
+        )
+    except ConflictingOutcomesError as exc:
+        reasons = unique.disagreements(exc.pairs[:SHOWN_REASONS])
+        raise _refused(path, len(exc.pairs), len(frame), reasons) from None
     return Imported(path, len(frame), unique.duplicates, recorded)
+
+
+def _refused(path: Path, refused: int, rows: int, reasons: list[str]) -> BadInputError:
+    return BadInputError(
+        f"{path}: {refused:,} bad row(s) of {rows:,}, nothing was imported; " + "; ".join(reasons)
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -125,13 +126,35 @@ def make_outcome(
     )
 
 
+def disagreement(where: str, outcome: Outcome, earlier_where: str, earlier: Outcome) -> str:
+    """Two outcomes of one input that disagree, in words: about the same key (``distinct``
+    finds them) or, their keys differing, about the same prediction (the store finds them)."""
+    said = f"{where}: {outcome.subject} {outcome.describe()} but {earlier_where}"
+    if outcome.key == earlier.key:
+        return f"{said} says {earlier.describe()}"
+    return (
+        f"{said} ({earlier.subject}) says {earlier.describe()} about the same prediction; "
+        "keep the right one"
+    )
+
+
 @dataclass(frozen=True)
 class Distinct:
     """Outcomes with one per key: exact repeats dropped, disagreeing ones listed."""
 
     outcomes: list[Outcome]
+    where: list[str]  # the row or item each outcome was first given in
     duplicates: int  # repeats of an outcome given earlier in the same input
     conflicts: list[str]  # where two disagree, in words
+
+    def disagreements(self, pairs: Sequence[tuple[int, int]]) -> list[str]:
+        """(earlier, later) positions of ``outcomes`` that disagree, in words."""
+        return [
+            disagreement(
+                self.where[later], self.outcomes[later], self.where[first], self.outcomes[first]
+            )
+            for first, later in pairs
+        ]
 
 
 def distinct(items: list[tuple[str, Outcome]]) -> Distinct:
@@ -148,8 +171,8 @@ def distinct(items: list[tuple[str, Outcome]]) -> Distinct:
         if earlier[1] == outcome:
             duplicates += 1
         else:
-            conflicts.append(
-                f"{where}: {outcome.subject} {outcome.describe()} but {earlier[0]} says "
-                f"{earlier[1].describe()}"
-            )
-    return Distinct([outcome for _, outcome in first.values()], duplicates, conflicts)
+            conflicts.append(disagreement(where, outcome, *earlier))
+    kept = list(first.values())
+    return Distinct(
+        [outcome for _, outcome in kept], [where for where, _ in kept], duplicates, conflicts
+    )

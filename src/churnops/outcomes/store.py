@@ -23,7 +23,8 @@ The join (documented in the README):
 - an outcome with only a customer id labels that customer's predictions made within
   ``window_days`` before it was observed (``CHURNOPS_OUTCOME_WINDOW_DAYS``, 90 by default);
 - a prediction labelled by several outcomes takes the one observed first (at the same time,
-  the one recorded first: the earlier row or item).
+  the one recorded first: of an earlier recording — two outcomes of one recording that label
+  a prediction at the same time with different values are refused, ``ConflictingOutcomesError``).
 
 Batch scores (``churnops score`` outputs, given to ``record`` and ``predictions`` as
 ``scored``) are predictions without a request id: the same rule labels them, so only outcomes
@@ -52,7 +53,7 @@ import pandas as pd
 from churnops import logstore
 from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
-from churnops.outcomes.records import Outcome
+from churnops.outcomes.records import Outcome, disagreement
 
 MatchPolicy = Literal["some", "every"]  # refuse unless some / every outcome labels a prediction
 SHOWN_UNMATCHED = 5
@@ -97,11 +98,30 @@ INCOMING = """CREATE TEMPORARY TABLE incoming (
     outcome INTEGER NOT NULL,
     observed_at DOUBLE PRECISION NOT NULL
 )"""
-# the outcomes (alias o) that label at least one prediction (alias p), by the rule above
-LABELS_BY_REQUEST = """o.request_id <> '' AND p.request_id = o.request_id
-    AND (o.customer_id = '' OR p.customer_id = o.customer_id)"""
-LABELS_BY_CUSTOMER = """o.request_id = '' AND p.customer_id = o.customer_id
-    AND p.ts <= o.observed_at AND p.ts >= o.observed_at - :window"""
+
+
+def labels_by_request(o: str) -> str:
+    """Whether the outcome (alias ``o``) with a request id labels the prediction (alias p)."""
+    return f"""{o}.request_id <> '' AND p.request_id = {o}.request_id
+        AND ({o}.customer_id = '' OR p.customer_id = {o}.customer_id)"""
+
+
+def labels_by_customer(o: str) -> str:
+    """Whether the outcome (alias ``o``) with only a customer id labels the prediction (p)."""
+    return f"""{o}.request_id = '' AND p.customer_id = {o}.customer_id
+        AND p.ts <= {o}.observed_at AND p.ts >= {o}.observed_at - :window"""
+
+
+# pairs of incoming outcomes (b, a) that label the same logged prediction at the same time
+# with different values: two keys meet on a prediction only through a request id (b's), and a
+# names the same request or only the prediction's customer (one SELECT for each way)
+DISAGREEING = "\nUNION\n".join(
+    f"""SELECT b.position, a.position FROM incoming b
+        JOIN {logstore.TABLE} p ON {labels_by_request("b")}
+        JOIN incoming a ON a.observed_at = b.observed_at AND a.outcome <> b.outcome
+            AND {labels("a")}"""
+    for labels in (labels_by_request, labels_by_customer)
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,15 @@ class UnmatchedOutcomesError(BadInputError):
         self.subjects = tuple(subjects)
 
 
+class ConflictingOutcomesError(BadInputError):
+    """Outcomes of one recording that label the same prediction, observed at the same time,
+    with different values: which one is right is the sender's call, so none is recorded."""
+
+    def __init__(self, message: str, pairs: Sequence[tuple[int, int]]) -> None:
+        super().__init__(message)
+        self.pairs = tuple(pairs)  # (earlier, later) positions in the outcomes recorded
+
+
 class OutcomeStoreBusyError(BadInputError):
     """Another recorder held the outcome store for longer than this one waits."""
 
@@ -153,8 +182,10 @@ class OutcomeStore(Protocol):
         scored: pd.DataFrame | None = None,
     ) -> Recorded:
         """Store ``outcomes`` (distinct keys) in one transaction, or raise and store none:
-        ``UnmatchedOutcomesError`` when too few of them label a prediction — logged, or one
-        of the batch-scored predictions ``scored`` (``customer_id``, ``ts``)."""
+        ``ConflictingOutcomesError`` when two of them label the same logged prediction at the
+        same time with different values (through different keys: a request id and its
+        customer's id); ``UnmatchedOutcomesError`` when too few of them label a prediction —
+        logged, or one of the batch-scored predictions ``scored`` (``customer_id``, ``ts``)."""
         ...
 
     def predictions(
@@ -247,6 +278,8 @@ class SqlOutcomeStore:
     ) -> Recorded:
         session.rows(INCOMING)
         session.run_many("INSERT INTO incoming VALUES (?, ?, ?, ?, ?)", _incoming(outcomes))
+        if session.logged:
+            self._refuse_disagreeing(session, outcomes)
         logged = self._matched(session) if session.logged else set()
         matched = logged | (batch or set())
         unmatched = _unmatched(outcomes, matched)
@@ -285,14 +318,34 @@ class SqlOutcomeStore:
             matched_scores=len(batch or ()),
         )
 
+    def _refuse_disagreeing(self, session: Session, outcomes: Sequence[Outcome]) -> None:
+        """``ConflictingOutcomesError`` for incoming outcomes that label the same logged
+        prediction at the same time with different values: the join would take whichever
+        came first, so the order of a file's rows would decide (batch-scored predictions have
+        no request id: only customer-id outcomes, one per customer, label them)."""
+        found = session.rows(DISAGREEING, {"window": self.window_seconds})
+        pairs = sorted({(min(b, a), max(b, a)) for b, a in found})
+        if pairs:
+            shown = [
+                disagreement(
+                    f"outcome {later}", outcomes[later], f"outcome {first}", outcomes[first]
+                )
+                for first, later in pairs[:SHOWN_UNMATCHED]
+            ]
+            raise ConflictingOutcomesError(
+                f"{len(pairs)} pair(s) of outcomes disagree, nothing was recorded; "
+                + "; ".join(shown),
+                pairs,
+            )
+
     def _matched(self, session: Session) -> set[int]:
         """Positions of the incoming outcomes that label at least one logged prediction."""
         sql = f"""
             SELECT o.position FROM incoming o WHERE EXISTS (
-                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_REQUEST})
+                SELECT 1 FROM {logstore.TABLE} p WHERE {labels_by_request("o")})
             UNION
             SELECT o.position FROM incoming o WHERE EXISTS (
-                SELECT 1 FROM {logstore.TABLE} p WHERE {LABELS_BY_CUSTOMER})"""
+                SELECT 1 FROM {logstore.TABLE} p WHERE {labels_by_customer("o")})"""
         return {row[0] for row in session.rows(sql, {"window": self.window_seconds})}
 
     # ---- reading -------------------------------------------------------------------------

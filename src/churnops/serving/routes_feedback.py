@@ -33,8 +33,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from churnops.errors import BadInputError
-from churnops.outcomes.records import Outcome, distinct, make_outcome
+from churnops.outcomes.records import Distinct, distinct, make_outcome
 from churnops.outcomes.store import (
+    ConflictingOutcomesError,
     OutcomeStoreBusyError,
     UnmatchedOutcomesError,
     open_outcome_store,
@@ -166,8 +167,8 @@ class FeedbackAuthCollector:
         )
 
 
-def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[Outcome]:
-    """The items as outcomes, or a 422 naming the first wrong one."""
+def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> Distinct:
+    """The items as outcomes, one per key, or a 422 naming the first wrong one."""
     parsed = []
     for number, item in enumerate(items):
         stamped = item.observed_at is None
@@ -183,7 +184,7 @@ def checked(items: list[FeedbackItem], labels: LabelValues, now: float) -> list[
     unique = distinct(parsed)
     if unique.conflicts:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unique.conflicts[0])
-    return unique.outcomes
+    return unique
 
 
 def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
@@ -197,9 +198,13 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
         """Record one outcome or a list of up to 1,000; the same outcome sent again changes
         nothing, a different one for the same request or customer replaces it."""
         items = body if isinstance(body, list) else [body]
-        outcomes = checked(items, _label_values(predictor), time.time())
+        unique = checked(items, _label_values(predictor), time.time())
+        outcomes = unique.outcomes
         try:
             recorded = store.record(outcomes, SOURCE, require="every")
+        except ConflictingOutcomesError as exc:
+            detail = unique.disagreements(exc.pairs[:1])[0]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
         except UnmatchedOutcomesError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         except OutcomeStoreBusyError as exc:

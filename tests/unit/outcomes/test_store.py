@@ -18,6 +18,7 @@ from churnops import logstore
 from churnops.database.url import DatabaseUrl
 from churnops.outcomes.records import Outcome
 from churnops.outcomes.store import (
+    ConflictingOutcomesError,
     OutcomeStore,
     OutcomeStoreBusyError,
     SqliteOutcomeStore,
@@ -143,6 +144,54 @@ def test_nothing_is_recorded_when_the_match_policy_refuses(
     assert db.count("outcomes") == 0
     partly = store.record([known, unknown], "file", "some")
     assert (partly.new, partly.unmatched, partly.first_unmatched) == (2, 1, ("customer C9",))
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (Outcome("solo", "", 1, 20 * DAY), Outcome("", "C", 0, 20 * DAY)),
+        (Outcome("", "C", 1, 20 * DAY), Outcome("solo", "C", 0, 20 * DAY)),
+        (Outcome("batch", "", 1, 20 * DAY), Outcome("batch", "B", 0, 20 * DAY)),
+        (Outcome("batch", "A", 0, 20 * DAY), Outcome("", "A", 1, 20 * DAY)),
+    ],
+)
+def test_two_keys_that_disagree_about_one_prediction_record_nothing(
+    db: LogBackend, store: OutcomeStore, pair: tuple[Outcome, Outcome]
+) -> None:
+    """A request id and its customer's id (or the request alone and with its customer),
+    observed at the same time, with different values: the join would take whichever came
+    first, so neither order is taken."""
+    log(db, (10 * DAY, "batch", "A", None), (10 * DAY, "batch", "B", None))
+    log(db, (10 * DAY, "solo", "C", None), (10 * DAY, "other", "D", None))
+    known = Outcome("", "D", 1, 20 * DAY)
+    with pytest.raises(ConflictingOutcomesError, match="nothing was recorded") as refused:
+        store.record([known, *pair], "file", "some")
+    assert refused.value.pairs == ((1, 2),)
+    assert "about the same prediction" in str(refused.value)
+    assert store.predictions(FIELDS)["outcome"].isna().all()
+    assert db.count("outcomes") == 0
+
+
+def test_two_keys_that_agree_or_differ_in_time_are_both_recorded(
+    db: LogBackend, store: OutcomeStore
+) -> None:
+    """Agreeing, or observed at different times (the earlier one labels the prediction),
+    or labelling different predictions: nothing to choose by order."""
+    log(db, (10 * DAY, "batch", "A", None), (10 * DAY, "batch", "B", None))
+    log(db, (10 * DAY, "solo", "C", None), (10 * DAY, "old", "E", None))
+    outcomes = [
+        Outcome("solo", "", 1, 20 * DAY),
+        Outcome("", "C", 1, 20 * DAY),  # agrees
+        Outcome("batch", "A", 1, 20 * DAY),
+        Outcome("", "A", 0, 21 * DAY),  # observed later: the request's outcome labels it
+        Outcome("batch", "B", 0, 20 * DAY),  # another customer of the batch
+        Outcome("old", "", 1, 50 * DAY),
+        Outcome("", "E", 0, 50 * DAY),  # E's prediction is outside its 30-day window
+    ]
+    assert store.record(outcomes, "file", "some").new == 7
+    frame = store.predictions(FIELDS)
+    assert frame["customer_id"].tolist() == ["A", "B", "C", "E"]
+    assert frame["outcome"].tolist() == [1, 0, 1, 1]
 
 
 @contextmanager

@@ -221,6 +221,26 @@ def test_a_wrong_call_records_nothing(
     assert stored(feedback_settings) == []
 
 
+def test_a_request_and_its_customer_that_disagree_record_nothing(
+    api: TestClient, feedback_settings: Settings
+) -> None:
+    """Items without a time are observed at the same moment: by request id and by its
+    customer with different outcomes, neither is taken (whichever came first would be)."""
+    answer = api.post("/predict", json={**SEED_BODY, "customer_id": "F3"}).json()
+    wait_logged(feedback_settings, 3)
+    body = [
+        {"request_id": answer["request_id"], "customer_id": "F3", "outcome": 1},
+        {"customer_id": "F1", "outcome": 0},
+        {"customer_id": "F3", "outcome": 0},
+    ]
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("item 2: customer F3 stayed"), detail
+    assert f"item 0 (request {answer['request_id']} / customer F3) says churned" in detail
+    assert stored(feedback_settings) == []
+
+
 def test_wrong_tokens_close_feedback_for_a_while(api: TestClient) -> None:
     """After ten wrong tokens within a minute: 429 with Retry-After, even for the right one."""
     body = {"customer_id": "F1", "outcome": 1}
