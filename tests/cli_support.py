@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +42,18 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         return CliRun(code, out, err)
 
     return run
+
+
+def output_at_width(columns: int, *args: str | Path) -> str:
+    """``churnops ARGS…`` in a new process, piped with ``COLUMNS`` set (as in a terminal of that
+    width): its stdout; it must exit 0."""
+    command = [sys.executable, "-m", "churnops", *map(str, args)]
+    env = {**os.environ, "COLUMNS": str(columns)}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def registry_bytes(home: Path) -> dict[str, bytes]:

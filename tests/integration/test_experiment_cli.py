@@ -11,6 +11,7 @@ from cli_support import (
     RunCli,
     assert_one_line_error,
     half_width,
+    output_at_width,
     registry_bytes,
     report_after_import,
 )
@@ -157,3 +158,20 @@ def test_a_second_experiment_and_an_unknown_id(
     assert registry_bytes(home) == before
     unknown = run_cli("experiment", "report", "--id", "exp999", "--home", home)
     assert_one_line_error(unknown, 2, "there is no experiment exp999")
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_no_line_break_inside_a_command_or_a_p_value(
+    experiment_settings: Settings, run_cli: RunCli, tmp_path: Path, columns: int
+) -> None:
+    """At 80 and 100 columns, start's hint names `churnops experiment report` on one line, and
+    the report prints each difference's "p = …" unbroken (a shadow run's p-value, as long as
+    2.6e-83, fell at the edge of 100 columns)."""
+    home = experiment_settings.home
+    start = ("experiment", "start", "--challenger", "v1", "--mode", "shadow", "--home", home)
+    assert "Read `churnops experiment report` as" in output_at_width(columns, *start)
+    log_traffic(experiment_settings, 3_000, seed=8, outcomes=tmp_path / "o.csv")
+    found = report_after_import(run_cli, home, tmp_path / "o.csv")
+    shown = output_at_width(columns, "experiment", "report", "--home", home)
+    for difference in (found["difference"], found["unpaired"]):
+        assert f"p = {difference['p_value']:.2g}, one look" in shown, shown

@@ -65,6 +65,7 @@ def start(
         f"[green]started {experiment.id}[/]: {experiment.describe()}; the API follows within "
         f"{settings.poll_interval:g} s. Read `churnops experiment report` as outcomes arrive.",
         highlight=False,
+        soft_wrap=True,  # never a line break inside the command
     )
 
 

@@ -1,5 +1,6 @@
-"""The experiment report in the terminal: the arms side by side, the difference with its
-interval and p-value, and the verdict with its rule, in 80 columns."""
+"""The experiment report in the terminal: the arms side by side in 80 columns, the difference
+with its interval and p-value (one line each, never broken inside "p = …"), and the verdict
+with its rule."""
 
 from __future__ import annotations
 
@@ -58,11 +59,10 @@ def print_experiment(console: Console, report: ExperimentReport) -> None:
     console.print(arms_table(report))
     label = "paired" if report.experiment.mode == "shadow" else "unpaired"
     line = difference_line(report.difference, f"AUC difference, challenger − champion ({label})")
-    console.print(line, highlight=False)
+    console.print(line, highlight=False, soft_wrap=True)  # never a break inside "p = …"
     if report.unpaired is not None:
-        console.print(
-            difference_line(report.unpaired, "the same rows compared unpaired"), highlight=False
-        )
+        unpaired = difference_line(report.unpaired, "the same rows compared unpaired")
+        console.print(unpaired, highlight=False, soft_wrap=True)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     verdict = report.verdict
