@@ -186,8 +186,10 @@ def _simulation_cell(value: object) -> str:
 
 
 def _simulation_table(result: SimulationResult, url: str, shift: str) -> Table:
-    table = Table(title=f"Sent {result.rows:,} rows to {url} (shift: {shift})", show_header=False)
-    for key, value in result.as_dict().items():
+    """The summary, one row a key; the URL and the shift are rows too, so the short title
+    fits within the table (as the whole sentence did not: it wrapped, breaking the URL)."""
+    table = Table(title="Traffic sent", show_header=False)
+    for key, value in {"url": url, "shift": shift, **result.as_dict()}.items():
         table.add_row(key, _simulation_cell(value))
     return table
 

@@ -2,15 +2,18 @@
 
 from collections import Counter
 
+import pytest
 from rich.console import Console
 
 from churnops.cli.drift_cmds import _simulation_table
 from churnops.monitoring.simulate import SimulationResult
 
 
-def _rendered(result: SimulationResult) -> str:
-    console = Console(width=100, record=True, force_terminal=False)
-    console.print(_simulation_table(result, "http://127.0.0.1:8000", "none"))
+def _rendered(
+    result: SimulationResult, url: str = "http://127.0.0.1:8000", width: int = 100
+) -> str:
+    console = Console(width=width, record=True, force_terminal=False)
+    console.print(_simulation_table(result, url, "price-increase"))
     return console.export_text()
 
 
@@ -39,3 +42,16 @@ def test_an_empty_count_and_no_timing_read_as_a_dash() -> None:
     assert _cell(text, "served_by") == "—"
     assert _cell(text, "rows_per_second") == "—"
     assert "None" not in text and "{}" not in text
+
+
+@pytest.mark.parametrize("width", [80, 100])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "https://churn-api.example.com:8443"])
+def test_the_title_fits_within_the_table(width: int, url: str) -> None:
+    """The title is one line no wider than the table (it was a sentence naming the URL and
+    the shift, wrapped over three lines and breaking a long URL); they are rows instead."""
+    text = _rendered(SimulationResult(rows=1_000, statuses=Counter({200: 1_000})), url, width)
+    title, border = text.splitlines()[:2]
+    assert border.startswith("┌")
+    assert len(title.strip()) <= len(border)
+    assert _cell(text, "url") == url
+    assert _cell(text, "shift") == "price-increase"
