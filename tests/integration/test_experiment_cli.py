@@ -3,6 +3,7 @@ directly (as the API fills them), outcomes come from the generator's truth."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,9 @@ def test_status_and_too_few_outcomes(
     shown = run_cli("experiment", "report", "--home", home).out.splitlines()
     verdict = next(line for line in shown if line.startswith("verdict: "))
     assert verdict.count("not enough") == 1, verdict  # the reason already says the label
+    # what the arms' 'n/a' and churned/stayed counts mean, worded as performance words it
+    legend = "n/a: not enough outcomes yet (churned/stayed shown; at least 50 of each are needed"
+    assert legend in re.sub(r"\s+", " ", " ".join(shown))
     stopped = run_cli("experiment", "stop", "--home", home, "--json")
     assert stopped.code == 0, stopped.err
     assert stopped.json()["verdict"]["label"] == "not enough outcomes yet"

@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from churnops.experiments.results import Compared, Difference, ExperimentReport
-from churnops.performance.terminal import metrics_table, realised_cells
+from churnops.performance.results import NotEnough
+from churnops.performance.terminal import metrics_table, print_legend, realised_cells
 
 COLUMNS = ("arm", "v", "preds", "cov", "AUC", "interval", "prec", "recall", "F1", "Brier")
 VERDICT_STYLE = {
@@ -54,9 +55,12 @@ def difference_line(found: Compared, what: str) -> str:
 
 
 def print_experiment(console: Console, report: ExperimentReport) -> None:
-    """The arms, the difference, notes, the verdict and its rule (always: a verdict is only
-    as good as the rule that gave it)."""
+    """The arms (with what "n/a" means when an arm shows it), the difference, notes, the
+    verdict and its rule (always: a verdict is only as good as the rule that gave it)."""
     console.print(arms_table(report))
+    lacking = [arm.realised for arm in report.arms if isinstance(arm.realised, NotEnough)]
+    if lacking:
+        print_legend(console, lacking[0].min_per_class)
     label = "paired" if report.experiment.mode == "shadow" else "unpaired"
     line = difference_line(report.difference, f"AUC difference, challenger − champion ({label})")
     console.print(line, highlight=False, soft_wrap=True)  # never a break inside "p = …"

@@ -86,6 +86,15 @@ def version_table(version: VersionPerformance) -> Table:
     return table
 
 
+def print_legend(console: Console, minimum: int) -> None:
+    """What a metrics table's "n/a" row (churned/stayed counts) and "cov" column mean."""
+    console.print(
+        f"[dim]n/a: not enough outcomes yet (churned/stayed shown; at least {minimum} "
+        "of each are needed for a number); cov: share of predictions with an outcome[/]",
+        highlight=False,
+    )
+
+
 def print_performance(console: Console, report: PerformanceReport, explain: bool) -> None:
     """Tables, what "n/a" means, findings, the verdict; the rule itself only with ``explain``."""
     lacking = False
@@ -95,12 +104,7 @@ def print_performance(console: Console, report: PerformanceReport, explain: bool
         if version.finding:
             console.print(f"[bold red]degraded[/] {version.finding}", highlight=False)
     if lacking:
-        minimum = report.settings.min_per_class
-        console.print(
-            f"[dim]n/a: not enough outcomes yet (churned/stayed shown; at least {minimum} "
-            "of each are needed for a number); cov: share of predictions with an outcome[/]",
-            highlight=False,
-        )
+        print_legend(console, report.settings.min_per_class)
     if report.scores:
         console.print(f"[dim]batch scores: {', '.join(report.scores)}[/]", highlight=False)
     for note in report.notes:
