@@ -215,6 +215,16 @@ def exists(location: Path | DatabaseUrl) -> bool:
     return isinstance(location, DatabaseUrl) or location.exists()
 
 
+def require(location: Path | DatabaseUrl, otherwise: str = "") -> None:
+    """Refuse (``BadInputError``) to read a log that is not there yet, saying how to get one;
+    ``otherwise`` adds what else the command can read instead (", or …")."""
+    if not exists(location):
+        raise BadInputError(
+            f"{location} does not exist yet: start the API (`churnops serve`) and send it "
+            f"predictions first{otherwise}"
+        )
+
+
 def stored_columns(location: Path | DatabaseUrl) -> list[str]:
     """The columns the log's table really has (a log written by an older schema may lack
     features); [] when there is no log yet. Unreadable files raise ``BadInputError``."""

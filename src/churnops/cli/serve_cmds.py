@@ -113,11 +113,7 @@ def _read_window(
     if start is not None and end is not None and start >= end:
         raise BadInputError(f"--since ({since}) must be before --until ({until})")
     location = settings.log_location
-    if not logstore.exists(location):
-        raise BadInputError(
-            f"{location} does not exist yet: start the API "
-            "(`churnops serve`) and send it predictions first"
-        )
+    logstore.require(location)
     # every column: rows of versions with other feature schemas have NULL in the others'
     if not with_outcomes:
         frame = logstore.read(location, since=start, until=end, schema=None)

@@ -331,11 +331,7 @@ class _Log:
 
 
 def _read_log(path: Path | DatabaseUrl, window: Window, schemas: list[FeatureSchema]) -> _Log:
-    if not logstore.exists(path):
-        raise BadInputError(
-            f"there is no inference log at {path}; serve the API and send it traffic "
-            "(`churnops simulate`), or judge a file with --current FILE"
-        )
+    logstore.require(path, ", or judge a file with --current FILE")
     stored = set(logstore.stored_columns(path))
     reading = reading_schema(schemas)
     fields = [*LOG_FIELDS, *(name for name in reading.feature_names if name in stored)]

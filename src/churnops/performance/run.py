@@ -18,6 +18,7 @@ from typing import Literal
 import pandas as pd
 from sklearn.metrics import brier_score_loss
 
+from churnops import logstore
 from churnops.atomic import atomic_write_json, atomic_write_text
 from churnops.errors import BadInputError
 from churnops.monitoring.report import stamped_path
@@ -90,6 +91,9 @@ def _read(settings: Settings, options: PerformanceOptions) -> tuple[pd.DataFrame
         from churnops.scoring.scored import read_scores
 
         scored = read_scores(options.scores, window.since, window.until)
+    else:
+        otherwise = ", or measure batch-scored customers with --scores FILE"
+        logstore.require(settings.log_location, otherwise)
     store = open_outcome_store(settings.log_location, settings.outcome_window_days)
     frame = store.predictions(FIELDS, window.since, window.until, scored=scored)
     if frame.empty:

@@ -135,7 +135,7 @@ def test_no_reference_and_no_registry_is_refused(settings: Settings, tmp_path: P
 
 def test_no_inference_log_is_refused(settings: Settings) -> None:
     """It says there is no inference log yet and how to get one."""
-    with pytest.raises(BadInputError, match="no inference log"):
+    with pytest.raises(BadInputError, match="does not exist yet: start the API"):
         run_drift(settings, DriftOptions(last="24h"))
 
 

@@ -140,12 +140,11 @@ def test_terminal_fits_80_columns_and_html_is_offline(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ((), "no prediction was logged"),
+        ((), "logs/inference.sqlite does not exist yet: start the API (`churnops serve`)"),
         (("--last", "5000"), "--last takes a duration here (30d, 12w); '5000' is not one"),
         (("--last", "lots"), "--last takes a duration here (30d, 12w); 'lots' is not one"),
         (("--last", "0d"), "--last '0d' must be a duration longer than zero"),
         (("--since", "2d", "--last", "1d"), "give either --since or a --last duration"),
-        (("--last", "1d"), "no prediction was logged in this window (since "),
         (("--chunk", "soon"), "--chunk 'soon'"),
         (("--chunk", "1"), "use --chunk 100 or more"),  # never 50 churned and 50 retained
         (("--chunk", "119", "--min-per-class", "60"), "use --chunk 120 or more"),
@@ -158,6 +157,29 @@ def test_bad_input(
     found = run_cli("performance", "--home", trained_settings.home, *args)
     assert_one_line_error(found, 2, words)
     assert not (trained_settings.reports_dir / "performance_latest.json").exists()
+
+
+def test_an_empty_window_of_a_log(
+    trained_settings: Settings, run_cli: RunCli, tmp_path: Path
+) -> None:
+    traffic(trained_settings, tmp_path, 100)  # three days ago
+    found = run_cli("performance", "--home", trained_settings.home, "--last", "1d")
+    assert_one_line_error(found, 2, "no prediction was logged in this window (since ")
+
+
+@pytest.mark.parametrize("command", [("performance",), ("drift",), ("logs", "export", "-o", "x")])
+def test_no_log_yet_is_worded_as_logs_export_words_it(
+    trained_settings: Settings, run_cli: RunCli, command: tuple[str, ...]
+) -> None:
+    """Before the API logged anything, performance and drift say what logs export says (then
+    what else they can read), not that the window of a log is empty."""
+    found = run_cli(*command, "--home", trained_settings.home)
+    missing = (
+        f"error: {trained_settings.log_location} does not exist yet: start the API "
+        "(`churnops serve`) and send it predictions first"
+    )
+    assert_one_line_error(found, 2)
+    assert found.err.startswith(missing), found.err
 
 
 @pytest.mark.parametrize(
