@@ -108,7 +108,7 @@ def print_performance(console: Console, report: PerformanceReport, explain: bool
     if report.scores:
         console.print(f"[dim]batch scores: {', '.join(report.scores)}[/]", highlight=False)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)  # commands
     if report.degraded:
         console.print("[bold red]PERFORMANCE DEGRADED[/]")
     elif any(isinstance(v.realised, Measured) for v in report.versions):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import RunCli, assert_one_line_error
+from cli_support import RunCli, assert_one_line_error, output_at_width
 from rich.console import Console
 from traffic_support import log_traffic
 
@@ -157,6 +157,17 @@ def test_bad_input(
     found = run_cli("performance", "--home", trained_settings.home, *args)
     assert_one_line_error(found, 2, words)
     assert not (trained_settings.reports_dir / "performance_latest.json").exists()
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_note_without_outcomes_never_breaks_its_command(
+    trained_settings: Settings, tmp_path: Path, columns: int
+) -> None:
+    """Predictions without outcomes: the note names `churnops labels import FILE` on one line
+    (at 100 columns it broke before FILE)."""
+    traffic(trained_settings, tmp_path, 100)
+    shown = output_at_width(columns, "performance", "--home", trained_settings.home)
+    assert "`churnops labels import FILE`" in shown, shown
 
 
 def test_an_empty_window_of_a_log(
