@@ -2,7 +2,8 @@
 
 
 class ChurnopsError(Exception):
-    """Base of all expected failures: bad input (exit 2) or a failed check (exit 1)."""
+    """Base of all expected failures: bad input (exit 2), a failed check (exit 1) or a server
+    that cannot start (exit 3)."""
 
     exit_code = 2
 
@@ -17,3 +18,9 @@ class CheckFailedError(ChurnopsError):
     """A quality gate or a safety check refused to go on; nothing was changed."""
 
     exit_code = 1
+
+
+class CannotServeError(ChurnopsError):
+    """``serve`` cannot start: the address it would listen on is taken."""
+
+    exit_code = 3

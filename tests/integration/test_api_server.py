@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -51,6 +53,24 @@ def test_seed_command_serves_from_the_project_root(trained_home: Path) -> None:
         response = httpx.post(f"{server.url}/predict", json=SEED_BODY)
         assert response.status_code == 200 and response.json()["model_version"] == 1
         assert server.stop()
+
+
+def test_serve_on_a_taken_port_says_so_before_its_banner(trained_home: Path) -> None:
+    """With another server listening on the port, `churnops serve` prints one error line and
+    exits 3, without its banner (whose curl would reach that other server) or loading a model."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        command = churnops_command("serve", "--home", str(trained_home), "--port", str(port))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"error: port {port} on 127.0.0.1 is already in use: stop what uses it or pick "
+        "another with --port"
+    ]
 
 
 @pytest.mark.slow

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import errno
 import importlib.util
 import os
+import socket
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +19,7 @@ from rich.table import Table
 from churnops import logstore
 from churnops.atomic import atomic_write
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
-from churnops.errors import BadInputError
+from churnops.errors import BadInputError, CannotServeError
 from churnops.monitoring.window import parse_time
 from churnops.spreadsheet import neutralise_formulas
 
@@ -42,6 +44,25 @@ def _event_loop() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
+def require_free_port(host: str, port: int) -> None:
+    """Refuse early, before the banner and its curl, when something already listens on the
+    address: the curl would reach that other server. Only a taken port is refused here; the
+    real bind by uvicorn still decides (and words anything else, such as an unknown host)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotServeError(
+                f"port {port} on {host} is already in use: stop what uses it or pick another "
+                "with --port"
+            ) from None
+
+
 def serve(
     home: HomeOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address [127.0.0.1]")] = None,
@@ -63,6 +84,7 @@ def serve(
     from churnops.serving.worker_metrics import shared_folder
 
     settings = settings_for(home, host=host, port=port, workers=workers, log_level=log_level)
+    require_free_port(settings.host, settings.port)
     # worker processes import churnops.api and read their settings from the environment
     os.environ["CHURNOPS_HOME"] = str(settings.home.resolve())
     loop = _event_loop()
