@@ -22,6 +22,7 @@ from churnops.data.generate import generate
 HEADER = "customer_id,tenure,monthly_charges,total_charges,contract_type,payment_method,churn"
 
 
+ROOT = Path(__file__).resolve().parents[2]
 Run = CliRun
 Churnops = RunCli
 
@@ -45,6 +46,21 @@ def test_help_in_a_real_process() -> None:
     assert done.returncode == 0, done.stderr
     for command in ("generate", "prepare", "train", "evaluate", "promote", "rollback", "registry"):
         assert command in done.stdout
+
+
+@pytest.mark.parametrize("script", ["train.py", "rollback.py"])
+def test_a_lab_script_names_itself_alone_in_its_usage(script: str) -> None:
+    """`python src/train.py --help` shows `Usage: train.py [OPTIONS]`, the way it is run, not
+    `train.py train [OPTIONS]` (typing `train.py train` is an error)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "src" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Usage: {script} [OPTIONS]" in done.stdout
 
 
 @pytest.mark.parametrize(

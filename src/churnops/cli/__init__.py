@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -59,6 +60,13 @@ score_cmds.register(app)
 db_cmds.register(app)
 
 
+def _run_alone(name: str) -> None:
+    """The command ``name`` on the script's arguments, its help and usage line naming the script
+    (``Usage: train.py [OPTIONS]``), not ``churnops`` plus a command typed nobody typed."""
+    command = typer.main.get_group(app).commands[name]
+    command.main(args=sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))
+
+
 def _missing_extra(module: str | None) -> str:
     """A command whose libraries this install lacks: a serving install (churnops[serve]) has
     no training libraries, a training one no web server."""
@@ -69,13 +77,17 @@ def _missing_extra(module: str | None) -> str:
     )
 
 
-def main() -> None:
+def main(command: str | None = None) -> None:
     """Run the CLI; expected failures print one line and exit 1 (check failed) or 2 (bad input).
 
-    Usage errors are typer's own (exit 2 with the usage line).
+    Usage errors are typer's own (exit 2 with the usage line). With ``command``, run that one
+    command alone (the lab scripts: ``python src/train.py`` is ``churnops train``).
     """
     try:
-        app()
+        if command is None:
+            app()
+        else:
+            _run_alone(command)
     except ChurnopsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
