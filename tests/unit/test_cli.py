@@ -86,6 +86,29 @@ def test_every_command_has_help(churnops: Churnops, command: list[str]) -> None:
     assert "--home" in run.out
 
 
+@pytest.mark.parametrize(
+    ("command", "valued"),
+    [
+        ([], None),
+        (["train"], "--seed <int>"),
+        (["rollback"], "--to <str>"),
+        (["serve"], "--port <int>"),
+    ],
+)
+def test_help_shows_no_type_after_a_flag(
+    churnops: Churnops, command: list[str], valued: str | None
+) -> None:
+    """Flags (--json, --tune, --version, --help) take no value, so help shows none after them
+    (it showed `<bool>`); options that take a value keep their type."""
+    run = churnops(*command, "--help")
+    assert run.code == 0
+    assert "<bool>" not in run.out
+    text = " ".join(run.out.replace("│", " ").split())
+    assert "--help Show this message and exit." in text
+    if valued is not None:
+        assert valued in text
+
+
 def test_usage_errors_exit_2(churnops: Churnops) -> None:
     """An unknown option is a usage error: exit 2."""
     assert churnops("prepare", "--no-such-option").code == 2

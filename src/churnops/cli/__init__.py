@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperOption
 
 from churnops import __version__
 from churnops.cli import (
@@ -23,6 +25,23 @@ from churnops.cli import (
 )
 from churnops.cli.ui import err_console
 from churnops.errors import ChurnopsError
+
+
+def _flags_show_no_type() -> None:
+    """Help lists a flag (``--json``, ``--list``, ``--help``) without a value type: typer's
+    help panel shows ``<bool>`` after it, as if it took a value (``--json true`` is an error).
+    Options that take a value keep theirs (``--port <int>``)."""
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # a typer that never shows a flag's type
+        return
+
+    def display_type_rich(option: TyperOption, ctx: Any) -> str | None:
+        return None if option.is_flag else shown(option, ctx)
+
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010 (mypy refuses `=`)
+
+
+_flags_show_no_type()
 
 app = typer.Typer(
     name="churnops",
