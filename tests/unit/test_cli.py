@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -90,23 +91,24 @@ def test_every_command_has_help(churnops: Churnops, command: list[str]) -> None:
     ("command", "valued"),
     [
         ([], None),
-        (["train"], "--seed <int>"),
-        (["rollback"], "--to <str>"),
-        (["serve"], "--port <int>"),
+        (["train"], "--seed"),
+        (["rollback"], "--to"),
+        (["serve"], "--port"),
     ],
 )
 def test_help_shows_no_type_after_a_flag(
     churnops: Churnops, command: list[str], valued: str | None
 ) -> None:
     """Flags (--json, --tune, --version, --help) take no value, so help shows none after them
-    (it showed `<bool>`); options that take a value keep their type."""
+    (it showed `<bool>`); options that take a value keep their type (`<int>`, or `INTEGER` in
+    older typer releases)."""
     run = churnops(*command, "--help")
     assert run.code == 0
     assert "<bool>" not in run.out
     text = " ".join(run.out.replace("│", " ").split())
     assert "--help Show this message and exit." in text
     if valued is not None:
-        assert valued in text
+        assert re.search(rf"{valued} (<[a-z]+>|[A-Z]+) ", text), text
 
 
 def test_usage_errors_exit_2(churnops: Churnops) -> None:
