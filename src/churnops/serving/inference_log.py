@@ -12,7 +12,10 @@ writer thread catches every exception from the database, so it never dies.
 
 ``close`` writes everything still buffered, so a graceful stop loses nothing — unless writing
 takes longer than ``shutdown_timeout`` (a full disk, a database locked by another process):
-then the rest is counted as failed and the process stops anyway.
+then the rest is counted as failed and the process stops anyway. Failures and drops are
+logged at most once per 10 s (``ThrottledLog``), so ``close`` ends with one unthrottled line
+of every row lost since the writer started, when any was: the last word in the server log
+states the whole loss.
 
 A hard kill (SIGKILL, the OOM killer) loses only the rows not yet committed: the answers of
 the last ``flush_interval`` seconds plus a batch being written, and never more than
@@ -45,6 +48,7 @@ import numpy as np
 
 from churnops import logstore
 from churnops.database.url import DatabaseUrl
+from churnops.errors import ChurnopsError
 from churnops.schema import FeatureSchema
 from churnops.serving.log_sinks import LogSink, open_sink
 from churnops.serving.throttled_log import ThrottledLog
@@ -243,10 +247,24 @@ class InferenceLogWriter:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(self.shutdown_timeout + STOP_GRACE_S)
-        if self.running:
+        if self.running:  # it still uses the connection (left open): the process is stopping
             self._fail(self.pending, "the writer did not stop in time")
-            return  # the thread still uses the connection; the process is stopping anyway
-        self._sink.close()
+        else:
+            self._sink.close()
+        self._report_loss()
+
+    def _report_loss(self) -> None:
+        """One unthrottled line of the rows lost since the start: the throttled lines before
+        it may not have counted the last failures and drops."""
+        if self.failed or self.dropped:
+            logger.error(
+                "inference log closed: %d row(s) not written and %d dropped since the start "
+                "(%d written; last error: %s)",
+                self.failed,
+                self.dropped,
+                self.written,
+                self.last_error or "none",
+            )
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -310,7 +328,7 @@ class InferenceLogWriter:
             for row in rows:
                 self._write(layout, [row])
         else:
-            self._fail(len(rows), f"{type(error).__name__}: {error}")
+            self._fail(len(rows), described(error))
 
     def _insert(self, layout: LogLayout, rows: list[LogRow]) -> Exception | None:
         """Insert one batch (adding its layout's columns first if the table lacks them),
@@ -338,7 +356,15 @@ class InferenceLogWriter:
     def _fail(self, rows: int, reason: str) -> None:
         with self._lock:
             self.failed += rows
-        self.last_error = reason
-        self._fail_log.event(
-            "inference log: %d row(s) not written: %s (%s)", rows, reason, self._sink
-        )
+        self.last_error = reason  # shown by /health/ready: no server path in it
+        where = str(self._sink)
+        shown = reason if where in reason else f"{reason} ({where})"
+        self._fail_log.event("inference log: %d row(s) not written: %s", rows, shown)
+
+
+def described(error: Exception) -> str:
+    """A database error in one line: the project's own errors are worded already (and name
+    the database); a driver's is prefixed with its class (``OperationalError: disk I/O error``)."""
+    if isinstance(error, ChurnopsError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

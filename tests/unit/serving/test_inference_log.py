@@ -249,6 +249,27 @@ def test_stopping_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
     assert not log.running
 
 
+def test_a_stop_during_an_outage_ends_with_the_whole_loss(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopped while PostgreSQL cannot be reached: failures are logged at most once per 10 s,
+    so the last line used to count only the first failed batch (100 of 250 rows here), and
+    the queue-full drops not at all. Now close ends with one line of every row lost since
+    the start; the failure line shows neither the exception class nor the URL twice."""
+    url = DatabaseUrl("postgresql://u@127.0.0.1:1/d")  # nothing listens on port 1
+    log = writer(url, capacity=250, shutdown_timeout=0.5, flush_interval=10.0)
+    log.start()
+    accepted = [log.submit(LAYOUT, [one_row(str(i))]) for i in range(260)]
+    log.close()
+    assert accepted.count(True) == 250 and (log.written, log.failed, log.dropped) == (0, 250, 10)
+    failures = [r.getMessage() for r in caplog.records if "not written:" in r.getMessage()]
+    assert failures and "BadInputError" not in failures[0]
+    assert failures[0].count(str(url)) == 1
+    last = caplog.records[-1]
+    assert last.levelname == "ERROR"
+    assert "250 row(s) not written and 10 dropped" in last.getMessage()
+
+
 def test_rows_of_two_schemas_are_written_with_their_own_columns(log_backend: LogBackend) -> None:
     """One writer takes rows of two feature schemas (a swap to a version with other features):
     each row lands in its schema's columns and reads back with ``logstore.read(schema=…)``;
