@@ -257,6 +257,7 @@ def test_empty_registry_starts_not_ready(tmp_path: Path) -> None:
         response = client.post("/predict", json=SEED_BODY)
         assert response.status_code == 503
         assert "no model is loaded" in response.json()["detail"]
+        assert "churnops train" in response.json()["detail"]  # the reason: nothing trained yet
         assert response.headers["retry-after"]
         assert client.post("/predict/batch", json=[SEED_BODY]).status_code == 503
         assert client.get("/model-info").json()["ready"] is False

@@ -176,7 +176,11 @@ def test_the_api_starts_not_ready_and_says_why(
             reason = client.get("/model-info").json()["last_reload_error"]
             assert expected in reason and redact(url) in reason and "s3" not in reason
             assert PASSWORD not in reason
-            assert client.post("/predict", json={}).status_code == 503
+            predict = client.post("/predict", json={})
+            assert predict.status_code == 503  # the real reason, not advice to train
+            detail = predict.json()["detail"]
+            assert expected in detail and redact(url) in detail and "churnops train" not in detail
+            assert PASSWORD not in detail and "s3" not in detail
 
 
 def test_db_import_copies_a_file_registry_once(

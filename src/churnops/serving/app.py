@@ -124,10 +124,7 @@ def app_for(state: ServingState) -> FastAPI:
                 ) from exc
         await anyio.to_thread.run_sync(state.predictor.refresh)
         if state.predictor.current is None:
-            logger.warning(
-                "starting without a model: %s",
-                state.predictor.last_reload_error or "the registry has no current model yet",
-            )
+            logger.warning("starting without a model: %s", state.predictor.not_ready_reason)
         state.updates.start(state.settings.database)
         tasks = (
             asyncio.create_task(

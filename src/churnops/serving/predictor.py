@@ -43,6 +43,7 @@ from churnops.serving.routing import (
 from churnops.settings import Settings
 
 logger = logging.getLogger("churnops.serving")
+NO_MODEL_YET = "the registry has no current model yet (run `churnops train`)"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,12 @@ class Predictor:
         """The champion: the model answering every request outside an experiment."""
         serving = self.serving
         return serving.champion if serving is not None else None
+
+    @property
+    def not_ready_reason(self) -> str:
+        """Why no model serves (``/health/ready``, the 503 of ``/predict``): the last reload's
+        failure — the registry unreadable, a version refused — else an empty registry."""
+        return self.last_reload_error or NO_MODEL_YET
 
     def refresh(self, force: bool = False) -> ReloadOutcome:
         """Load the version metadata.json makes current if it is not the one serving, and

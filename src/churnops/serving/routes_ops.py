@@ -140,8 +140,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
                 inference_log=log,
                 experiment_error=predictor.experiment_error,
             )
-        reason = predictor.last_reload_error or "the registry has no current model yet"
-        body = Readiness(status="not ready", reason=reason, inference_log=log)
+        body = Readiness(status="not ready", reason=predictor.not_ready_reason, inference_log=log)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.get(

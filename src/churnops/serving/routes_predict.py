@@ -65,8 +65,7 @@ def add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         if serving is None:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
-                "no model is loaded yet: the registry has no verified current model "
-                "(run `churnops train`; see /health/ready and /model-info)",
+                f"no model is loaded yet: {predictor.not_ready_reason}; see /health/ready",
                 headers={"Retry-After": retry_after},
             )
         return serving
