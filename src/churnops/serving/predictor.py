@@ -7,6 +7,8 @@ prediction), together with the ``ModelInputs`` of the feature schema it was trai
 version with other features swaps validation, encoding and log columns with the model, in the
 same single reference. Any failure — including a stored schema that cannot be served — leaves
 the old model serving and is kept in ``last_reload_error`` until the current version serves.
+A registry that cannot be read (its database away) fails every poll: that is logged at most
+once per 10 s, and its return once.
 
 The registry's experiment is followed the same way: its challenger is verified like a swap,
 then published with the champion in one ``Serving`` (``serving.routing``), so a request sees a
@@ -40,6 +42,7 @@ from churnops.serving.routing import (
     Serving,
     raw_headers,
 )
+from churnops.serving.throttled_log import ThrottledLog
 from churnops.settings import Settings
 
 logger = logging.getLogger("churnops.serving")
@@ -113,6 +116,10 @@ class Predictor:
         self.reload_failures = 0
         self._seen: Seen | None = None  # the registry as of the last full check
         self._lock = threading.Lock()
+        # an unreadable registry (the database away) fails every poll: one line per interval
+        self._unreadable_log = ThrottledLog(logger)
+        self._unreadable_since: str | None = None  # the first check of a run that failed
+        self._unreadable_checks = 0
 
     @property
     def current(self) -> LoadedModel | None:
@@ -143,7 +150,8 @@ class Predictor:
                 seen = (self.registry.stamp(), self.registry.pointer())
             except (OSError, ChurnopsError) as exc:  # a file, or the database, unreadable
                 self._seen = None
-                return self._failed_reload(f"cannot read the registry ({exc})")
+                return self._unreadable(exc)
+            self._readable_again()
             if seen == self._seen and not force:
                 return ReloadOutcome(False, self._serving_version(), self.last_reload_error)
             self._seen = seen
@@ -256,13 +264,34 @@ class Predictor:
             logger.warning("registry inconsistency: %s", warning)
         self.pointer_warning = warning
 
-    def _failed_reload(self, message: str) -> ReloadOutcome:
+    def _unreadable(self, exc: Exception) -> ReloadOutcome:
+        """A check that could not read the registry: logged at most once per interval."""
+        if self._unreadable_since is None:
+            self._unreadable_since = self.last_check_at
+        self._unreadable_checks += 1
+        return self._failed_reload(f"cannot read the registry ({exc})", self._unreadable_log)
+
+    def _readable_again(self) -> None:
+        """Say once that the registry can be read again after checks that could not."""
+        if self._unreadable_since is None:
+            return
+        logger.info(
+            "registry readable again (%d check(s) failed since %s)",
+            self._unreadable_checks,
+            self._unreadable_since,
+        )
+        self._unreadable_since, self._unreadable_checks = None, 0
+
+    def _failed_reload(self, message: str, log: ThrottledLog | None = None) -> ReloadOutcome:
         self.reload_failures += 1
         shown = self._home_relative(message)
         self.last_reload_error = f"{utc_now()} {shown}"
         serving = self.current
         still = f"{serving.entry.name} keeps serving" if serving else "no model is serving"
-        logger.warning("model reload failed: %s; %s", message, still)
+        if log is None:
+            logger.warning("model reload failed: %s; %s", message, still)
+        else:
+            log.event("model reload failed: %s; %s", message, still)
         return ReloadOutcome(False, self._serving_version(), shown)
 
     def _home_relative(self, message: str) -> str:

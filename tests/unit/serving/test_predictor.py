@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,29 @@ def test_reload_errors_name_paths_relative_to_the_home(two_versions: Settings) -
     error = predictor.last_reload_error
     assert error is not None and f"models/{onnx.name} is missing" in error
     assert str(two_versions.home) not in error and str(two_versions.home.resolve()) not in error
+
+
+def test_an_unreadable_registry_is_logged_once_per_interval_then_its_return(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A registry that cannot be read (the database away; here the pointer file replaced by
+    a folder) fails every poll: it used to log a warning on each; now one line per interval,
+    and one line when the registry can be read again."""
+    caplog.set_level(logging.INFO, logger="churnops.serving")
+    predictor = Predictor(settings, inputs_for)
+    predictor.refresh()
+    pointer = Registry(settings).pointer_path
+    name = pointer.read_text(encoding="utf-8")
+    pointer.unlink()
+    pointer.mkdir()
+    for _ in range(5):
+        assert predictor.refresh().error is not None
+    failures = [r for r in caplog.records if "model reload failed" in r.getMessage()]
+    assert len(failures) == 1 and "cannot read the registry" in failures[0].getMessage()
+    pointer.rmdir()
+    pointer.write_text(name, encoding="utf-8")
+    assert predictor.refresh().error is None
+    assert predictor.current is not None and predictor.last_reload_error is None
+    back = caplog.records[-1]
+    assert back.levelname == "INFO" and "registry readable again" in back.getMessage()
+    assert "5 check(s) failed" in back.getMessage()
