@@ -3,9 +3,10 @@
 FastAPI's default handler lists every error and echoes each offending input: a 30 KB batch of
 empty rows gets a 4 MB answer, an 8 MB row a 50 MB one, all built on the event loop. Here the
 answer shows the first ``MAX_ERRORS`` errors and ``error_count``, the total; an input is
-echoed only when small (long strings are cut, large or nested objects left out); whole-body
-inputs never. The errors are summarised where validation ran (a worker thread for batches),
-so the handler on the event loop only serialises a few small dicts.
+echoed only when small (long strings are cut, large or nested objects left out) and only when
+it is a field's value: never the body or a row as a whole, nor for a missing field (pydantic
+gives the object it is missing from). The errors are summarised where validation ran (a worker
+thread for batches), so the handler on the event loop only serialises a few small dicts.
 
 Listing errors costs about a microsecond each, in one call that holds the GIL (so even in a
 worker thread it stalls the event loop): past ``MAX_EXAMINED`` errors none is listed from that
@@ -67,12 +68,19 @@ def small_input(value: Any, nested: bool = False) -> Any:
     return value
 
 
+def is_a_field_value(error: Mapping[str, Any]) -> bool:
+    """Whether an error's input is a field's value, not the body or a row (``loc`` ending at
+    ``"body"`` or a row's index) nor the object a missing field is missing from."""
+    loc = error.get("loc", ())
+    return len(loc) > 1 and isinstance(loc[-1], str) and error.get("type") != "missing"
+
+
 def summarise(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The first ``MAX_ERRORS`` errors, JSON-safe, with their inputs shortened."""
     shown = []
     for error in islice(errors, MAX_ERRORS):
         entry = {key: value for key, value in error.items() if key != "input"}
-        if "input" in error and len(error.get("loc", ())) > 1:  # never the whole body
+        if "input" in error and is_a_field_value(error):
             value = small_input(error["input"])
             if value is not TOO_LARGE:
                 entry["input"] = value

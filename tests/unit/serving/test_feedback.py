@@ -185,6 +185,13 @@ def test_a_value_of_a_wrong_type_is_one_error(
     assert words in error["msg"]
 
 
+def test_a_missing_field_does_not_echo_the_item(api: TestClient) -> None:
+    """pydantic gives a missing field's error the item it is missing from: not echoed."""
+    for body, where in (({"customer_id": "F1"}, ["body"]), ([{"customer_id": "F1"}], ["body", 0])):
+        detail = api.post("/feedback", json=body, headers=AUTH).json()["detail"]
+        assert detail == [{"type": "missing", "loc": [*where, "outcome"], "msg": "Field required"}]
+
+
 def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: Settings) -> None:
     answer = api.post("/predict", json={**SEED_BODY, "customer_id": "F3"}).json()
     wait_logged(feedback_settings, 3)
