@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from churnops.errors import BadInputError
+
 
 @functools.cache
 def _file_mode() -> int:
@@ -80,3 +82,9 @@ def sha256_file(path: Path) -> str:
 def sha256_bytes(data: bytes) -> str:
     """The same digest as ``sha256_file`` of a file holding ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def refuse_to_replace(path: Path, advice: str, how: str = "pass --force") -> BadInputError:
+    """The refusal to overwrite a file the user has not asked to replace: what is there, what
+    to do instead, and how to replace it anyway (``--force``)."""
+    return BadInputError(f"{path} already exists; {advice}, or {how} to replace it")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from churnops.atomic import atomic_write_json, sha256_file
+from churnops.atomic import atomic_write_json, refuse_to_replace, sha256_file
 from churnops.data.generate import Generated, generate, generator_fits, write_csv
 from churnops.data.prepare import Prepared, prepare
 from churnops.errors import BadInputError, CheckFailedError
@@ -57,7 +57,17 @@ def training_options(
     return Options(calibration=calibration, costs=costs, threshold_by_cost=by_cost)
 
 
-def generate_step(settings: Settings) -> Generated:
+def generate_step(settings: Settings, force: bool = False) -> Generated:
+    """Synthetic customers into data/raw.csv, and beside it raw.meta.json with the file's
+    SHA-256. A data/raw.csv that meta file does not describe (the user's own data, or a file
+    copied over a generated one) is replaced only with ``force``."""
+    if not force and settings.raw_csv.is_file() and not _written_by_generate(settings):
+        raise refuse_to_replace(
+            settings.raw_csv,
+            f"it is not what `churnops generate` wrote ({settings.raw_meta.name} beside it does "
+            "not describe it): prepare it with `churnops prepare`",
+            "run `churnops generate --force`",
+        )
     schema = project_schema(settings)
     if not generator_fits(schema):
         raise BadInputError(
@@ -68,8 +78,18 @@ def generate_step(settings: Settings) -> Generated:
         )
     generated = generate(settings.rows, settings.seed)
     write_csv(generated.table, settings.raw_csv)
+    generated.meta["sha256"] = sha256_file(settings.raw_csv)
     atomic_write_json(settings.raw_meta, generated.meta)
     return generated
+
+
+def _written_by_generate(settings: Settings) -> bool:
+    """Whether data/raw.csv is, byte for byte, the file ``generate`` recorded in raw.meta.json."""
+    try:
+        meta = json.loads(settings.raw_meta.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("sha256") == sha256_file(settings.raw_csv)
 
 
 class QualityGateError(CheckFailedError):

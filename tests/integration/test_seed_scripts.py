@@ -52,6 +52,20 @@ def test_every_seed_script_exists() -> None:
         assert (SRC / f"{script}.py").is_file(), script
 
 
+def test_generate_data_runs_again_but_keeps_your_own_raw_csv(project: Path) -> None:
+    """`python src/generate_data.py` twice replaces its own data/raw.csv; a CSV of yours in its
+    place is refused (exit 2) and kept."""
+    for _ in range(2):
+        done = python(project, "generate_data")
+        assert done.returncode == 0, done.stderr
+    raw = project / "data" / "raw.csv"
+    raw.write_text("customer_id,churn\nmine,1\n", encoding="utf-8")
+    done = python(project, "generate_data")
+    assert done.returncode == 2
+    assert "already exists" in done.stderr and "--force" in done.stderr
+    assert raw.read_text(encoding="utf-8") == "customer_id,churn\nmine,1\n"
+
+
 @pytest.mark.slow
 def test_walkthrough(project: Path) -> None:
     """generate → prepare → train → (a second version) → evaluate → rollback, as in the lab,

@@ -134,6 +134,25 @@ def test_generate_json(churnops: Churnops, tmp_path: Path) -> None:
     assert meta == json.loads((tmp_path / "data" / "raw.meta.json").read_text("utf-8"))
 
 
+def test_generate_keeps_a_raw_csv_it_did_not_write(churnops: Churnops, tmp_path: Path) -> None:
+    """Your own data/raw.csv (no raw.meta.json beside it, or copied over a generated one) is
+    refused: exit 2, one line naming it and --force, the file untouched; generate replaces its
+    own file, and with --force any file."""
+    raw = tmp_path / "data" / "raw.csv"
+    raw.parent.mkdir()
+    mine = HEADER + "\nc1,3,20,60,month-to-month,card,0\n"
+    raw.write_text(mine, encoding="utf-8")
+    run = churnops("generate", "--home", tmp_path, "--rows", "50")
+    assert_one_line_error(run, 2, str(raw), "already exists", "churnops generate --force")
+    assert raw.read_text(encoding="utf-8") == mine
+
+    assert churnops("generate", "--home", tmp_path, "--rows", "50", "--force").code == 0
+    assert churnops("generate", "--home", tmp_path, "--rows", "60").code == 0  # its own file
+    raw.write_text(mine, encoding="utf-8")  # copied over the generated file, meta still there
+    assert_one_line_error(churnops("generate", "--home", tmp_path), 2, "already exists")
+    assert raw.read_text(encoding="utf-8") == mine
+
+
 def test_generate_summary_is_human_readable(churnops: Churnops, tmp_path: Path) -> None:
     """Without --json the summary is a table, not JSON."""
     run = churnops("generate", "--home", tmp_path, "--rows", "200")

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, progress, settings_for, step
-from churnops.errors import BadInputError
 
 if TYPE_CHECKING:
     from churnops.data.infer import Draft
@@ -41,14 +40,14 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Draft churnops.yaml from a CSV: feature types, ranges and categories, for you to review."""
-    from churnops.atomic import atomic_write_text
+    from churnops.atomic import atomic_write_text, refuse_to_replace
     from churnops.data.infer import draft_project, render, schema_of
     from churnops.project import project_path
 
     settings = settings_for(home, schema_file=schema)
     target = project_path(settings.schema_file, settings.home)
     if target.exists() and not force:
-        raise BadInputError(f"{target} already exists; review it, or pass --force to replace it")
+        raise refuse_to_replace(target, "review it")
     with progress(not as_json) as bar, step(bar, f"reading {from_path}"):
         draft = draft_project(from_path, label, id_column)
         text = render(draft)

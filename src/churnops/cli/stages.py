@@ -218,14 +218,21 @@ def generate(
     rows: RowsOpt = None,
     seed: SeedOpt = None,
     schema: SchemaOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace data/raw.csv even if generate did not write it"),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a seeded synthetic customer base (of the built-in schema) into data/raw.csv."""
+    """Generate a seeded synthetic customer base (of the built-in schema) into data/raw.csv.
+
+    It replaces a data/raw.csv only if generate wrote it (data/raw.meta.json records it),
+    any other file only with --force."""
     from churnops import workflow
 
     settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar, step(bar, f"generating {settings.rows:,} customers"):
-        generated = workflow.generate_step(settings)
+        generated = workflow.generate_step(settings, force=force)
     if as_json:
         print_json(generated.meta)
     else:
