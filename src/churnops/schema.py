@@ -21,10 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-# The customer ids the API accepts; ``prepare`` holds CSV rows to the same rule.
+# The customer ids the API accepts; ``prepare`` holds CSV rows to the same rule. Each pattern
+# has its ``_RULE``: the same in words, for messages (a test holds the two to each other).
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
+CUSTOMER_ID_RULE = "1 to 64 characters, each a letter A-Z or a-z, a digit or one of _ . : @ / + -"
 # The request ids the API takes from a client's X-Request-ID (else it makes its own)
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
+REQUEST_ID_RULE = "1 to 128 characters, each a letter A-Z or a-z, a digit or one of . _ : @ / + = -"
 SCHEMA_FORMAT = 2  # 1: the five built-in features only (registries written before project files)
 
 
@@ -221,7 +224,7 @@ class FeatureSchema(BaseModel):
 
         id_rule = pa.Check(
             lambda ids: ids.str.fullmatch(CUSTOMER_ID_PATTERN),
-            error=f"{self.id_column} not a valid id (at most 64 letters, digits, _ . : @ / + -)",
+            error=f"{self.id_column} not a valid id ({CUSTOMER_ID_RULE})",
         )
         columns: dict[str, pa.Column] = {
             # rows must be attributable to one customer, with an id the API would accept too

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from churnops import logstore
 from churnops.registry.promotion import switch
 from churnops.registry.store import Registry
-from churnops.schema import DEFAULT_SCHEMA
+from churnops.schema import CUSTOMER_ID_RULE, DEFAULT_SCHEMA
 from churnops.serving.app import app_for, build_state, create_app
 from churnops.serving.inference_log import LogLayout
 from churnops.settings import Settings
@@ -188,6 +188,7 @@ BAD_SINGLE = [
     ("negative", json.dumps({**SEED_BODY, "monthly_charges": -5}), 422, "greater than or equal"),
     ("unknown category", json.dumps({**SEED_BODY, "contract_type": "Weekly"}), 422, "'One year'"),
     ("deep nesting", "[" * 30_000 + "]" * 30_000, 422, "Invalid JSON"),
+    ("bad customer id", json.dumps({**SEED_BODY, "customer_id": "C 1"}), 422, CUSTOMER_ID_RULE),
 ]
 
 
@@ -331,6 +332,20 @@ def test_validation_errors_are_capped_and_never_echo_large_inputs(client: TestCl
     assert error["input"] == "A" * 100 + "…"
     too_big = client.post("/predict", json=huge)
     assert too_big.status_code == 413 and "/predict/batch" in too_big.json()["detail"]
+
+
+def test_a_bad_customer_id_is_told_in_words_and_not_echoed_whole(client: TestClient) -> None:
+    """/predict and /predict/batch say what a customer id may hold, not the regular
+    expression, and show a long bad id cut."""
+    long = "C 1" * 10_000
+    single = client.post("/predict", json={**SEED_BODY, "customer_id": long})
+    batch = client.post("/predict/batch", json=[SEED_BODY, {**SEED_BODY, "customer_id": long}])
+    for response, loc in ((single, ["body", "customer_id"]), (batch, ["body", 1, "customer_id"])):
+        assert response.status_code == 422 and len(response.content) < 2_000
+        [error] = response.json()["detail"]
+        assert error["loc"] == loc
+        assert error["msg"] == f"Input should be a customer id: {CUSTOMER_ID_RULE}"
+        assert error["input"] == long[:100] + "…"
 
 
 def test_an_error_never_echoes_the_body_or_a_row(client: TestClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 from cli_support import RunCli, assert_one_line_error
 
 from churnops import logstore
+from churnops.schema import CUSTOMER_ID_RULE, REQUEST_ID_RULE
 from churnops.settings import Settings
 
 FEATURES = (12, 65.5, 786.0, "Month-to-month", "Electronic check")
@@ -112,6 +113,31 @@ def test_one_bad_row_and_nothing_is_imported(
     )
     found = run_cli("labels", "import", path, "--home", logged.home)
     assert_one_line_error(found, 2, "3 bad row(s) of 4", "nothing was imported", "row 2:", "row 4")
+    assert stored_outcomes(logged) == 0
+
+
+def test_bad_ids_are_told_in_words_without_echoing_them_whole(
+    logged: Settings, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A bad id's reason says what an id may hold, not the regular expression, and shows a
+    long id cut."""
+    long = "C" * 10_000
+    path = write(
+        tmp_path / "outcomes.csv",
+        [
+            {"request_id": "r 1", "customer_id": "C1", "outcome": "yes", "observed_at": OBSERVED},
+            {"request_id": "", "customer_id": long, "outcome": "no", "observed_at": OBSERVED},
+        ],
+    )
+    found = run_cli("labels", "import", path, "--home", logged.home)
+    assert_one_line_error(
+        found,
+        2,
+        "2 bad row(s) of 2",
+        f"row 1: request_id 'r 1' is not a valid id: use {REQUEST_ID_RULE}",
+        f"row 2: customer_id '{long[:80]}…' is not a valid id: use {CUSTOMER_ID_RULE}",
+    )
+    assert "[A-Za-z" not in found.err and len(found.err) < 1_000
     assert stored_outcomes(logged) == 0
 
 

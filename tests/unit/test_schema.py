@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -10,8 +12,12 @@ import pytest
 from churnops.model.train import build_pipeline
 from churnops.schema import (
     CONTRACT_TYPES,
+    CUSTOMER_ID_PATTERN,
+    CUSTOMER_ID_RULE,
     DEFAULT_SCHEMA,
     PAYMENT_METHODS,
+    REQUEST_ID_PATTERN,
+    REQUEST_ID_RULE,
     FeatureSchema,
 )
 
@@ -141,3 +147,21 @@ def test_billing_consistency(
         dtype="float64",
     )
     assert bool(DEFAULT_SCHEMA.rules[0].consistent(frame).iloc[0]) is consistent
+
+
+@pytest.mark.parametrize(
+    ("pattern", "rule"),
+    [(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE), (REQUEST_ID_PATTERN, REQUEST_ID_RULE)],
+)
+def test_an_id_rule_in_words_says_what_its_pattern_allows(pattern: str, rule: str) -> None:
+    """Messages give an id's rule in words, not its regular expression: the words allow the
+    same characters and lengths as the pattern ("1 to N characters, …, one of _ . …")."""
+    longest = int(rule.split()[2])
+    assert rule.startswith(f"1 to {longest} characters")
+    listed = set(rule.split("one of ")[1].split())
+    for char in map(chr, range(32, 127)):  # printable ASCII; other characters are in no id
+        allowed = char.isalnum() or char in listed
+        assert bool(re.fullmatch(pattern, char)) == allowed, char
+    assert not re.fullmatch(pattern, "é")
+    assert re.fullmatch(pattern, "a" * longest)
+    assert not re.fullmatch(pattern, "a" * (longest + 1)) and not re.fullmatch(pattern, "")

@@ -19,7 +19,14 @@ from typing import Any
 
 from churnops.errors import BadInputError
 from churnops.monitoring.window import iso, parse_time
-from churnops.schema import CUSTOMER_ID_PATTERN, REQUEST_ID_PATTERN, LabelValues, label_key
+from churnops.schema import (
+    CUSTOMER_ID_PATTERN,
+    CUSTOMER_ID_RULE,
+    REQUEST_ID_PATTERN,
+    REQUEST_ID_RULE,
+    LabelValues,
+    label_key,
+)
 
 FUTURE_SLACK_S = 300.0  # clocks disagree a little; an outcome from further ahead is a mistake
 CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
@@ -67,12 +74,14 @@ def blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _identifier(value: Any, pattern: re.Pattern[str], name: str) -> str:
+def _identifier(value: Any, pattern: re.Pattern[str], rule: str, name: str) -> str:
+    """The id in ``value`` ("" when blank), or an error saying ``rule``: ``pattern`` in words."""
     if blank(value):
         return ""
     text = str(value).strip()
     if not pattern.fullmatch(text):
-        raise BadInputError(f"{name} {text[:80]!r} is not a valid id ({pattern.pattern})")
+        shown = text if len(text) <= 80 else text[:80] + "…"
+        raise BadInputError(f"{name} {shown!r} is not a valid id: use {rule}")
     return text
 
 
@@ -117,8 +126,8 @@ def make_outcome(
     now: float,
 ) -> Outcome:
     """A checked outcome, or ``BadInputError`` saying what is wrong with it."""
-    request = _identifier(request_id, REQUEST_ID, "request_id")
-    customer = _identifier(customer_id, CUSTOMER_ID, "customer_id")
+    request = _identifier(request_id, REQUEST_ID, REQUEST_ID_RULE, "request_id")
+    customer = _identifier(customer_id, CUSTOMER_ID, CUSTOMER_ID_RULE, "customer_id")
     if not request and not customer:
         raise BadInputError("neither a customer id nor a request id is given")
     return Outcome(

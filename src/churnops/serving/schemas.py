@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError, core_schema
 
 from churnops.data import cells
 from churnops.schema import (
     CUSTOMER_ID_PATTERN,
+    CUSTOMER_ID_RULE,
     REQUEST_ID_PATTERN,
+    REQUEST_ID_RULE,
     SEED_EXAMPLE,
     CategoricalFeature,
     FeatureSchema,
@@ -29,9 +32,40 @@ from churnops.schema import (
 )
 
 ExtraFields = Literal["ignore", "forbid"]
-# ids as the API reads them wherever they are sent: surrounding spaces dropped, then checked
-CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CUSTOMER_ID_PATTERN)]
-RequestId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=REQUEST_ID_PATTERN)]
+
+
+@dataclass(frozen=True)
+class IdText:
+    """An id as the API reads it wherever it is sent: text, surrounding spaces dropped, held to
+    ``pattern``. Anything else is one error, ``message``, saying in words what an id may hold
+    (not the regular expression). All in pydantic's core: no Python call per value."""
+
+    pattern: str
+    error_type: str
+    message: str
+
+    def __get_pydantic_core_schema__(self, _: Any, __: Any) -> core_schema.CoreSchema:
+        return core_schema.custom_error_schema(
+            core_schema.str_schema(strip_whitespace=True, pattern=self.pattern),
+            custom_error_type=self.error_type,
+            custom_error_message=self.message,
+        )
+
+
+CustomerId = Annotated[
+    str,
+    IdText(
+        CUSTOMER_ID_PATTERN,
+        "customer_id_invalid",
+        f"Input should be a customer id: {CUSTOMER_ID_RULE}",
+    ),
+]
+RequestId = Annotated[
+    str,
+    IdText(
+        REQUEST_ID_PATTERN, "request_id_invalid", f"Input should be a request id: {REQUEST_ID_RULE}"
+    ),
+]
 ROW_DESCRIPTION = (
     "One customer's features, as declared by the feature schema of the model serving. Numbers "
     'may be sent as numeric text ("12"); categories in any case and spacing, or as a declared '

@@ -12,6 +12,7 @@ from conftest import SEED_BODY, serving_settings
 from fastapi import Request
 from fastapi.testclient import TestClient
 
+from churnops.schema import CUSTOMER_ID_RULE, REQUEST_ID_RULE
 from churnops.serving.app import create_app
 from churnops.serving.security import TokenGuard
 from churnops.settings import Settings
@@ -214,7 +215,8 @@ def test_a_request_id_names_the_prediction(api: TestClient, feedback_settings: S
         ([{"customer_id": "F1", "outcome": 1}, {"customer_id": "NOPE", "outcome": 1}], 404, "NOPE"),
         ({"request_id": "never-answered", "outcome": 1}, 404, "request never-answered"),
         ({"customer_id": "F1", "outcome": 1, "extra": 2}, 422, "extra"),
-        ({"customer_id": "F 1", "outcome": 1}, 422, "pattern"),
+        ({"customer_id": "F 1", "outcome": 1}, 422, CUSTOMER_ID_RULE),
+        ({"request_id": "r 1", "outcome": 1}, 422, REQUEST_ID_RULE),
         ([], 422, "at least 1"),
         ([{"customer_id": "F1", "outcome": 1}] * 1_001, 422, "at most 1000"),
     ],
@@ -225,6 +227,25 @@ def test_a_wrong_call_records_nothing(
     response = api.post("/feedback", json=body, headers=AUTH)
     assert response.status_code == status, response.text
     assert words in response.text
+    assert stored(feedback_settings) == []
+
+
+def test_bad_ids_are_told_in_words_without_echoing_them_whole(
+    api: TestClient, feedback_settings: Settings
+) -> None:
+    """Each bad id is one error saying what an id may hold (not a regular expression); a long
+    one is shown cut, so the answer stays small."""
+    long = "x" * 30_000
+    body = [{"customer_id": long, "outcome": 1}, {"request_id": f"r {long}", "outcome": 1}]
+    response = api.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert len(response.content) < 2_000
+    customer, request = response.json()["detail"]
+    assert customer["loc"] == ["body", 0, "customer_id"]
+    assert customer["msg"] == f"Input should be a customer id: {CUSTOMER_ID_RULE}"
+    assert request["loc"] == ["body", 1, "request_id"]
+    assert request["msg"] == f"Input should be a request id: {REQUEST_ID_RULE}"
+    assert "[A-Za-z" not in response.text
     assert stored(feedback_settings) == []
 
 

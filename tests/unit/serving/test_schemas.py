@@ -11,7 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from churnops.data.prepare import prepare_frame
-from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
+from churnops.schema import (
+    CUSTOMER_ID_RULE,
+    DEFAULT_SCHEMA,
+    CategoricalFeature,
+    FeatureSchema,
+    NumericFeature,
+)
 from churnops.serving.errors import SummarisedValidationError
 from churnops.serving.inputs import ModelInputs
 from churnops.serving.schemas import build_row_model
@@ -84,8 +90,8 @@ def test_seed_example_is_valid() -> None:
         ({"monthly_charges": -1}, "greater_than_equal"),  # below it
         ({"total_charges": 1e308}, "less_than_equal"),  # huge
         ({"contract_type": "Weekly"}, "literal_error"),  # unknown category
-        ({"customer_id": ""}, "string_pattern_mismatch"),  # an empty id is no id
-        ({"customer_id": "x" * 65}, "string_pattern_mismatch"),  # ids are short
+        ({"customer_id": ""}, "customer_id_invalid"),  # an empty id is no id
+        ({"customer_id": "x" * 65}, "customer_id_invalid"),  # ids are short
     ],
 )
 def test_it_refuses_bad_values(change: dict[str, Any], error_type: str) -> None:
@@ -184,3 +190,13 @@ def test_rows_prepare_accepts_mean_the_same_to_the_api() -> None:
     for values, (_, prepared) in zip(cells, clean.iterrows(), strict=True):
         row = row_model.model_validate_json(json.dumps(dict(zip(names, values, strict=True))))
         assert [getattr(row, name) for name in names] == [prepared[name] for name in names]
+
+
+@pytest.mark.parametrize("bad", ["F 1", "", "x" * 65, "Müller", [1], {"id": "F1"}])
+def test_a_bad_customer_id_is_told_in_words(bad: object) -> None:
+    """One error saying what an id may hold, not the regular expression, whatever is wrong."""
+    with pytest.raises(ValidationError) as caught:
+        build_row_model(DEFAULT_SCHEMA).model_validate({**SEED_BODY, "customer_id": bad})
+    [error] = caught.value.errors()
+    assert error["loc"] == ("customer_id",)
+    assert error["msg"] == f"Input should be a customer id: {CUSTOMER_ID_RULE}"
