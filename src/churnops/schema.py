@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 # has its ``_RULE``: the same in words, for messages (a test holds the two to each other).
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:@/+-]{1,64}$"
 CUSTOMER_ID_RULE = "1 to 64 characters, each a letter A-Z or a-z, a digit or one of _ . : @ / + -"
+# The API also takes a customer id as a JSON whole number, read as its decimal text (42 and
+# 42.0 are "42", as ``prepare`` reads a CSV's 42): from 0 (a negative number is more likely a
+# placeholder such as -1 than an id) to 2**53 - 1, the largest up to which every JSON reader
+# (a double) holds each integer exactly; larger ones are sent as text
+CUSTOMER_ID_NUMBER_MAX = 2**53 - 1
 # The request ids the API takes from a client's X-Request-ID (else it makes its own)
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
 REQUEST_ID_RULE = "1 to 128 characters, each a letter A-Z or a-z, a digit or one of . _ : @ / + = -"

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError, core_schema
 
 from churnops.data import cells
 from churnops.schema import (
+    CUSTOMER_ID_NUMBER_MAX,
     CUSTOMER_ID_PATTERN,
     CUSTOMER_ID_RULE,
     REQUEST_ID_PATTERN,
@@ -37,19 +38,43 @@ ExtraFields = Literal["ignore", "forbid"]
 @dataclass(frozen=True)
 class IdText:
     """An id as the API reads it wherever it is sent: text, surrounding spaces dropped, held to
-    ``pattern``. Anything else is one error, ``message``, saying in words what an id may hold
-    (not the regular expression). All in pydantic's core: no Python call per value."""
+    ``pattern`` — or, with ``number_max``, a JSON whole number from 0 to ``number_max`` read as
+    its decimal text (300 and 300.0 are "300"; the OpenAPI document says integer, which JSON
+    Schema holds 300.0 to be). Anything else is one error, ``message``, saying in words what
+    an id may hold (not the regular expression). Text is tried first, in pydantic's core: a
+    text id costs no Python call."""
 
     pattern: str
     error_type: str
     message: str
+    number_max: int | None = None
 
     def __get_pydantic_core_schema__(self, _: Any, __: Any) -> core_schema.CoreSchema:
-        return core_schema.custom_error_schema(
-            core_schema.str_schema(strip_whitespace=True, pattern=self.pattern),
+        text = core_schema.str_schema(strip_whitespace=True, pattern=self.pattern)
+        if self.number_max is None:
+            return core_schema.custom_error_schema(
+                text, custom_error_type=self.error_type, custom_error_message=self.message
+            )
+        number = core_schema.no_info_plain_validator_function(
+            self._number_text,
+            json_schema_input_schema=core_schema.int_schema(ge=0, le=self.number_max),
+        )
+        return core_schema.union_schema(
+            [text, number],
+            mode="left_to_right",
             custom_error_type=self.error_type,
             custom_error_message=self.message,
         )
+
+    def _number_text(self, value: Any) -> str:
+        """The decimal text of a whole number in range; reached only by a value that is no text
+        id (a failure here is reported as the union's one error)."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or not 0 <= value <= cast(int, self.number_max):
+            raise PydanticCustomError(self.error_type, self.message)
+        return str(value)
 
 
 CustomerId = Annotated[
@@ -57,7 +82,9 @@ CustomerId = Annotated[
     IdText(
         CUSTOMER_ID_PATTERN,
         "customer_id_invalid",
-        f"Input should be a customer id: {CUSTOMER_ID_RULE}",
+        f"Input should be a customer id: text of {CUSTOMER_ID_RULE}; or a whole number from 0 "
+        f"to {CUSTOMER_ID_NUMBER_MAX} (send a larger one as text)",
+        CUSTOMER_ID_NUMBER_MAX,
     ),
 ]
 RequestId = Annotated[

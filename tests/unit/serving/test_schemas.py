@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
 from churnops.data.prepare import prepare_frame
 from churnops.schema import (
+    CUSTOMER_ID_NUMBER_MAX,
     CUSTOMER_ID_RULE,
     DEFAULT_SCHEMA,
     CategoricalFeature,
@@ -192,11 +194,83 @@ def test_rows_prepare_accepts_mean_the_same_to_the_api() -> None:
         assert [getattr(row, name) for name in names] == [prepared[name] for name in names]
 
 
-@pytest.mark.parametrize("bad", ["F 1", "", "x" * 65, "Müller", [1], {"id": "F1"}])
+ID_MESSAGE = (
+    f"Input should be a customer id: text of {CUSTOMER_ID_RULE}; or a whole number from 0 to "
+    f"{CUSTOMER_ID_NUMBER_MAX} (send a larger one as text)"
+)
+# values at the edges of what a customer id may be, and whether each is one
+ID_EDGES: list[tuple[Any, bool]] = [
+    ("F1", True),
+    (" F1 ", True),  # surrounding spaces are dropped (which the published pattern omits)
+    ("x" * 64, True),
+    (0, True),
+    (300, True),
+    (300.0, True),  # JSON Schema's integer includes 300.0
+    (CUSTOMER_ID_NUMBER_MAX, True),
+    (float(CUSTOMER_ID_NUMBER_MAX), True),
+    ("F 1", False),
+    ("", False),
+    ("x" * 65, False),
+    ("Müller", False),
+    (-1, False),  # a negative number is more likely a placeholder than an id
+    (CUSTOMER_ID_NUMBER_MAX + 1, False),
+    (10**70, False),
+    (1e300, False),
+    (300.5, False),
+    (True, False),
+    ([1], False),
+    ({"id": "F1"}, False),
+]
+
+
+@pytest.mark.parametrize("bad", [value for value, valid in ID_EDGES if not valid])
 def test_a_bad_customer_id_is_told_in_words(bad: object) -> None:
     """One error saying what an id may hold, not the regular expression, whatever is wrong."""
     with pytest.raises(ValidationError) as caught:
-        build_row_model(DEFAULT_SCHEMA).model_validate({**SEED_BODY, "customer_id": bad})
+        build_row_model(DEFAULT_SCHEMA).model_validate_json(
+            json.dumps({**SEED_BODY, "customer_id": bad})
+        )
     [error] = caught.value.errors()
     assert error["loc"] == ("customer_id",)
-    assert error["msg"] == f"Input should be a customer id: {CUSTOMER_ID_RULE}"
+    assert error["msg"] == ID_MESSAGE
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [(42, "42"), (300.0, "300"), (0, "0"), (CUSTOMER_ID_NUMBER_MAX, str(CUSTOMER_ID_NUMBER_MAX))],
+)
+def test_a_whole_number_customer_id_is_its_decimal_text(sent: object, read: str) -> None:
+    """In a JSON body and in a parsed one (a batch's rows validated one by one)."""
+    row_model = build_row_model(DEFAULT_SCHEMA)
+    body = {**SEED_BODY, "customer_id": sent}
+    assert row_model.model_validate_json(json.dumps(body)).customer_id == read  # type: ignore[attr-defined]
+    assert row_model.model_validate(body).customer_id == read  # type: ignore[attr-defined]
+
+
+def test_a_numeric_customer_id_is_read_as_prepare_reads_it_in_a_csv() -> None:
+    """The JSON integer 7000 and the text "7000" are the same id, the one ``prepare`` reads
+    from a CSV's 7000: A/B assignment hashes that text, so both must give the same."""
+    raw = pd.DataFrame([("7000", *map(str, SEED_BODY.values()), "0")])
+    raw.columns = [DEFAULT_SCHEMA.id_column, *SEED_BODY, DEFAULT_SCHEMA.label]
+    prepared = prepare_frame(raw.astype(object), DEFAULT_SCHEMA)[0][DEFAULT_SCHEMA.id_column][0]
+    row_model = build_row_model(DEFAULT_SCHEMA)
+    for sent in (7000, 7000.0, "7000", " 7000 "):
+        row = row_model.model_validate_json(json.dumps({**SEED_BODY, "customer_id": sent}))
+        assert row.customer_id == prepared == "7000"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("value", "valid"), [edge for edge in ID_EDGES if edge[0] != " F1 "])
+def test_the_published_customer_id_schema_is_what_is_accepted(value: Any, valid: bool) -> None:
+    """The OpenAPI document's customer_id schema (a JSON Schema) and the validation agree at
+    the edges: a schema-valid id is never refused, nor a schema-invalid one accepted. (Not
+    for surrounding spaces, which are dropped but which the pattern does not mention.)"""
+    row_model = build_row_model(DEFAULT_SCHEMA)
+    published = row_model.model_json_schema()["properties"][DEFAULT_SCHEMA.id_column]
+    assert jsonschema.Draft202012Validator(published).is_valid(value) == valid
+    body = json.dumps({**SEED_BODY, "customer_id": value})
+    try:
+        row_model.model_validate_json(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == valid
