@@ -26,10 +26,14 @@ import pyarrow as pa
 from churnops.data.prepare import read_raw
 from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, distinct, make_outcome
-from churnops.outcomes.store import ConflictingOutcomesError, OutcomeStore, Recorded
+from churnops.outcomes.store import (
+    SHOWN_REASONS,
+    ConflictingOutcomesError,
+    OutcomeStore,
+    Recorded,
+)
 from churnops.schema import FeatureSchema
 
-SHOWN_REASONS = 5
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 

@@ -56,7 +56,8 @@ from churnops.errors import BadInputError
 from churnops.outcomes.records import Outcome, disagreement
 
 MatchPolicy = Literal["some", "every"]  # refuse unless some / every outcome labels a prediction
-SHOWN_UNMATCHED = 5
+# how many bad rows, unmatched outcomes or conflicting pairs a refusal lists (then a count)
+SHOWN_REASONS = 5
 OUTCOME_COLUMNS = ("outcome_id", "outcome", "outcome_observed_at")
 JOIN_KEYS = ("id", "request_id", "customer_id", "ts")  # what the join reads of each prediction
 BATCH = "batch"  # in ``predictions(scored=…)``: whether a row came from ``scored``
@@ -313,7 +314,7 @@ class SqlOutcomeStore:
             changed=len(changed),
             unchanged=len(outcomes) - len(new) - len(changed),
             unmatched=len(unmatched),
-            first_unmatched=tuple(unmatched[:SHOWN_UNMATCHED]),
+            first_unmatched=tuple(unmatched[:SHOWN_REASONS]),
             matched_log=len(logged),
             matched_scores=len(batch or ()),
         )
@@ -330,7 +331,7 @@ class SqlOutcomeStore:
                 disagreement(
                     f"outcome {later}", outcomes[later], f"outcome {first}", outcomes[first]
                 )
-                for first, later in pairs[:SHOWN_UNMATCHED]
+                for first, later in pairs[:SHOWN_REASONS]
             ]
             raise ConflictingOutcomesError(
                 f"{len(pairs)} pair(s) of outcomes disagree, nothing was recorded; "
@@ -524,7 +525,7 @@ def _check_policy(
     refused = bool(unmatched) if require == "every" else total > 0 and len(unmatched) == total
     if not refused:
         return
-    shown = ", ".join(unmatched[:SHOWN_UNMATCHED])
+    shown = ", ".join(unmatched[:SHOWN_REASONS])
     what = "logged or batch-scored prediction" if scored else "logged prediction"
     where = "" if logged or scored else " (no prediction has been logged yet)"
     if require == "every":
