@@ -30,10 +30,23 @@ CUSTOMER_ID_RULE = "1 to 64 characters, each a letter A-Z or a-z, a digit or one
 # placeholder such as -1 than an id) to 2**53 - 1, the largest up to which every JSON reader
 # (a double) holds each integer exactly; larger ones are sent as text
 CUSTOMER_ID_NUMBER_MAX = 2**53 - 1
+
 # The request ids the API takes from a client's X-Request-ID (else it makes its own)
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
 REQUEST_ID_RULE = "1 to 128 characters, each a letter A-Z or a-z, a digit or one of . _ : @ / + = -"
 SCHEMA_FORMAT = 2  # 1: the five built-in features only (registries written before project files)
+
+
+def whole_number_text(value: Any) -> str | None:
+    """A whole number's decimal text — 42 and 42.0 are "42", as a CSV's 42 reads — else None
+    (a fraction, a boolean, not a number): how an id sent as a number becomes an id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float | np.floating) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return None
 
 
 def spelling_key(value: str) -> str:

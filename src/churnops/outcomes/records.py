@@ -26,6 +26,7 @@ from churnops.schema import (
     REQUEST_ID_RULE,
     LabelValues,
     label_key,
+    whole_number_text,
 )
 
 FUTURE_SLACK_S = 300.0  # clocks disagree a little; an outcome from further ahead is a mistake
@@ -78,7 +79,7 @@ def _identifier(value: Any, pattern: re.Pattern[str], rule: str, name: str) -> s
     """The id in ``value`` ("" when blank), or an error saying ``rule``: ``pattern`` in words."""
     if blank(value):
         return ""
-    text = str(value).strip()
+    text = whole_number_text(value) or str(value).strip()  # a Parquet column of ids as floats
     if not pattern.fullmatch(text):
         shown = text if len(text) <= 80 else text[:80] + "…"
         raise BadInputError(f"{name} {shown!r} is not a valid id: use {rule}")

@@ -30,6 +30,7 @@ from churnops.schema import (
     CategoricalFeature,
     FeatureSchema,
     NumericFeature,
+    whole_number_text,
 )
 
 ExtraFields = Literal["ignore", "forbid"]
@@ -69,12 +70,10 @@ class IdText:
     def _number_text(self, value: Any) -> str:
         """The decimal text of a whole number in range; reached only by a value that is no text
         id (a failure here is reported as the union's one error)."""
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if not whole or not 0 <= value <= cast(int, self.number_max):
+        text = whole_number_text(value)
+        if text is None or not 0 <= int(text) <= cast(int, self.number_max):
             raise PydanticCustomError(self.error_type, self.message)
-        return str(value)
+        return text
 
 
 CustomerId = Annotated[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +98,14 @@ def test_repeats_are_dropped_and_disagreements_named() -> None:
     assert len(found.conflicts) == 1
     assert found.conflicts[0].startswith("row 4: customer C1 stayed")
     assert "row 1 says churned" in found.conflicts[0]
+
+
+@pytest.mark.parametrize("cell", [42, 42.0, np.float64(42.0), np.int64(42), "42", " 42 "])
+def test_an_id_read_as_a_number_is_the_text_a_csv_gives(cell: object) -> None:
+    """A Parquet column of ids holding floats (ints with a missing value) gives 42.0: it is the
+    id "42", as a CSV's 42 and the API's 42 are, so its outcome joins the logged predictions."""
+    assert make_outcome(None, cell, "yes", "2025-05-01", LABELS, NOW).customer_id == "42"
+
+
+def test_a_fractional_id_is_kept_as_written() -> None:
+    assert make_outcome(None, 42.5, "yes", "2025-05-01", LABELS, NOW).customer_id == "42.5"
