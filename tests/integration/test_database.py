@@ -83,23 +83,28 @@ def test_each_wrong_database_is_one_clear_line(
     tmp_path: Path,
     args: tuple[str, ...],
 ) -> None:
-    """Unreachable server, wrong password, missing database: exit 2, one line, the URL shown
-    without its password, and what to do."""
+    """Unreachable server, wrong password, missing database, invalid URL: exit 2, one line,
+    the URL shown without its password, and what to do (asking whether PostgreSQL runs there
+    only when it could not be reached)."""
     monkeypatch.chdir(tmp_path)
     cases = {
         f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
         postgres_cluster.url(password="s3cret"): "refused the user or password",
         postgres_cluster.url("no_such_db"): "'no_such_db' does not exist",
         # the driver's own message about these quotes the password: masked
-        postgres_cluster.url(password="s3cret%ZZ"): "the URL cannot be read",
-        postgres_cluster.url() + "?nonsense=1": "the URL cannot be read",
+        postgres_cluster.url(password="s3cret%ZZ"): "the URL is invalid",
+        postgres_cluster.url() + "?nonsense=1": "the URL is invalid",
         postgres_cluster.url(password="s3#cret") + "x": "refused the user or password",
+        # values libpq refuses before connecting: the URL is wrong, not the server away
+        "postgresql://postgres:s3cret@127.0.0.1:99999/x": 'invalid (invalid port number: "99999")',
+        postgres_cluster.url() + "?sslmode=bogus": 'invalid (invalid sslmode value: "bogus")',
     }
     for url, expected in cases.items():
         monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
         line = _one_line_error(run_cli, *args)
         assert expected in line and redact(url) in line, line
         assert "s3cret" not in line and "s3#cret" not in line
+        assert ("is PostgreSQL running" in line) == ("cannot reach" in expected), line
 
 
 def test_a_refusal_by_the_database_is_one_line(
@@ -108,21 +113,31 @@ def test_a_refusal_by_the_database_is_one_line(
     run_cli: RunCli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A role without the right to create tables: `db upgrade` says so in one line (exit 2),
-    not with the driver's traceback."""
+    """A role without the right to create tables, or to connect to the database at all: one
+    line (exit 2) naming the database (without the password) and the refusal, not the
+    driver's traceback nor a question whether PostgreSQL runs there."""
     name = blank_database.value.rsplit("/", 1)[1]
     with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
         conn.execute("CREATE ROLE reader LOGIN PASSWORD 's3cret'")
+        conn.execute("CREATE ROLE outsider LOGIN PASSWORD 's3cret'")
+        conn.execute(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC')
         conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO reader')
     try:
         url = blank_database.value.replace(f"postgres:{PASSWORD}@", "reader:s3cret@")
         monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
         line = _one_line_error(run_cli, "db", "upgrade")
         assert "permission denied" in line and "SQLSTATE 42501" in line, line
+        assert f"the database {redact(url)} refused this" in line, line
+        url = blank_database.value.replace(f"postgres:{PASSWORD}@", "outsider:s3cret@")
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
+        line = _one_line_error(run_cli, "db", "upgrade")
+        assert redact(url) in line and f"may not connect to the database '{name}'" in line, line
+        assert "is PostgreSQL running" not in line, line
     finally:
         with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
             conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM reader')
             conn.execute("DROP ROLE reader")
+            conn.execute("DROP ROLE outsider")
 
 
 def test_an_old_or_a_newer_schema_is_refused(

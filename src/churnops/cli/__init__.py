@@ -25,6 +25,7 @@ from churnops.cli import (
 )
 from churnops.cli.ui import err_console
 from churnops.errors import ChurnopsError
+from churnops.settings import load_settings
 
 
 def _flags_show_no_type() -> None:
@@ -139,7 +140,17 @@ def _database_failure(exc: Exception) -> str | None:
         return None
     first = (str(exc).splitlines() or [type(exc).__name__])[0]
     state = f" [SQLSTATE {exc.sqlstate}]" if getattr(exc, "sqlstate", None) else ""
+    named = _database()
     return (
-        f"the database refused this ({first}){state}; check the role's rights and the schema "
-        "with `churnops db status`"
+        f"the database{f' {named}' if named else ''} refused this ({first}){state}; check the "
+        "role's rights and the schema with `churnops db status`"
     )
+
+
+def _database() -> str:
+    """The database the commands use (CHURNOPS_DATABASE_URL, the only one a command connects
+    to), shown without its password; "" if it cannot be told."""
+    try:
+        return str(load_settings().database or "")
+    except ChurnopsError:
+        return ""

@@ -15,7 +15,8 @@ APPLICATION = "churnops"
 
 def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     """A connection to ``url``; ``BadInputError`` naming the URL (without its password) and
-    what to do when the server is unreachable, refuses the password or lacks the database."""
+    what to do when the URL is invalid, the server is unreachable, refuses the password or the
+    role, or lacks the database."""
     try:
         return psycopg.connect(
             url.value,
@@ -26,14 +27,15 @@ def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tu
     except psycopg.OperationalError as exc:
         raise connection_error(url, exc) from exc
     except psycopg.ProgrammingError as exc:  # the URL itself: bad %-encoding, unknown parameter
-        raise url_error(url, exc) from None
+        raise url_error(url, str(exc)) from None
 
 
-def url_error(url: DatabaseUrl, exc: psycopg.ProgrammingError) -> BadInputError:
-    """A URL libpq cannot read; its message can quote the password, so it is masked."""
-    reason = scrub(str(exc).splitlines()[0], url.value)
+def url_error(url: DatabaseUrl, message: str) -> BadInputError:
+    """A URL libpq cannot use (``message``, the driver's words); they can quote the password,
+    so it is masked."""
+    reason = scrub(message.splitlines()[0], url.value)
     return BadInputError(
-        f"database {url}: the URL cannot be read ({reason}); it looks like "
+        f"database {url}: the URL is invalid ({reason}); it looks like "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with %XX for special characters"
     )
 
@@ -42,14 +44,20 @@ def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInpu
     """What a failed connection means, in one line. libpq reports these as messages only
     (no SQLSTATE before the session exists), so they are told apart by their wording."""
     text = str(exc)
+    reason = text.splitlines()[0].split("failed: ")[-1].removeprefix("connection is bad: ").strip()
+    if reason.startswith("invalid "):  # a value libpq refuses before connecting: port 99999, …
+        return url_error(url, reason)
     if "password authentication failed" in text or "no password supplied" in text:
         advice = "the server refused the user or password; check CHURNOPS_DATABASE_URL"
     elif "database" in text and "does not exist" in text:
         name = url_database(url)
         advice = f"the database {name!r} does not exist; create it (createdb {name}), then run "
         advice += "`churnops db upgrade`"
+    elif "permission denied for database" in text:
+        name = url_database(url)
+        advice = f"the user may not connect to the database {name!r} ({reason}); grant it the "
+        advice += f"right (GRANT CONNECT ON DATABASE {name} TO …) or use another user"
     else:
-        reason = text.splitlines()[0].split("failed: ")[-1].strip()
         advice = f"cannot reach the server ({reason}); is PostgreSQL running at that address?"
     return BadInputError(f"database {url}: {advice}")
 
@@ -59,4 +67,4 @@ def url_database(url: DatabaseUrl) -> str:
     try:
         return str(psycopg.conninfo.conninfo_to_dict(url.value).get("dbname", ""))
     except psycopg.ProgrammingError as exc:
-        raise url_error(url, exc) from None
+        raise url_error(url, str(exc)) from None
