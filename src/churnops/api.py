@@ -1,9 +1,31 @@
-"""The ASGI entry point: ``uvicorn churnops.api:app`` (``churnops serve`` runs it).
+"""The ASGI entry point: ``uvicorn churnops.api:app`` (``churnops serve`` runs it, and so does
+the lab's ``uvicorn src.api:app``).
 
 Settings come from the environment (``CHURNOPS_HOME``, default: the current folder); building
 the app reads nothing else — the model is loaded by the app's lifespan when the server starts.
+
+The churnops logger's lines from INFO up (model swaps, reload failures) go to stderr as
+uvicorn's own do (``INFO:     now serving v2 (was v1)``). uvicorn has set up its logging by the
+time it imports this module, and its configuration leaves our logger out: the handler is added
+here, once per process, unless a logging configuration given to uvicorn already handles it.
 """
+
+import logging
+
+from uvicorn.logging import DefaultFormatter
 
 from churnops.serving.app import create_app
 
+
+def _show_churnops_logs() -> None:
+    logger = logging.getLogger("churnops")
+    if logger.hasHandlers():  # a configuration of its own (``--log-config``) decides
+        return
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))  # uvicorn's format
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+_show_churnops_logs()
 app = create_app()

@@ -212,3 +212,39 @@ def test_swaps_between_schemas_under_load_give_no_error_and_no_wrong_answer(
     assert log.loc[served_by_telecom, "internet_service"].notna().all()
     assert log.loc[~served_by_telecom, "internet_service"].isna().all()
     assert log.loc[served_by_telecom, "contract_type"].isna().all()
+
+
+def _wait_for_line(path: Path, line: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while line not in path.read_text(errors="replace"):
+        assert process.poll() is None, path.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"no {line!r} in: {path.read_text(errors='replace')}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["uvicorn src.api:app", "churnops serve"])
+def test_model_swaps_are_logged_once_under_uvicorn_and_under_serve(
+    two_versions: Settings, tmp_path: Path, how: str
+) -> None:
+    """The lab's `uvicorn src.api:app` logs each model swap as `churnops serve` does (INFO
+    lines of churnops.serving, which uvicorn's own logging configuration leaves out), and
+    neither logs one twice."""
+    port = free_port()
+    home = str(two_versions.home)
+    command = (
+        uvicorn_command("src.api:app", port)
+        if how.startswith("uvicorn")
+        else churnops_command("serve", "--home", home, "--port", str(port))
+    )
+    errors = tmp_path / "stderr.txt"
+    with (
+        errors.open("wb") as sink,
+        running(command, two_versions.home, port, stderr=sink) as server,
+    ):
+        _wait_for_line(errors, "now serving v1 (was nothing)", server.process)
+        switch(two_versions, "promote", 2, "test: a swap to log")
+        _wait_for_line(errors, "now serving v2 (was v1)", server.process)
+        assert server.stop()
+    text = errors.read_text()
+    assert text.count("now serving v1") == 1 and text.count("now serving v2") == 1, text
+    assert "INFO:     now serving v2 (was v1)" in text, text

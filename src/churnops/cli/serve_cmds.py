@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import errno
 import importlib.util
 import os
@@ -79,7 +78,6 @@ def serve(
 ) -> None:
     """Start the prediction API on the registry's current model (Ctrl-C stops it cleanly)."""
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
 
     from churnops.serving.worker_metrics import shared_folder
 
@@ -98,13 +96,10 @@ def serve(
     console.print(
         SEED_CURL.format(host=settings.host, port=settings.port), highlight=False, soft_wrap=True
     )
-    log_config = copy.deepcopy(LOGGING_CONFIG)  # plus our logger: model swaps, reload failures
-    log_config["loggers"]["churnops"] = {"handlers": ["default"], "level": "INFO"}
     # several workers: one scrape shows them all (Prometheus multiprocess mode, see the module)
     with shared_folder(settings.workers, settings.metrics_dir):
         uvicorn.run(
             "churnops.api:app",
-            log_config=log_config,
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
