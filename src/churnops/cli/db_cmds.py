@@ -34,7 +34,7 @@ db_app = typer.Typer(
 
 
 def _url() -> DatabaseUrl:
-    url = settings_for(None).database
+    url = settings_for(None, home_may_be_missing=True).database  # the home is not used
     if url is None:
         raise BadInputError(
             "CHURNOPS_DATABASE_URL is not set: set it to "
@@ -97,7 +97,7 @@ def import_home(
     from churnops.registry.store import Registry
 
     url = _url()
-    home = settings_for(source, database_url="")
+    home = settings_for(source, home_may_be_missing=True, database_url="")  # checked below
     files = Registry(home)
     if not files.metadata_path.exists():
         raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")
