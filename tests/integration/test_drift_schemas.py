@@ -215,6 +215,7 @@ def test_the_built_in_schema_still_uses_the_generator(
     """With the built-in schema, simulate writes the generator's rows, the same with or without
     a trained home."""
     with_home, without = tmp_path / "a.csv", tmp_path / "b.csv"
+    (tmp_path / "empty").mkdir()  # a project folder nothing was trained in
     assert run_cli("simulate", "--home", trained_home, "--rows", 300, "--out", with_home).code == 0
     assert (
         run_cli("simulate", "--home", tmp_path / "empty", "--rows", 300, "--out", without).code == 0
