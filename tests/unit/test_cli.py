@@ -304,12 +304,17 @@ def test_registry_errors(
 
 
 def test_empty_registry(churnops: Churnops, tmp_path: Path) -> None:
-    """On an empty registry: list says so, rollback and evaluate say to train first."""
+    """On an empty registry: list says so, rollback, promote and evaluate say to train first,
+    an experiment finds no champion; none of them creates the registry folder."""
     run = churnops("registry", "list", "--home", tmp_path, "--json")
     assert (run.code, run.json()) == (0, [])
     assert churnops("registry", "history", "--home", tmp_path, "--json").json() == []
     assert_one_line_error(churnops("rollback", "--home", tmp_path), 2, "churnops train")
+    assert_one_line_error(churnops("promote", "v1", "--home", tmp_path), 2, "churnops train")
     assert_one_line_error(churnops("evaluate", "--home", tmp_path), 2, "churnops train")
+    start = churnops("experiment", "start", "--challenger", "v1", "--home", tmp_path)
+    assert_one_line_error(start, 2, "no champion")
+    assert list(tmp_path.iterdir()) == []
 
 
 READS_A_PROJECT = [

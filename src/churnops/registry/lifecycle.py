@@ -98,7 +98,7 @@ def register(
         metrics["cv"] = trained.cv
     registry = open_registry(settings)
     registry.models_dir.mkdir(parents=True, exist_ok=True)
-    with registry.transaction() as state:
+    with registry.transaction(create=True) as state:
         state.refuse_during_experiment("registering a new version")
         removed = remove_orphans(registry, state, time.time())
         version = registry.reserve_version(state)

@@ -290,10 +290,13 @@ class PostgresRegistry(Registry):
 
     # ---- writing ---------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[RegistryFile]:
+    def transaction(self, create: bool = False) -> Iterator[RegistryFile]:
         """One database transaction holding the registry row's lock: what the block commits
-        (``commit``) is stored together when it ends, nothing if it raises."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        (``commit``) is stored together when it ends, nothing if it raises. The registry is
+        the database's (``db upgrade`` made it), so ``create`` only makes the local cache's
+        folder."""
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
         with open_checked(self.url) as conn:
             conn.execute(
                 "SELECT set_config('lock_timeout', %s, true)",

@@ -177,8 +177,16 @@ class Registry:
 
     # ---- writing ---------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[RegistryFile]:
-        """Hold the lock; yield the current state (repaired if a writer died half-way)."""
+    def transaction(self, create: bool = False) -> Iterator[RegistryFile]:
+        """Hold the lock; yield the current state (repaired if a writer died half-way).
+
+        Only ``create`` (registering a version) starts a registry whose folder does not exist;
+        for any other change such a registry is its empty state, yielded without a lock for the
+        caller to refuse in its words (nothing to promote, no champion), and nothing is created.
+        """
+        if not create and not self.dir.is_dir():
+            yield RegistryFile()
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             state = self.read()
@@ -230,6 +238,8 @@ class Registry:
         return (state.last_event.seq if state.last_event else len(self.history())) + 1
 
     def _write(self, state: RegistryFile) -> None:
+        if not self._lock.is_locked:  # a change outside a transaction, or of an unstarted one
+            raise RuntimeError(f"{self.metadata_path} must be written inside a transaction")
         state.format = FORMAT
         atomic_write_json(self.metadata_path, state.model_dump(mode="json"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from churnops.errors import CheckFailedError
+from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.onnx_model import OnnxModel
 from churnops.model.train import Trained
 from churnops.registry.experiments import start_experiment, stop_experiment
@@ -69,10 +69,29 @@ def test_a_failed_registration_never_reuses_its_number(
     store_settings: Settings, retrained: Trained
 ) -> None:
     registry = open_registry(store_settings)
-    with pytest.raises(RuntimeError), registry.transaction() as state:
+    with pytest.raises(RuntimeError), registry.transaction(create=True) as state:
         assert registry.reserve_version(state) == 1
         raise RuntimeError("the training died")
     assert _add(store_settings, retrained) == 2
+
+
+def test_a_change_refused_before_any_registration_creates_nothing(
+    store_settings: Settings,
+) -> None:
+    """Promote, rollback, and an experiment's start or stop in a home that never registered a
+    version are refused, and leave the home as it was: no registry folder (nor, for the
+    database, its local cache) appears."""
+    home = store_settings.home
+    before = sorted(home.rglob("*"))
+    with pytest.raises(BadInputError, match="the registry is empty"):
+        switch(store_settings, "promote", 1, "try v1")
+    with pytest.raises(BadInputError, match="the registry is empty"):
+        switch(store_settings, "rollback", None, "back")
+    with pytest.raises(BadInputError, match="no champion"):
+        start_experiment(store_settings, 1, "ab", 20, "try v1")
+    with pytest.raises(CheckFailedError, match="no experiment is running"):
+        stop_experiment(store_settings, promote=False, verdict="none")
+    assert sorted(home.rglob("*")) == before
 
 
 def test_an_experiment_starts_and_stops(store_settings: Settings, retrained: Trained) -> None:

@@ -158,3 +158,18 @@ def test_read_synced_finishes_a_half_derived_write(registry: Registry) -> None:
     registry.pointer_path.write_text("churn_model_v0_20000101_000000.joblib\n", "utf-8")
     assert registry.read_synced().current_version == current.version
     assert registry.pointer() == current.file
+
+
+def test_a_registry_not_started_is_changed_only_by_a_creating_transaction(
+    tmp_path: Path,
+) -> None:
+    """Without ``create`` a transaction on a home with no registry yields its empty state and
+    creates nothing; a write in it is refused rather than made without the lock."""
+    registry = Registry(load_settings(home=tmp_path))
+    with pytest.raises(RuntimeError, match="inside a transaction"), registry.transaction() as state:
+        assert state.versions == []
+        registry.reserve_version(state)
+    assert list(tmp_path.iterdir()) == []
+    with registry.transaction(create=True) as state:
+        assert registry.reserve_version(state) == 1
+    assert registry.read().last_version == 1
