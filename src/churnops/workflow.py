@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from churnops.atomic import atomic_write_json, refuse_to_replace, sha256_file
 from churnops.data.generate import Generated, generate, generator_fits, write_csv
-from churnops.data.prepare import Prepared, prepare
+from churnops.data.prepare import GENERATE_FIRST, Prepared, prepare
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.costs import Costs, resolve_costs
 from churnops.model.train import Calibration, Options, Trained, load_processed, train_model
@@ -103,12 +103,14 @@ class QualityGateError(CheckFailedError):
 
 
 def prepare_step(settings: Settings, input_path: Path | None = None) -> Prepared:
-    """Run the checks; raise ``QualityGateError`` (exit 1) when the quality gate fails."""
+    """Run the checks on ``input_path`` (the user's --input; default data/raw.csv); raise
+    ``QualityGateError`` (exit 1) when the quality gate fails."""
     prepared = prepare(
         input_path or settings.raw_csv,
         settings.data_dir,
         settings.max_reject_rate,
         project_schema(settings),
+        "check the path given to --input" if input_path else GENERATE_FIRST,
     )
     if not prepared.passed:
         raise QualityGateError(prepared)

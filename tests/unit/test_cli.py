@@ -207,6 +207,16 @@ def test_unusable_input_exits_2_and_keeps_processed_csv(
     assert processed.read_bytes() == before
 
 
+def test_a_missing_input_gets_a_hint_that_fits(churnops: Churnops, tmp_path: Path) -> None:
+    """A missing --input file: check that path (not "pass --input FILE", which the user did);
+    no --input and no data/raw.csv: generate it or pass --input."""
+    given = churnops("prepare", "--home", tmp_path, "--input", tmp_path / "nope.csv")
+    assert_one_line_error(given, 2, "nope.csv does not exist; check the path given to --input")
+    assert "pass --input" not in given.err
+    default = churnops("prepare", "--home", tmp_path)
+    assert_one_line_error(default, 2, "raw.csv does not exist", "churnops generate", "--input")
+
+
 def test_a_latin1_csv_exits_2(churnops: Churnops, prepared_home: Path) -> None:
     """A Latin-1 export (accented category) is bad input, not a traceback."""
     source = prepared_home / "latin1.csv"

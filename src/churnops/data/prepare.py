@@ -346,17 +346,22 @@ def _gate(
     return None
 
 
+GENERATE_FIRST = "run `churnops generate` first or pass --input FILE"
+
+
 def prepare(
     input_path: Path,
     output_dir: Path,
     max_reject_rate: float,
     schema: FeatureSchema = DEFAULT_SCHEMA,
+    missing_hint: str = GENERATE_FIRST,
 ) -> Prepared:
     """Run every check on ``input_path``; write the report, the rejects and (if it passes) the data.
 
-    ``processed.csv`` is only replaced when the quality gate passes.
+    ``processed.csv`` is only replaced when the quality gate passes. ``missing_hint`` is what
+    to do when ``input_path`` does not exist.
     """
-    raw = read_raw(input_path, "run `churnops generate` first or pass --input FILE")
+    raw = read_raw(input_path, missing_hint)
     clean, rejected, checks = prepare_frame(raw, schema)
     reasons: dict[str, int] = {}
     for text in rejected["reason"]:
