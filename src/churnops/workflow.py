@@ -13,7 +13,14 @@ from churnops.data.generate import Generated, generate, generator_fits, write_cs
 from churnops.data.prepare import GENERATE_FIRST, Prepared, prepare
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.model.costs import Costs, resolve_costs
-from churnops.model.train import Calibration, Options, Trained, load_processed, train_model
+from churnops.model.train import (
+    PREPARE_FIRST,
+    Calibration,
+    Options,
+    Trained,
+    load_processed,
+    train_model,
+)
 from churnops.project import load_costs, load_schema, project_path
 from churnops.registry.entries import ModelVersion
 from churnops.registry.lifecycle import Registered, register
@@ -176,7 +183,8 @@ def train_step(
     path = data or settings.processed_csv
     schema = project_schema(settings)
     chosen = options if options is not None else training_options(settings)
-    frame = load_processed(path, schema)
+    hint = "check the path given to --data" if data else PREPARE_FIRST
+    frame = load_processed(path, schema, hint)
     trained = train_model(frame, settings, tune, schema, on_candidate, chosen)
     oracle = oracle_auc(settings) if data is None else None
     unchanged = None if force else same_as_current(settings, trained, path, schema)

@@ -438,6 +438,16 @@ def test_training_on_a_single_churner_is_bad_input(churnops: Churnops, tmp_path:
     assert_one_line_error(churnops("train", "--home", tmp_path, "--data", data), 2)
 
 
+def test_a_missing_data_file_gets_a_hint_that_fits(churnops: Churnops, tmp_path: Path) -> None:
+    """`train --data` with a missing file: check that path (not "run `churnops prepare`", which
+    makes data/processed.csv, not the given file); no --data: prepare first."""
+    given = churnops("train", "--home", tmp_path, "--data", tmp_path / "nope.csv")
+    assert_one_line_error(given, 2, "nope.csv does not exist; check the path given to --data")
+    assert "prepare" not in given.err
+    default = churnops("train", "--home", tmp_path)
+    assert_one_line_error(default, 2, "processed.csv does not exist", "run `churnops prepare`")
+
+
 def test_refusing_a_rejected_version_suggests_a_command_that_exists(
     churnops: Churnops, trained_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

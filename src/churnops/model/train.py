@@ -115,11 +115,15 @@ def hyperparameters(settings: Settings) -> dict[str, Any]:
     }
 
 
-def load_processed(path: Path, schema: FeatureSchema = DEFAULT_SCHEMA) -> pd.DataFrame:
-    """The prepared table, checked against the declared schema before anything is fitted."""
-    if not path.exists():
-        raise BadInputError(f"{path} does not exist; run `churnops prepare` first")
-    frame = read_raw(path, "run `churnops prepare` first")
+PREPARE_FIRST = "run `churnops prepare` first"
+
+
+def load_processed(
+    path: Path, schema: FeatureSchema = DEFAULT_SCHEMA, missing_hint: str = PREPARE_FIRST
+) -> pd.DataFrame:
+    """The prepared table, checked against the declared schema before anything is fitted;
+    ``missing_hint`` is what to do when ``path`` does not exist."""
+    frame = read_raw(path, missing_hint)
     missing = [c for c in [*schema.feature_names, schema.label] if c not in frame.columns]
     if missing:
         raise BadInputError(
