@@ -302,7 +302,6 @@ def test_gate_rejection_exits_1(
         (["promote", "latest"], 2, ["like v3"]),
         (["rollback", "--to", "v0"], 2, ["no model version v0"]),
         (["promote", "v1"], 1, ["already the current version"]),
-        (["rollback"], 1, ["no earlier current version"]),
         (["evaluate", "v7"], 2, ["no model version v7"]),
     ],
 )
@@ -397,6 +396,20 @@ def test_a_project_starts_in_a_folder_that_does_not_exist(
     monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
     monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
     assert_one_line_error(churnops("db", "status"), 2, "CHURNOPS_DATABASE_URL is not set")
+
+
+def test_rollback_without_an_earlier_version_says_what_there_is(
+    churnops: Churnops, trained_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With v1 alone, rollback says there is no other version, not "pick one with --to vN";
+    with a rejected v2 beside it, no version was current before v1, so it suggests --to."""
+    run = churnops("rollback", "--home", trained_home)
+    assert_one_line_error(run, 1, "v1 is the only version; there is no other to roll back to")
+    assert "--to" not in run.err
+    monkeypatch.setenv("CHURNOPS_MIN_AUC", "0.99")
+    assert churnops("train", "--home", trained_home).code == 1
+    run = churnops("rollback", "--home", trained_home)
+    assert_one_line_error(run, 1, "no earlier current version", "--to vN")
 
 
 def test_corrupted_metadata_exits_2(churnops: Churnops, trained_home: Path) -> None:

@@ -85,6 +85,10 @@ def previous_current(events: list[HistoryEvent]) -> list[int]:
 
 def rollback_target(registry: Registry, state: RegistryFile) -> int:
     stack = [v for v in previous_current(registry.history()) if v != state.current_version]
+    if len(state.versions) == 1:
+        raise CheckFailedError(
+            f"{state.versions[0].name} is the only version; there is no other to roll back to"
+        )
     if not stack:
         raise CheckFailedError(
             "there is no earlier current version to roll back to; pick one with --to vN"
