@@ -323,6 +323,8 @@ def test_empty_registry(churnops: Churnops, tmp_path: Path) -> None:
     assert_one_line_error(churnops("evaluate", "--home", tmp_path), 2, "churnops train")
     start = churnops("experiment", "start", "--challenger", "v1", "--home", tmp_path)
     assert_one_line_error(start, 2, "no champion")
+    shown = churnops("registry", "show", "--home", tmp_path)
+    assert_one_line_error(shown, 2, "the registry is empty; run `churnops train` first")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -396,6 +398,18 @@ def test_a_project_starts_in_a_folder_that_does_not_exist(
     monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
     monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
     assert_one_line_error(churnops("db", "status"), 2, "CHURNOPS_DATABASE_URL is not set")
+
+
+def test_registry_show_without_a_current_version_is_bad_input(
+    churnops: Churnops, prepared_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a rejected v1, none current: `registry show` asks for a version, exit 2 (bad input,
+    as evaluate's same refusal and an unknown version are), not 1 (a failed check)."""
+    monkeypatch.setenv("CHURNOPS_MIN_AUC", "0.99")
+    assert churnops("train", "--home", prepared_home).code == 1
+    shown = churnops("registry", "show", "--home", prepared_home)
+    assert_one_line_error(shown, 2, "no version is current", "`churnops registry show v1`")
+    assert_one_line_error(churnops("evaluate", "--home", prepared_home), 2, "no version is current")
 
 
 def test_rollback_without_an_earlier_version_says_what_there_is(

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from churnops.cli.project_cmds import schema_table
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
-from churnops.errors import CheckFailedError
+from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import ModelVersion, parse_version
 from churnops.registry.store import Registry, open_registry
 from churnops.schema import FeatureSchema
@@ -69,8 +69,13 @@ def show(
     registry = open_registry(settings_for(home))
     state = registry.read_synced()
     number = state.current_version if version is None else parse_version(version)
-    if number is None:
-        raise CheckFailedError("no version is current; name one, e.g. `churnops registry show v1`")
+    if number is None:  # bad input (2), as in evaluate: no check failed, nothing to show
+        if not state.versions:
+            raise BadInputError("the registry is empty; run `churnops train` first")
+        example = state.versions[-1].name
+        raise BadInputError(
+            f"no version is current; name one, e.g. `churnops registry show {example}`"
+        )
     entry = registry.require(state, number)
     if as_json:
         print_json(entry.model_dump(mode="json"))
