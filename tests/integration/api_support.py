@@ -81,13 +81,14 @@ def running(
     home: Path,
     port: int,
     *,
-    stderr: IO[bytes] | None = None,
+    stderr: IO[bytes] | int | None = None,
+    stdout: IO[bytes] | int | None = None,
     open_files: tuple[int, int] | None = None,
     **env: str,
 ) -> Iterator[Server]:
     """Run ``command`` (a server on ``port``) from the project root until it answers; its
-    stderr into ``stderr`` if given, with ``open_files`` (soft, hard) as its open-files limits
-    if given."""
+    stdout and stderr into ``stdout`` and ``stderr`` if given (``subprocess.PIPE`` too), with
+    ``open_files`` (soft, hard) as its open-files limits if given."""
     environment = {
         **os.environ,
         "CHURNOPS_HOME": str(home),
@@ -96,7 +97,9 @@ def running(
         **env,
     }
     limit = None if open_files is None else (lambda: resource.setrlimit(NOFILE, open_files))
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stderr=stderr, preexec_fn=limit)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=stdout, stderr=stderr, preexec_fn=limit
+    )
     server = Server(process, f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 120  # several workers on a busy 2-core machine: ~50 s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -71,6 +72,37 @@ def test_serve_on_a_taken_port_says_so_before_its_banner(trained_home: Path) -> 
         f"error: port {port} on 127.0.0.1 is already in use: stop what uses it or pick "
         "another with --port"
     ]
+
+
+def _banner(process: subprocess.Popen[bytes]) -> list[str]:
+    """The lines ``serve`` printed up to the end of its curl (``…}'``)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].endswith("}'"):
+        line = process.stdout.readline().decode()
+        assert line, lines  # the banner ended without its curl
+        lines.append(line.rstrip("\n"))
+    return lines
+
+
+def test_the_start_banner_fits_80_columns_and_its_curl_runs_as_printed(
+    trained_home: Path,
+) -> None:
+    """At COLUMNS=80, `churnops serve` starts with lines of at most 80 characters (it was one
+    line of about 125) but for the project path, which is never broken; the curl it prints,
+    pasted into a shell, gets a prediction."""
+    port = free_port()
+    command = churnops_command("serve", "--home", str(trained_home), "--port", str(port))
+    with running(command, trained_home, port, stdout=subprocess.PIPE, COLUMNS="80") as server:
+        lines = _banner(server.process)
+        assert lines[0] == f"serving {trained_home.resolve()}"
+        assert all(len(line) <= 80 for line in lines[1:]), lines
+        start = next(at for at, line in enumerate(lines) if line.startswith("curl"))
+        curl = "\n".join(lines[start:])
+        done = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["model_version"] == 1
+        assert server.stop()
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from churnops.atomic import atomic_write
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
 from churnops.errors import BadInputError, CannotServeError
 from churnops.monitoring.window import parse_time
+from churnops.settings import Settings
 from churnops.spreadsheet import neutralise_formulas
 
 logs_app = typer.Typer(help="Read the inference log (logs/inference.sqlite).", no_args_is_help=True)
@@ -62,6 +63,20 @@ def require_free_port(host: str, port: int) -> None:
             ) from None
 
 
+def _banner(settings: Settings, loop: str) -> str:
+    """What ``serve`` prints before it starts: lines that fit 80 columns (but for a long
+    project path, never broken), then a curl to try that runs as printed."""
+    url = f"http://{settings.host}:{settings.port}"
+    return "\n".join(
+        [
+            f"serving {settings.home.resolve()}",
+            f"  on {url} ({settings.workers} worker(s), {loop} + httptools)",
+            f"  docs at {url}/docs — try:",
+            SEED_CURL.format(host=settings.host, port=settings.port),
+        ]
+    )
+
+
 def serve(
     home: HomeOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address [127.0.0.1]")] = None,
@@ -86,16 +101,7 @@ def serve(
     # worker processes import churnops.api and read their settings from the environment
     os.environ["CHURNOPS_HOME"] = str(settings.home.resolve())
     loop = _event_loop()
-    console.print(
-        f"serving {settings.home.resolve()} on http://{settings.host}:{settings.port} "
-        f"({settings.workers} worker(s), {loop} + httptools); "
-        f"docs at http://{settings.host}:{settings.port}/docs — try:",
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(
-        SEED_CURL.format(host=settings.host, port=settings.port), highlight=False, soft_wrap=True
-    )
+    console.print(_banner(settings, loop), highlight=False, soft_wrap=True)  # paths unbroken
     # several workers: one scrape shows them all (Prometheus multiprocess mode, see the module)
     with shared_folder(settings.workers, settings.metrics_dir):
         uvicorn.run(
