@@ -372,7 +372,10 @@ EVALUATION_ROWS = (
 
 
 def _evaluation_summary(comparison: Comparison) -> None:
-    table = Table(title=f"Evaluation on {comparison.source}")
+    # which customers, as a line of its own: as the table's title it wrapped to the table's
+    # width (three lines at 80 columns); soft_wrap keeps a file's path unbroken
+    console.print(f"Evaluation on {comparison.source}", highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("metric")
     for result in comparison.versions:
         table.add_column(result.name, justify="right")
