@@ -207,8 +207,8 @@ def _require_columns(raw: pd.DataFrame, schema: FeatureSchema, labelled: bool) -
             return name if sources[name] == name else f"{sources[name]} (for {name})"
 
         raise BadInputError(
-            f"missing required column(s): {', '.join(map(shown, missing))}; the CSV needs "
-            f"{', '.join(map(shown, required))} (and optionally {shown(schema.id_column)})"
+            f"missing required column(s): {', '.join(map(shown, missing))}; add them to the CSV "
+            f"({shown(schema.id_column)} is optional)"
         )
     return sources
 

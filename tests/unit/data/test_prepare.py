@@ -135,6 +135,18 @@ def test_names_every_missing_required_column() -> None:
     assert "churn" in str(caught.value)
 
 
+def test_names_each_missing_column_once() -> None:
+    """The refusal names each missing column once (it listed them again among every required
+    column), and no column that is there."""
+    raw = rows({}).drop(columns=["contract_type", "payment_method"])
+    with pytest.raises(BadInputError) as caught:
+        prepare_frame(raw)
+    assert str(caught.value) == (
+        "missing required column(s): contract_type, payment_method; add them to the CSV "
+        "(customer_id is optional)"
+    )
+
+
 def test_extra_columns_stay_out_of_the_features() -> None:
     """It ignores extra columns for the output but reports them and keeps them in the rejects."""
     raw = rows({}, {"churn": "maybe"}).assign(region="north", notes="vip")
