@@ -56,6 +56,19 @@ def output_at_width(columns: int, *args: str | Path) -> str:
     return done.stdout
 
 
+def printed_file(shown: str, label: str) -> Path:
+    """The file a command named on its ``label: PATH`` line; it must exist (a path broken over
+    two lines would not)."""
+    found = [
+        line.removeprefix(f"{label}: ")
+        for line in shown.splitlines()
+        if line.startswith(f"{label}: ")
+    ]
+    assert len(found) == 1, shown
+    assert Path(found[0]).is_file(), shown
+    return Path(found[0])
+
+
 def registry_bytes(home: Path) -> dict[str, bytes]:
     """The registry files a refused command must leave byte for byte."""
     folder = home / "registry"

@@ -13,6 +13,7 @@ from cli_support import (
     assert_one_line_error,
     half_width,
     output_at_width,
+    printed_file,
     registry_bytes,
     report_after_import,
 )
@@ -170,7 +171,7 @@ def test_no_line_break_inside_a_command_or_a_p_value(
 ) -> None:
     """At 80 and 100 columns, start's hint names `churnops experiment report` on one line, and
     the report prints each difference's "p = …" unbroken (a shadow run's p-value, as long as
-    2.6e-83, fell at the edge of 100 columns)."""
+    2.6e-83, fell at the edge of 100 columns), and its file's path too."""
     home = experiment_settings.home
     start = ("experiment", "start", "--challenger", "v1", "--mode", "shadow", "--home", home)
     assert "Read `churnops experiment report` as" in output_at_width(columns, *start)
@@ -179,3 +180,4 @@ def test_no_line_break_inside_a_command_or_a_p_value(
     shown = output_at_width(columns, "experiment", "report", "--home", home)
     for difference in (found["difference"], found["unpaired"]):
         assert f"p = {difference['p_value']:.2g}, one look" in shown, shown
+    assert printed_file(shown, "report").parent == experiment_settings.reports_dir

@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import CliRun, RunCli, assert_one_line_error, output_at_width, registry_bytes
+from cli_support import (
+    CliRun,
+    RunCli,
+    assert_one_line_error,
+    output_at_width,
+    printed_file,
+    registry_bytes,
+)
 
 from churnops.atomic import sha256_file
 from churnops.data.generate import generate
@@ -452,11 +459,12 @@ def test_evaluate_json(churnops: Churnops, trained_home: Path) -> None:
 
 def test_evaluate_names_its_customers_on_one_line(trained_home: Path) -> None:
     """At 80 columns, which customers were scored is one line (as the table's title it wrapped
-    over three, to the table's width)."""
+    over three, to the table's width), and the page's path is never broken."""
     shown = output_at_width(80, "evaluate", "--home", trained_home)
     assert re.search(
         r"^Evaluation on the hold-out of v1: [\d,]+ customers it was not trained on$", shown, re.M
     ), shown
+    assert printed_file(shown, "report").name == "report.html"
 
 
 def _tiny_training_file(folder: Path, churners: list[int]) -> Path:

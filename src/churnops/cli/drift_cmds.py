@@ -18,6 +18,7 @@ from churnops.cli.ui import (
     console,
     err_console,
     print_json,
+    print_path,
     progress,
     set_by,
     settings_for,
@@ -38,15 +39,11 @@ def _show(run: DriftRun, explain: bool) -> None:
     from churnops.monitoring.terminal import print_report
 
     print_report(console, run.report, explain)
-    console.print(
-        f"report: {run.json_path}"
-        + (f"  html: {run.html_path}" if run.html_path else "")
-        + (
-            ""
-            if run.latest_path
-            else "  (ad-hoc run: the API's drift gauges were left as they were)"
-        )
-    )
+    print_path("report", run.json_path)
+    if run.html_path:
+        print_path("html", run.html_path)
+    if not run.latest_path:
+        console.print("(ad-hoc run: the API's drift gauges were left as they were)")
 
 
 def drift(

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from churnops.cli.ui import HomeOpt, JsonOpt, console, err_console, print_json, settings_for
+from churnops.cli.ui import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    err_console,
+    print_json,
+    print_path,
+    settings_for,
+)
 from churnops.errors import BadInputError, CheckFailedError
 from churnops.registry.entries import ExperimentMode, parse_version
 from churnops.registry.store import open_registry
@@ -124,7 +132,7 @@ def report(wanted: IdOpt = None, home: HomeOpt = None, as_json: JsonOpt = False)
         print_json({**found.to_json(), "report_path": str(path)})
         return
     print_experiment(console, found)
-    console.print(f"report: {path}")
+    print_path("report", path)
 
 
 class StopVerdict(NamedTuple):

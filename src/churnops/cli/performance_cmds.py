@@ -13,6 +13,7 @@ from churnops.cli.ui import (
     JsonOpt,
     console,
     print_json,
+    print_path,
     progress,
     set_by,
     settings_for,
@@ -118,8 +119,9 @@ def performance(
         print_json(payload)
     else:
         print_performance(console, run.report, explain)
-        shown = f"report: {run.json_path}"
-        console.print(shown + (f"  html: {run.html_path}" if run.html_path else ""))
+        print_path("report", run.json_path)
+        if run.html_path:
+            print_path("html", run.html_path)
     if run.report.degraded:
         raise typer.Exit(1)
 

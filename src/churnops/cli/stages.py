@@ -19,6 +19,7 @@ from churnops.cli.ui import (
     JsonOpt,
     console,
     print_json,
+    print_path,
     progress,
     settings_for,
     step,
@@ -392,7 +393,8 @@ def _evaluation_summary(comparison: Comparison) -> None:
             f"{comparison.rows_dropped:,} row(s) failed a version's checks and were not scored",
             highlight=False,
         )
-    console.print(f"report: {comparison.html}", highlight=False, soft_wrap=True)
+    if comparison.html is not None:  # always, once evaluate_versions wrote the page
+        print_path("report", comparison.html)
     console.print(
         f"figures: {', '.join(p.name for p in comparison.figures.values())} beside it",
         highlight=False,

@@ -53,6 +53,13 @@ def set_by(value: object, option: str, setting: str) -> str:
     return option if value is not None else env_name(setting)
 
 
+def print_path(label: str, path: Path) -> None:
+    """``label: PATH`` on a line of its own, for a file a command wrote: with soft_wrap, so the
+    path is never broken however narrow the terminal (a long line is the terminal's to fold,
+    and stays one to copy)."""
+    console.print(f"{label}: {path}", highlight=False, markup=False, soft_wrap=True)
+
+
 def print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import RunCli, assert_one_line_error, output_at_width
+from cli_support import RunCli, assert_one_line_error, output_at_width, printed_file
 from rich.console import Console
 from traffic_support import log_traffic
 
@@ -164,10 +164,13 @@ def test_the_note_without_outcomes_never_breaks_its_command(
     trained_settings: Settings, tmp_path: Path, columns: int
 ) -> None:
     """Predictions without outcomes: the note names `churnops labels import FILE` on one line
-    (at 100 columns it broke before FILE)."""
+    (at 100 columns it broke before FILE); the report's and the page's paths are whole lines,
+    never broken (they broke at 80 and 100 columns)."""
     traffic(trained_settings, tmp_path, 100)
-    shown = output_at_width(columns, "performance", "--home", trained_settings.home)
+    shown = output_at_width(columns, "performance", "--home", trained_settings.home, "--html")
     assert "`churnops labels import FILE`" in shown, shown
+    assert printed_file(shown, "report").parent == trained_settings.reports_dir
+    assert printed_file(shown, "html").suffix == ".html"
 
 
 def test_an_empty_window_of_a_log(
