@@ -44,16 +44,21 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     return run
 
 
-def output_at_width(columns: int, *args: str | Path) -> str:
+def run_at_width(columns: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """``churnops ARGS…`` in a new process, piped with ``COLUMNS`` set (as in a terminal of that
-    width): its stdout; it must exit 0."""
+    width); it must exit 0."""
     command = [sys.executable, "-m", "churnops", *map(str, args)]
     env = {**os.environ, "COLUMNS": str(columns)}
     done = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done
+
+
+def output_at_width(columns: int, *args: str | Path) -> str:
+    """``churnops ARGS…`` at ``columns`` (see ``run_at_width``): its stdout."""
+    return run_at_width(columns, *args).stdout
 
 
 def printed_file(shown: str, label: str) -> Path:

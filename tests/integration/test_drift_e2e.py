@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import output_at_width
 from drift_support import run_cli
 from log_backends import LogBackend, use_database
 
@@ -183,3 +184,16 @@ def test_unseen_payment_methods_are_refused_by_the_api(
             row[0] for row in conn.execute("SELECT DISTINCT payment_method FROM inference_log")
         }
     assert "Digital wallet" not in methods
+
+
+@pytest.mark.slow
+def test_the_hint_for_refused_rows_never_breaks_its_commands(
+    api: str, trained_settings: Settings
+) -> None:
+    """At 80 columns, the hint after refused rows names each command on one line (rich broke
+    them: it was not printed with soft_wrap)."""
+    args = ("--url", api, "--rows", "200", "--shift", "new-payment-method", "--batch-size", "50")
+    shown = output_at_width(80, "simulate", "--home", trained_settings.home, *args)
+    assert "row(s) refused" in shown, shown
+    assert "`churnops simulate --shift new-payment-method --out rows.csv`" in shown, shown
+    assert "`churnops drift --current rows.csv`" in shown, shown

@@ -23,6 +23,7 @@ from cli_support import (
     output_at_width,
     printed_file,
     registry_bytes,
+    run_at_width,
 )
 
 from churnops.atomic import sha256_file
@@ -465,6 +466,21 @@ def test_evaluate_names_its_customers_on_one_line(trained_home: Path) -> None:
         r"^Evaluation on the hold-out of v1: [\d,]+ customers it was not trained on$", shown, re.M
     ), shown
     assert printed_file(shown, "report").name == "report.html"
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_simulate_never_breaks_a_path_or_a_command(
+    trained_home: Path, tmp_path: Path, columns: int
+) -> None:
+    """`simulate --out --outcomes` names the rows' file and `churnops labels import FILE` each
+    unbroken (at 80 and 100 columns they broke inside the path)."""
+    folder = tmp_path / "simulated-customers-for-the-drift-and-performance-walkthrough"
+    folder.mkdir()
+    rows, outcomes = folder / "rows.csv", folder / "outcomes.csv"
+    args = ("--home", trained_home, "--rows", "50", "--out", rows, "--outcomes", outcomes)
+    done = run_at_width(columns, "simulate", *args)
+    assert f" to {rows}\n" in done.stdout, done.stdout
+    assert f"`churnops labels import {outcomes}`" in done.stderr, done.stderr
 
 
 def _tiny_training_file(folder: Path, churners: list[int]) -> Path:

@@ -196,7 +196,8 @@ def _write_rows(frame: pd.DataFrame, out: Path, source: str, shift: str, as_json
     if as_json:
         print_json({"rows": len(frame), "shift": shift, "source": source, "out": str(out)})
     else:
-        console.print(f"wrote {len(frame):,} rows from {source} (shift: {shift}) to {out}")
+        shown = f"wrote {len(frame):,} rows from {source} (shift: {shift}) to {out}"
+        console.print(shown, highlight=False, soft_wrap=True)  # never a break inside the path
 
 
 def simulate(
@@ -276,7 +277,8 @@ def simulate(
             f"[yellow]{refused:,} row(s) refused[/]: the API validates rows against the schema, "
             "so refused rows never reach the inference log; judge such data from a file: "
             f"`churnops simulate --shift {shift} --out rows.csv` then "
-            "`churnops drift --current rows.csv`"
+            "`churnops drift --current rows.csv`",
+            soft_wrap=True,  # never a line break inside a command
         )
 
 
@@ -299,6 +301,7 @@ def _write_outcomes(
             f"wrote {len(found):,} true outcomes ({found['outcome'].mean():.1%} churned) to "
             f"{path}: `churnops labels import {path}`",
             highlight=False,
+            soft_wrap=True,  # never a line break inside the path or the command
         )
 
 
