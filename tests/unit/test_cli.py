@@ -171,6 +171,18 @@ def test_generate_summary_is_human_readable(churnops: Churnops, tmp_path: Path) 
         json.loads(run.out)
 
 
+def test_generate_says_why_it_wrote_more_rows_than_customers(
+    churnops: Churnops, tmp_path: Path
+) -> None:
+    """rows_written exceeds rows by the repeated customer ids, dirt for prepare's checks, and
+    the summary says so (it showed `rows 2000` and `rows_written 2010` unexplained)."""
+    run = churnops("generate", "--home", tmp_path, "--rows", "2000")
+    assert run.code == 0, run.err
+    said = " ".join(run.out.split())
+    assert "rows_written = rows + 10 repeated customer ids: dirt put in on purpose" in said
+    assert "for prepare's checks to catch" in said
+
+
 @pytest.fixture
 def prepared_home(churnops: Churnops, tmp_path: Path) -> Path:
     """A home with 2,000 generated rows prepared into data/processed.csv."""

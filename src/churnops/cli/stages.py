@@ -81,6 +81,14 @@ def _generate_summary(meta: dict[str, object], path: Path) -> None:
         value = meta[key]
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+    rows, written = meta["rows"], meta["rows_written"]
+    if isinstance(rows, int) and isinstance(written, int) and written > rows:
+        console.print(
+            f"rows_written = rows + {written - rows:,} repeated customer ids: dirt put in on "
+            "purpose, like the blanks, impossible values and respellings in other rows, for "
+            "prepare's checks to catch",
+            highlight=False,
+        )
 
 
 def _prepare_summary(report: dict[str, Any]) -> None:
