@@ -125,7 +125,8 @@ def prepare_step(settings: Settings, input_path: Path | None = None) -> Prepared
 
 
 def oracle_auc(settings: Settings) -> float | None:
-    """The generator's oracle AUC, when the processed data came from ``generate``."""
+    """The generator's oracle AUC (its true churn probabilities' AUC over every customer it
+    generated, not a hold-out's), when the processed data came from ``generate``."""
     if not settings.raw_meta.exists() or not settings.quality_report.exists():
         return None
     try:

@@ -272,6 +272,19 @@ def test_invalid_setting_exits_2(churnops: Churnops, prepared_home: Path) -> Non
 
 
 # ---- train and the registry commands ---------------------------------------------------------
+def test_train_says_what_its_oracle_auc_was_computed_on(
+    churnops: Churnops, prepared_home: Path
+) -> None:
+    """The oracle AUC train prints is the generator's, over every customer generated: it is
+    labelled so, with why the hold-out AUC can exceed it, not called a "ceiling"."""
+    run = churnops("train", "--home", prepared_home)
+    assert run.code == 0, run.err
+    said = " ".join(run.out.split())
+    assert "oracle roc_auc (all generated)" in said
+    assert "scored on every customer it generated, not on this hold-out" in said
+    assert "ceiling" not in said
+
+
 def test_train_and_registry_json(churnops: Churnops, prepared_home: Path) -> None:
     """train, registry list/show/history and rollback --list all print parseable JSON that
     agrees with each other."""

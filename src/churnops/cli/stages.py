@@ -123,13 +123,15 @@ def _train_summary(result: TrainResult) -> None:
     for key in ("roc_auc", "accuracy", "precision", "recall", "f1"):
         table.add_row(key, _fmt(metrics[key]))
     if result.oracle_auc is not None:
-        table.add_row("oracle roc_auc (ceiling)", f"{result.oracle_auc:.4f}")
+        table.add_row("oracle roc_auc (all generated)", f"{result.oracle_auc:.4f}")
     table.add_row("threshold", f"{metrics['threshold']:.2f}" + _threshold_origin(reg.entry))
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     table.add_row(r"confusion \[tn fp; fn tp]", f"[{tn} {fp}; {fn} {tp}]")
     for label, value in _option_rows(reg.entry):
         table.add_row(label, value)
     console.print(table)
+    if result.oracle_auc is not None:
+        console.print(ORACLE_NOTE, highlight=False)
     for warning in _option_warnings(reg.entry):
         console.print(f"[yellow]{warning}[/]", highlight=False)
     colour = "green" if reg.promoted else "red"
@@ -144,6 +146,12 @@ def _train_summary(result: TrainResult) -> None:
         )
     if reg.note:
         console.print(f"note: {reg.note}", highlight=False)
+
+
+ORACLE_NOTE = (
+    "oracle: the generator's true churn probabilities scored on every customer it generated, "
+    "not on this hold-out; a hold-out is a sample, so a model can land a little above it"
+)
 
 
 def _threshold_origin(entry: ModelVersion) -> str:
