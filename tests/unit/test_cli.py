@@ -171,6 +171,14 @@ def test_generate_summary_is_human_readable(churnops: Churnops, tmp_path: Path) 
         json.loads(run.out)
 
 
+def test_generate_names_its_file_unbroken(tmp_path: Path) -> None:
+    """At 80 columns the written file's path is one line (as the table's title it broke to the
+    table's width)."""
+    home = tmp_path / "a-project-folder-whose-name-is-long-enough-to-wrap"
+    shown = output_at_width(80, "generate", "--home", home, "--rows", "200")
+    assert printed_file(shown, "generated") == home / "data" / "raw.csv"
+
+
 def test_generate_says_why_it_wrote_more_rows_than_customers(
     churnops: Churnops, tmp_path: Path
 ) -> None:

@@ -76,7 +76,8 @@ ThresholdOpt = Annotated[
 
 
 def _generate_summary(meta: dict[str, object], path: Path) -> None:
-    table = Table(title=f"Generated {path}", show_header=False)
+    print_path("generated", path)  # as the table's title, the path broke to the table's width
+    table = Table(show_header=False)
     for key in ("rows", "rows_written", "seed", "churn_rate", "oracle_roc_auc"):
         value = meta[key]
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
