@@ -412,6 +412,14 @@ def test_serve_refuses_a_home_that_does_not_exist(churnops: Churnops, tmp_path: 
     assert not missing.exists()
 
 
+def test_an_error_shows_brackets_in_a_path_as_given(churnops: Churnops, tmp_path: Path) -> None:
+    """A one-line error names the path as typed: "[bold]" in it is text, not terminal markup
+    (it vanished from the message, which then named another path)."""
+    missing = tmp_path / "[bold]x"
+    run = churnops("registry", "list", "--home", missing)
+    assert_one_line_error(run, 2, f"project folder {missing} does not exist")
+
+
 def test_a_home_that_is_a_file_or_missing_by_variable_is_refused(
     churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -109,7 +109,10 @@ def main(command: str | None = None) -> None:
         else:
             _run_alone(command)
     except ChurnopsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: the message names paths and values as given ("[b]" is not markup there)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except ModuleNotFoundError as exc:
         if (exc.name or "").startswith("churnops"):
