@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -369,84 +368,12 @@ def test_empty_registry(churnops: Churnops, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-READS_A_PROJECT = [
-    ["registry", "list"],
-    ["registry", "history"],
-    ["promote", "v1"],
-    ["rollback"],
-    ["evaluate"],
-    ["prepare"],
-    ["train"],
-    ["drift"],
-    ["logs", "stats"],
-    ["performance"],
-    ["labels", "changes"],
-    ["experiment", "status"],
-]
-
-
-@pytest.mark.parametrize("command", READS_A_PROJECT, ids=" ".join)
-def test_a_home_that_does_not_exist_is_refused(
-    churnops: Churnops, tmp_path: Path, command: list[str]
-) -> None:
-    """A command that reads a project (prepare and train without a file of their own), given a
-    --home that does not exist, says so in one line (exit 2) instead of reporting an empty
-    project or serving nothing, and creates nothing."""
-    missing = tmp_path / "no-such-folder"
-    run = churnops(*command, "--home", missing)
-    words = (f"project folder {missing} does not exist: check --home", "churnops init --from")
-    assert_one_line_error(run, 2, *words)
-    assert not missing.exists()
-
-
-def test_serve_refuses_a_home_that_does_not_exist(churnops: Churnops, tmp_path: Path) -> None:
-    """serve does not start on a --home that does not exist (it served nothing, 503, until
-    stopped). Its port is taken, so a serve that ignored the home would stop there (exit 3)
-    instead of serving."""
-    missing = tmp_path / "no-such-folder"
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        run = churnops("serve", "--home", missing, "--port", str(taken.getsockname()[1]))
-    assert_one_line_error(run, 2, f"project folder {missing} does not exist: check --home")
-    assert not missing.exists()
-
-
 def test_an_error_shows_brackets_in_a_path_as_given(churnops: Churnops, tmp_path: Path) -> None:
     """A one-line error names the path as typed: "[bold]" in it is text, not terminal markup
     (it vanished from the message, which then named another path)."""
-    missing = tmp_path / "[bold]x"
-    run = churnops("registry", "list", "--home", missing)
-    assert_one_line_error(run, 2, f"project folder {missing} does not exist")
-
-
-def test_a_home_that_is_a_file_or_missing_by_variable_is_refused(
-    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A --home that is a file is refused; a missing CHURNOPS_HOME is named as the culprit."""
-    afile = tmp_path / "home.txt"
-    afile.write_text("not a project\n", encoding="utf-8")
-    run = churnops("registry", "list", "--home", afile)
-    assert_one_line_error(run, 2, f"project folder {afile} is not a folder: check --home")
-    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
-    run = churnops("registry", "list")
-    assert_one_line_error(run, 2, "does not exist: check CHURNOPS_HOME")
-
-
-def test_a_project_starts_in_a_folder_that_does_not_exist(
-    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """generate, init and prepare --input create a new project folder; the db commands do not
-    use the home, so a missing one does not stop them."""
-    assert churnops("generate", "--home", tmp_path / "a", "--rows", "500").code == 0
-    raw = tmp_path / "a" / "data" / "raw.csv"
-    assert churnops("init", "--from", raw, "--home", tmp_path / "b").code == 0
-    assert (tmp_path / "b" / "churnops.yaml").is_file()
-    assert churnops("prepare", "--input", raw, "--home", tmp_path / "c").code == 0
-    assert (tmp_path / "c" / "data" / "processed.csv").is_file()
-    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
-    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
-    assert_one_line_error(churnops("db", "status"), 2, "CHURNOPS_DATABASE_URL is not set")
+    missing = tmp_path / "[bold]x.csv"
+    run = churnops("prepare", "--input", missing, "--home", tmp_path)
+    assert_one_line_error(run, 2, f"{missing} does not exist")
 
 
 def test_registry_show_without_a_current_version_is_bad_input(

@@ -21,7 +21,7 @@ db_app = typer.Typer(
 
 
 def _url() -> DatabaseUrl:
-    url = settings_for(None, home_may_be_missing=True).database  # the home is not used
+    url = settings_for(None).database
     if url is None:
         raise BadInputError(
             "CHURNOPS_DATABASE_URL is not set: set it to "
@@ -83,7 +83,7 @@ def import_home(
     from churnops.registry.store import Registry
 
     url = _url()
-    home = settings_for(source, home_may_be_missing=True, database_url="")  # checked below
+    home = settings_for(source, database_url="")
     files = Registry(home)
     if not files.metadata_path.exists():
         raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")

@@ -248,9 +248,7 @@ def generate(
     any other file only with --force."""
     from churnops import workflow
 
-    settings = settings_for(
-        home, home_may_be_missing=True, rows=rows, seed=seed, schema_file=schema
-    )
+    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar, step(bar, f"generating {settings.rows:,} customers"):
         generated = workflow.generate_step(settings, force=force)
     if as_json:
@@ -273,12 +271,7 @@ def prepare(
     """Check and clean the raw data into data/processed.csv (rejects go to data/rejected.csv)."""
     from churnops import workflow
 
-    settings = settings_for(
-        home,
-        home_may_be_missing=input_path is not None,  # a new project from the CSV given
-        max_reject_rate=max_reject_rate,
-        schema_file=schema,
-    )
+    settings = settings_for(home, max_reject_rate=max_reject_rate, schema_file=schema)
     try:
         with progress(not as_json) as bar, step(bar, "checking and cleaning"):
             prepared = workflow.prepare_step(settings, input_path)
@@ -316,12 +309,7 @@ def train(
     (a retrain identical to the current version registers nothing unless --force)."""
     from churnops import workflow
 
-    settings = settings_for(
-        home,
-        home_may_be_missing=data is not None,  # a new project from the CSV given
-        seed=seed,
-        schema_file=schema,
-    )
+    settings = settings_for(home, seed=seed, schema_file=schema)
     options = workflow.training_options(
         settings,
         calibration=calibrate.value if calibrate else None,
@@ -434,9 +422,7 @@ def pipeline(
     """generate → prepare → train in one go (the built-in schema's synthetic data)."""
     from churnops import workflow
 
-    settings = settings_for(
-        home, home_may_be_missing=True, rows=rows, seed=seed, schema_file=schema
-    )
+    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar:
         with step(bar, f"1/3 generating {settings.rows:,} customers"):
             generated = workflow.generate_step(settings)

@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from churnops.errors import BadInputError
 from churnops.settings import Settings, env_name, load_settings
 
 console = Console()
@@ -26,26 +25,8 @@ HomeOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
 
-def settings_for(
-    home: Path | None, *, home_may_be_missing: bool = False, **overrides: Any
-) -> Settings:
-    """The command's settings: its ``--home`` (else CHURNOPS_HOME) and ``overrides`` over the
-    environment. The project folder must exist, so that a mistyped path is an error rather
-    than an empty project, unless ``home_may_be_missing``: the command starts a project there
-    (it creates the folder) or does not use it."""
-    settings = load_settings(home=home, **overrides)
-    if not home_may_be_missing and not settings.home.is_dir():
-        raise _no_project_folder(settings.home, set_by(home, "--home", "home"))
-    return settings
-
-
-def _no_project_folder(home: Path, source: str) -> BadInputError:
-    if home.exists():
-        return BadInputError(f"project folder {home} is not a folder: check {source}")
-    return BadInputError(
-        f"project folder {home} does not exist: check {source}, or start a project there "
-        "with `churnops init --from FILE` or `churnops generate`"
-    )
+def settings_for(home: Path | None, **overrides: Any) -> Settings:
+    return load_settings(home=home, **overrides)
 
 
 def set_by(value: object, option: str, setting: str) -> str:
