@@ -5,18 +5,26 @@ scoring code once (``scoring.workers``). Started here, before the command line i
 modules (typer, pydantic, pandas: about 0.6 s), the server's imports run beside those on the
 other core and the workers start that much sooner: 1M rows in 7.8 s instead of 8.4 s
 (``benchmarks/bench_score.py``). Every other command starts as before.
+
+Ctrl-C exits 130 without a traceback, as it does once a command runs (typer's own handling):
+also while the command line is still being imported, which typer cannot catch.
 """
 
 from __future__ import annotations
 
 import sys
 
+INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
+
 
 def main() -> None:
-    if sys.argv[1:2] == ["score"]:
-        from churnops.scoring.workers import start_workers_for
+    try:
+        if sys.argv[1:2] == ["score"]:
+            from churnops.scoring.workers import start_workers_for
 
-        start_workers_for(sys.argv[2:])
-    from churnops.cli import main as command_line
+            start_workers_for(sys.argv[2:])
+        from churnops.cli import main as command_line
 
-    command_line()
+        command_line()
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)

@@ -3,8 +3,10 @@ imports, for a ``score`` that will use it, and for nothing else."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,41 @@ def test_python_m_churnops_is_the_executable() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("churnops ")
+
+
+def _interrupted_while_importing() -> subprocess.CompletedProcess[str]:
+    """``python -m churnops --version`` sent SIGINT (Ctrl-C) once NumPy's compiled core is
+    mapped into it: NumPy is only imported by the command line's modules (pandas, imported after
+    it, takes a while longer), so the signal lands while the command line is still importing."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "churnops", "--version"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    maps = Path(f"/proc/{child.pid}/maps")
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline:
+        try:
+            if "_multiarray_umath" in maps.read_text():
+                break
+        except OSError:  # it has just exited
+            break
+        time.sleep(0.001)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+def test_ctrl_c_while_the_command_line_imports_exits_130_without_a_traceback() -> None:
+    """Ctrl-C before the command runs exits 130 as it does while it runs: no traceback."""
+    for _ in range(3):
+        done = _interrupted_while_importing()
+        if done.returncode != 0:  # 0: it finished before the signal came, so try again
+            break
+    else:
+        pytest.fail("the signal never came before `churnops --version` finished")
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 1, done.stderr
