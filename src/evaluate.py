@@ -1,6 +1,6 @@
 """`python src/evaluate.py` — same as `churnops evaluate`."""
 
-from churnops.cli import main
+from churnops.entry import main
 
 if __name__ == "__main__":
     main("evaluate")

@@ -1,6 +1,6 @@
 """Seed step 3: `python src/generate_data.py` — same as `churnops generate`."""
 
-from churnops.cli import main
+from churnops.entry import main
 
 if __name__ == "__main__":
     main("generate")

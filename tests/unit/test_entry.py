@@ -13,6 +13,8 @@ import pytest
 
 from churnops.scoring.workers import requested_workers
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
@@ -58,12 +60,13 @@ def test_python_m_churnops_is_the_executable() -> None:
     assert done.stdout.startswith("churnops ")
 
 
-def _interrupted_while_importing() -> subprocess.CompletedProcess[str]:
-    """``python -m churnops --version`` sent SIGINT (Ctrl-C) once NumPy's compiled core is
-    mapped into it: NumPy is only imported by the command line's modules (pandas, imported after
-    it, takes a while longer), so the signal lands while the command line is still importing."""
+def _interrupted_while_importing(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` (from the repository's root) sent SIGINT (Ctrl-C) once NumPy's compiled
+    core is mapped into it: NumPy is only imported by the command line's modules (pandas,
+    imported after it, takes a while longer), so the signal lands while they are imported."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "churnops", "--version"],
+        [sys.executable, *args],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -83,14 +86,20 @@ def _interrupted_while_importing() -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
-def test_ctrl_c_while_the_command_line_imports_exits_130_without_a_traceback() -> None:
-    """Ctrl-C before the command runs exits 130 as it does while it runs: no traceback."""
+@pytest.mark.parametrize(
+    "args", [["-m", "churnops", "--version"], ["src/rollback.py", "--help"]], ids=" ".join
+)
+def test_ctrl_c_while_the_command_line_imports_exits_130_without_a_traceback(
+    args: list[str],
+) -> None:
+    """Ctrl-C before the command runs (``churnops`` or a lab script) exits 130 as it does
+    while it runs: no traceback."""
     for _ in range(3):
-        done = _interrupted_while_importing()
+        done = _interrupted_while_importing(args)
         if done.returncode != 0:  # 0: it finished before the signal came, so try again
             break
     else:
-        pytest.fail("the signal never came before `churnops --version` finished")
+        pytest.fail(f"the signal never came before `python {' '.join(args)}` finished")
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 1, done.stderr
