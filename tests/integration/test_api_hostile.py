@@ -3,6 +3,7 @@ slow and half-open connections, amplifying bodies, aborted uploads, bad settings
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -146,6 +147,43 @@ def test_an_aborted_upload_is_a_499_without_a_traceback(trained_home: Path, tmp_
     text = log.read_text()
     assert "Traceback" not in text and "ClientDisconnect" not in text
     assert len(re.findall("went away before sending its whole request", text)) == 1
+
+
+def answer_and_close(port: int, request: bytes) -> tuple[bytes, float]:
+    """What the server sends for ``request`` until it closes the connection, and how long
+    that took (a generous deadline's worth when it never closes)."""
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(GENEROUS_S)
+        sock.sendall(request)
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := sock.recv(4096):
+                answer += chunk
+    return answer, time.monotonic() - started
+
+
+def test_a_body_too_large_for_feedback_is_refused_unread_after_the_token(
+    trained_home: Path,
+) -> None:
+    """POST /feedback declaring a 1 GB body and sending none of it: without the right token
+    the 401, with it the 413; either at once, and the connection closed at once (not left to
+    uvicorn's 5 s keep-alive timeout while the client may still be sending)."""
+    token = "feedback-token-for-tests"
+    port = free_port()
+    env = {"CHURNOPS_FEEDBACK_TOKEN": token}
+    with running(serve(trained_home, port), trained_home, port, **env) as server:
+        start = b"POST /feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        start += b"Content-Length: 1000000000\r\n"
+        for header, status in (
+            (b"", b"401"),
+            (b"Authorization: Bearer wrong\r\n", b"401"),
+            (f"Authorization: Bearer {token}\r\n".encode(), b"413"),
+        ):
+            answer, seconds = answer_and_close(port, start + header + b"\r\n")
+            assert answer.startswith(b"HTTP/1.1 " + status), answer
+            assert b"connection: close" in answer.lower() and seconds < 2, (answer, seconds)
+        assert server.stop()
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ from churnops.serving.registry_updates import RegistryUpdates, follow_registry
 from churnops.serving.routes_feedback import add_feedback_routes
 from churnops.serving.routes_ops import add_ops_routes
 from churnops.serving.routes_predict import BODY_LIMITS, add_prediction_routes
-from churnops.serving.security import AdminGuard
+from churnops.serving.security import AdminGuard, TokenFirstRoute
 from churnops.serving.state import ServingState
 from churnops.serving.worker_metrics import metrics_folder
 from churnops.settings import Settings, load_settings
@@ -162,5 +162,8 @@ def app_for(state: ServingState) -> FastAPI:
         metrics=state.metrics,
         max_body=state.settings.max_body_bytes,
         path_limits=BODY_LIMITS,
+        token_paths=frozenset(
+            route.path for route in app.routes if isinstance(route, TokenFirstRoute)
+        ),
     )
     return app

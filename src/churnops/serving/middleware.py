@@ -6,6 +6,10 @@ checked here on ``Content-Length`` (the server never reads past it) and, for chu
 by counting what ``receive`` returns — one cheap layer instead of the framework's nested ones.
 A path can have a lower limit of its own (the single-row endpoint: validating a body holds the
 GIL for a time that grows with its size, so no endpoint should take more than it needs).
+A token-protected path (``token_paths``) is not refused here: a declared length over the limit
+is marked in the scope (``TOO_LARGE``), and the route refuses it after the token check
+(``security.token_first``), so a caller without the token gets the 401, not the 413 — the body
+is read in neither case.
 
 A client that goes away before its body arrived (``ClientDisconnect``) is not a server error:
 it is counted with status 499 (nginx's "client closed request"), which the 5xx alert ignores,
@@ -28,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from churnops.schema import REQUEST_ID_PATTERN
 from churnops.serving.metrics import ServingMetrics
+from churnops.serving.security import TOO_LARGE
 from churnops.serving.throttled_log import ThrottledLog
 
 logger = logging.getLogger("churnops.serving")
@@ -71,8 +76,10 @@ class RequestContextMiddleware:
         metrics: ServingMetrics,
         max_body: int,
         path_limits: Mapping[str, tuple[int, str]],
+        token_paths: frozenset[str] = frozenset(),
     ) -> None:
-        """``path_limits``: path → (its lower body limit, advice for a client over it)."""
+        """``path_limits``: path → (its lower body limit, advice for a client over it);
+        ``token_paths``: the paths whose token is checked before their body's size."""
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
@@ -81,6 +88,7 @@ class RequestContextMiddleware:
             for path, (limit, advice) in path_limits.items()
         }
         self.default_limit = (max_body, too_large(max_body, BATCH_ADVICE))
+        self.token_paths = token_paths
         self.ids = RequestIds()
         self.disconnects = ThrottledLog(logger, logging.INFO)
 
@@ -110,12 +118,17 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        limit, refusal = self.limits.get(scope["path"], self.default_limit)
+        path = scope["path"]
+        limit, refusal = self.limits.get(path, self.default_limit)
         try:
             if length is None:
                 await self.app(scope, self._limited(receive, limit, refusal), send_with_id)
             elif not length.isdigit() or int(length) > limit:
-                await self._refuse(send_with_id, refusal)
+                if path in self.token_paths:
+                    scope[TOO_LARGE] = refusal
+                    await self.app(scope, receive, send_with_id)
+                else:
+                    await self._refuse(send_with_id, refusal)
             else:
                 await self.app(scope, receive, send_with_id)
         except ClientDisconnect:

@@ -1,12 +1,13 @@
 """``POST /feedback``: true outcomes, one or a small batch, from the systems that learn them.
 
 Closed (403) unless ``CHURNOPS_FEEDBACK_TOKEN`` is set; then the token is checked like the
-admin token (``churnops.serving.security``), before the body is read. Every item is checked
-first, and the outcomes are recorded in one transaction through the outcome store, off the
-event loop: an item that is wrong (422), two items that disagree about the same customer (422)
-or an item that labels no logged prediction (404) and nothing is recorded. While another writer
-holds the outcome store (a long ``churnops labels import``), a call waits ``LOCK_WAIT_S`` for
-it, then gets a 503 with ``Retry-After`` rather than keep a worker thread for half a minute.
+admin token (``churnops.serving.security``), before the body is read or its size checked.
+Every item is checked first, and the outcomes are recorded in one transaction through the
+outcome store, off the event loop: an item that is wrong (422), two items that disagree about
+the same customer (422) or an item that labels no logged prediction (404) and nothing is
+recorded. While another writer holds the outcome store (a long ``churnops labels import``), a
+call waits ``LOCK_WAIT_S`` for it, then gets a 503 with ``Retry-After`` rather than keep a
+worker thread for half a minute.
 """
 
 from __future__ import annotations
@@ -238,6 +239,7 @@ def add_feedback_routes(app: FastAPI, state: ServingState) -> None:
             401: {"description": "Wrong token"},
             403: {"description": "Feedback disabled (no CHURNOPS_FEEDBACK_TOKEN)"},
             404: {"description": "An outcome labels no logged prediction; nothing recorded"},
+            413: {"description": "Body larger than CHURNOPS_MAX_BODY_BYTES"},
             415: {"description": "Body not sent as application/json"},
             422: {"description": "A wrong item, or two that disagree; nothing recorded"},
             429: {"description": "Too many wrong tokens lately"},

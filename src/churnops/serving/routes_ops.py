@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import Depends, FastAPI, Response, status
+from fastapi import FastAPI, Response, status
 from fastapi.responses import JSONResponse
 
 from churnops import __version__
@@ -20,6 +20,7 @@ from churnops.serving.schemas import (
     Readiness,
     ReloadResult,
 )
+from churnops.serving.security import token_first
 from churnops.serving.state import ServingState
 
 ENDPOINTS = {
@@ -153,17 +154,6 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
         """Prometheus exposition of this process's metrics."""
         return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
-    @app.post(
-        "/admin/reload",
-        response_model=ReloadResult,
-        dependencies=[Depends(state.admin)],
-        responses={
-            401: {"description": "Wrong token"},
-            403: {"description": "Admin disabled"},
-            429: {"description": "Too many wrong tokens lately"},
-        },
-        tags=["admin"],
-    )
     async def reload() -> ReloadResult:
         """Check the registry now — its current version and its experiment — and retry a
         version that failed verification."""
@@ -177,3 +167,17 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             experiment_id=None if running is None else running.experiment.id,
             experiment_error=predictor.experiment_error,
         )
+
+    app.router.add_api_route(
+        "/admin/reload",
+        reload,
+        methods=["POST"],
+        response_model=ReloadResult,
+        route_class_override=token_first(state.admin),  # the token before anything else
+        responses={
+            401: {"description": "Wrong token"},
+            403: {"description": "Admin disabled"},
+            429: {"description": "Too many wrong tokens lately"},
+        },
+        tags=["admin"],
+    )

@@ -14,10 +14,10 @@ down (held requests would keep connections from other clients). The right token 
 meanwhile too; the registry poll keeps doing what ``/admin/reload`` does, only later.
 
 FastAPI reads and decodes a JSON body before it runs any dependency (a 422 for a body that is
-not JSON, a 400 for one that is not UTF-8), so an endpoint with a body takes its guard as
+not JSON, a 400 for one that is not UTF-8), so a protected endpoint takes its guard as
 ``route_class_override=token_first(guard)`` rather than among its dependencies: the guard runs
 once, before the body is read, and a caller without the token learns nothing about the body's
-format.
+format or size (the body-size middleware leaves the 413 of such a route to it, after the token).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from churnops.settings import env_name
 logger = logging.getLogger("churnops.serving")
 
 MAX_FAILURES = 10
+TOO_LARGE = "churnops.too_large"  # scope key: the body-size middleware's 413, left to the route
+CLOSE = {"Connection": "close"}
 WINDOW_S = 60.0
 
 
@@ -136,18 +138,33 @@ class AdminGuard(TokenGuard):
         super().__init__(expected, "admin", max_failures, window)
 
 
-def token_first(guard: TokenGuard) -> type[APIRoute]:
-    """A route class running ``guard`` before FastAPI reads the body; the route is declared
-    with it instead of with the guard among its dependencies, so the guard runs once."""
+class TokenFirstRoute(APIRoute):
+    """A route whose token is checked before anything else about the request: its body's
+    format and its size (``TOO_LARGE``). Made by ``token_first``."""
 
-    class TokenFirstRoute(APIRoute):
-        def get_route_handler(self) -> Handler:
-            handler = super().get_route_handler()
+    guard: TokenGuard
 
-            async def guarded(request: Request) -> Response:
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        guard = self.guard
+
+        async def guarded(request: Request) -> Response:
+            refusal = request.scope.get(TOO_LARGE)
+            if refusal is None:
                 await guard(request)
                 return await handler(request)
+            # a body declared too large is never read: whatever the answer, the connection closes
+            try:
+                await guard(request)
+            except HTTPException as exc:
+                exc.headers = {**(exc.headers or {}), **CLOSE}
+                raise
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, refusal, headers=CLOSE)
 
-            return guarded
+        return guarded
 
-    return TokenFirstRoute
+
+def token_first(guard: TokenGuard) -> type[TokenFirstRoute]:
+    """A route class running ``guard`` before FastAPI reads the body; the route is declared
+    with it instead of with the guard among its dependencies, so the guard runs once."""
+    return type(f"TokenFirst{guard.area.title()}Route", (TokenFirstRoute,), {"guard": guard})

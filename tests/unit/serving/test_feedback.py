@@ -309,6 +309,33 @@ def test_the_token_is_checked_before_the_body_is_read(
     assert response.status_code == status, response.text
 
 
+def test_the_token_is_checked_before_the_body_size(trained_home: Path) -> None:
+    """A body declared larger than CHURNOPS_MAX_BODY_BYTES gets the token's answer first (403
+    while feedback is closed, 401 for a wrong token, 429 once those are too many): only a caller
+    with the token learns the limit (413), and nothing is recorded."""
+    big = b'{"customer_id": "F1", "outcome": 1, "x": "' + b"x" * 2_000 + b'"}'
+    json_type = {"Content-Type": "application/json"}
+    closed = serving_settings(trained_home, max_body_bytes=1_024)
+    with TestClient(create_app(closed)) as client:
+        response = client.post("/feedback", content=big, headers={**json_type, **AUTH})
+        assert response.status_code == 403, response.text
+    settings = serving_settings(trained_home, feedback_token=TOKEN, max_body_bytes=1_024)
+    with TestClient(create_app(settings)) as client:
+        for wrong in ({}, {"Authorization": "Bearer nope"}):
+            response = client.post("/feedback", content=big, headers={**json_type, **wrong})
+            assert response.status_code == 401, response.text
+            assert response.headers["connection"] == "close"  # its body is not read
+        response = client.post("/feedback", content=big, headers={**json_type, **AUTH})
+        assert response.status_code == 413, response.text
+        assert "1,024 bytes" in response.json()["detail"]
+        assert response.headers["connection"] == "close"
+        for _ in range(10):
+            client.post("/feedback", content=big, headers={**json_type, "X-Feedback-Token": "x"})
+        response = client.post("/feedback", content=big, headers={**json_type, **AUTH})
+        assert response.status_code == 429, response.text
+    assert stored(settings) == []
+
+
 def test_the_token_is_checked_once_per_request(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

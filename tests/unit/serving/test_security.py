@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_TOKEN, serving_settings
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -95,3 +96,19 @@ def test_the_right_token_still_works_after_a_few_typos(
     for _ in range(3):
         assert client.post("/admin/reload", headers={"X-Admin-Token": "typo"}).status_code == 401
     assert client.post("/admin/reload", headers={"X-Admin-Token": token}).status_code == 200
+
+
+def test_admin_checks_the_token_before_the_body_size(trained_home: Path) -> None:
+    """A body declared larger than CHURNOPS_MAX_BODY_BYTES gets the token's answer first: 403
+    while admin is closed, 401 for a wrong token; the 413 only with the right one."""
+    big = b"x" * 2_000
+    closed = serving_settings(trained_home, admin_token=None, max_body_bytes=1_024)
+    with TestClient(create_app(closed)) as client:
+        assert client.post("/admin/reload", content=big).status_code == 403
+    with TestClient(create_app(serving_settings(trained_home, max_body_bytes=1_024))) as client:
+        for wrong in ({}, {"X-Admin-Token": "wrong"}):
+            assert client.post("/admin/reload", content=big, headers=wrong).status_code == 401
+        response = client.post("/admin/reload", content=big, headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert response.status_code == 413 and "1,024 bytes" in response.json()["detail"]
+        response = client.post("/admin/reload", headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert response.status_code == 200
