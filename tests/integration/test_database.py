@@ -3,15 +3,19 @@ one line (exit 2, the URL without its password) for every way the database can b
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from cli_support import RunCli
+from fastapi.testclient import TestClient
 from postgres_support import PASSWORD, Cluster
 
 from churnops.database import migrations
 from churnops.database.url import DatabaseUrl, redact, scrub
+from churnops.serving.app import create_app
+from churnops.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -138,6 +142,82 @@ def test_a_refusal_by_the_database_is_one_line(
             conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM reader')
             conn.execute("DROP ROLE reader")
             conn.execute("DROP ROLE outsider")
+
+
+def _wait_refused(url: str) -> None:
+    """Until the server refuses ``url`` by its pg_hba.conf (a reload takes effect shortly)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            psycopg.connect(url).close()
+        except psycopg.OperationalError as exc:
+            if "pg_hba.conf" in str(exc):
+                return
+        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+        time.sleep(0.05)
+
+
+def test_a_server_that_answers_and_refuses_is_not_asked_whether_it_runs(
+    postgres_cluster: Cluster,
+    blank_database: DatabaseUrl,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A user pg_hba.conf rejects, a role that may not log in, a database closed to
+    connections: the CLI's one line (exit 2) and the API's reason for not being ready say what
+    the server answered and what to do, not whether PostgreSQL runs there."""
+    monkeypatch.chdir(tmp_path)
+    name = blank_database.value.rsplit("/", 1)[1]
+    hba = postgres_cluster.data / "pg_hba.conf"
+    original = hba.read_text()
+    as_user = {
+        user: blank_database.value.replace(f"postgres:{PASSWORD}@", f"{user}:s3cret@")
+        for user in ("rejected", "nologin")
+    }
+    hba.write_text("host all rejected 127.0.0.1/32 reject\n" + original)
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE rejected LOGIN PASSWORD 's3cret'")
+        conn.execute("CREATE ROLE nologin NOLOGIN PASSWORD 's3cret'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        _wait_refused(as_user["rejected"])
+        cases = {
+            as_user["rejected"]: (
+                "the server does not allow this host, user and database",
+                'pg_hba.conf rejects connection for host "127.0.0.1", user "rejected"',
+                "add an entry for them to its pg_hba.conf, or use another user or database",
+            ),
+            as_user["nologin"]: ("the server refused the connection", "not permitted to log in"),
+        }
+        for url, expected in cases.items():
+            monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)
+            for args in (("db", "upgrade"), ("logs", "stats")):
+                line = _one_line_error(run_cli, *args)
+                assert all(words in line for words in expected) and redact(url) in line, line
+                assert "is PostgreSQL running" not in line and "cannot reach" not in line, line
+            settings = load_settings(home=tmp_path / "api", database_url=url)
+            with TestClient(create_app(settings)) as client:
+                assert client.get("/health/ready").status_code == 503
+                for said in (
+                    client.get("/model-info").json()["last_reload_error"],
+                    client.post("/predict", json={}).json()["detail"],
+                ):
+                    assert all(words in said for words in expected), said
+                    assert "is PostgreSQL running" not in said, said
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        monkeypatch.setenv("CHURNOPS_DATABASE_URL", blank_database.value)
+        line = _one_line_error(run_cli, "db", "upgrade")
+        assert "refused the connection" in line and "not currently accepting" in line, line
+        assert "is PostgreSQL running" not in line, line
+    finally:
+        hba.write_text(original)
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            conn.execute("DROP ROLE rejected")
+            conn.execute("DROP ROLE nologin")
 
 
 def test_an_old_or_a_newer_schema_is_refused(

@@ -15,8 +15,8 @@ APPLICATION = "churnops"
 
 def connect(url: DatabaseUrl, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     """A connection to ``url``; ``BadInputError`` naming the URL (without its password) and
-    what to do when the URL is invalid, the server is unreachable, refuses the password or the
-    role, or lacks the database."""
+    what to do when the URL is invalid, the server is unreachable, refuses the password, the
+    role or this host (``pg_hba.conf``), or lacks the database."""
     try:
         return psycopg.connect(
             url.value,
@@ -42,7 +42,8 @@ def url_error(url: DatabaseUrl, message: str) -> BadInputError:
 
 def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInputError:
     """What a failed connection means, in one line. libpq reports these as messages only
-    (no SQLSTATE before the session exists), so they are told apart by their wording."""
+    (no SQLSTATE before the session exists), so they are told apart by their wording; a server
+    that answered and refused says ``FATAL:``, and is not asked whether it runs."""
     text = str(exc)
     reason = text.splitlines()[0].split("failed: ")[-1].removeprefix("connection is bad: ").strip()
     if reason.startswith("invalid "):  # a value libpq refuses before connecting: port 99999, …
@@ -57,7 +58,13 @@ def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInpu
         name = url_database(url)
         advice = f"the user may not connect to the database {name!r} ({reason}); grant it the "
         advice += f"right (GRANT CONNECT ON DATABASE {name} TO …) or use another user"
-    else:
+    elif "pg_hba.conf" in text:  # no entry for them there, or one that rejects them
+        advice = f"the server does not allow this host, user and database ({reason}); add an "
+        advice += "entry for them to its pg_hba.conf, or use another user or database"
+    elif "FATAL:" in text:  # answered and refused: too many clients, a role that may not log in…
+        advice = f"the server refused the connection ({reason}); check CHURNOPS_DATABASE_URL "
+        advice += "and the server's settings for this user and database"
+    else:  # no answer: connection refused, no such host, timeout
         advice = f"cannot reach the server ({reason}); is PostgreSQL running at that address?"
     return BadInputError(f"database {url}: {advice}")
 
