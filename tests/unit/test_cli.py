@@ -292,6 +292,19 @@ def test_train_says_what_its_oracle_auc_was_computed_on(
     assert "ceiling" not in said
 
 
+def test_train_fits_its_verdict_in_80_columns(
+    prepared_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the version's verdict is one line and the model's file is on a line of
+    its own, unbroken (the verdict ended with the file name in brackets and wrapped)."""
+    monkeypatch.setenv("CHURNOPS_N_ESTIMATORS", "20")
+    shown = output_at_width(80, "train", "--home", prepared_home)
+    assert re.search(r"^v1 current: passed the gate \(ROC AUC [\d.]+ ≥ [\d.]+\)$", shown, re.M)
+    model = printed_file(shown, "model")
+    assert model.parent == prepared_home / "models" and model.suffix == ".joblib"
+    assert all(len(line) <= 80 for line in shown.splitlines() if not line.startswith("model: "))
+
+
 def test_train_and_registry_json(churnops: Churnops, prepared_home: Path) -> None:
     """train, registry list/show/history and rollback --list all print parseable JSON that
     agrees with each other."""

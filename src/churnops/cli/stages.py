@@ -112,7 +112,7 @@ def _prepare_summary(report: dict[str, Any]) -> None:
     console.print(f"reject rate {report['reject_rate']:.2%} — gate {verdict}")
 
 
-def _train_summary(result: TrainResult) -> None:
+def _train_summary(result: TrainResult, models_dir: Path) -> None:
     reg = result.registered
     if reg is None:
         console.print(f"[yellow]{_unchanged_reason(result)}[/]", highlight=False)
@@ -136,9 +136,8 @@ def _train_summary(result: TrainResult) -> None:
     for warning in _option_warnings(reg.entry):
         console.print(f"[yellow]{warning}[/]", highlight=False)
     colour = "green" if reg.promoted else "red"
-    console.print(
-        f"[{colour}]{reg.entry.name} {reg.entry.status}[/]: {reg.reason}  ({reg.entry.file})"
-    )
+    console.print(f"[{colour}]{reg.entry.name} {reg.entry.status}[/]: {reg.reason}")
+    print_path("model", models_dir / reg.entry.file)  # after the reason, it wrapped at 80
     if reg.removed:
         console.print(
             f"removed {len(reg.removed)} leftover(s) of interrupted trainings, untouched for "
@@ -329,7 +328,7 @@ def train(
     if as_json:
         print_json(_train_json(result))
     else:
-        _train_summary(result)
+        _train_summary(result, settings.models_dir)
     if result.registered is not None and not result.registered.promoted:
         raise typer.Exit(1)
 
@@ -439,7 +438,7 @@ def pipeline(
     else:
         _generate_summary(generated.meta, settings.raw_csv)
         _prepare_summary(prepared.report)
-        _train_summary(result)
+        _train_summary(result, settings.models_dir)
     if result.registered is not None and not result.registered.promoted:
         raise typer.Exit(1)
 
