@@ -191,9 +191,14 @@ def test_the_hint_for_refused_rows_never_breaks_its_commands(
     api: str, trained_settings: Settings
 ) -> None:
     """At 80 columns, the hint after refused rows names each command on one line (rich broke
-    them: it was not printed with soft_wrap)."""
+    them: it was not printed with soft_wrap), and the first refusal's body is one line below
+    the table, which fits in 80 columns (in its cell the body wrapped over several lines)."""
     args = ("--url", api, "--rows", "200", "--shift", "new-payment-method", "--batch-size", "50")
     shown = output_at_width(80, "simulate", "--home", trained_settings.home, *args)
     assert "row(s) refused" in shown, shown
+    table = [line for line in shown.splitlines() if line.startswith(("┌", "│", "└"))]
+    assert max(map(len, table)) <= 80 and not any(line.startswith("│  ") for line in table)
+    refusal = [line for line in shown.splitlines() if line.startswith("first refusal: 422: ")]
+    assert len(refusal) == 1 and "payment_method" in refusal[0], shown
     assert "`churnops simulate --shift new-payment-method --out rows.csv`" in shown, shown
     assert "`churnops drift --current rows.csv`" in shown, shown

@@ -184,11 +184,25 @@ def _simulation_cell(value: object) -> str:
 
 def _simulation_table(result: SimulationResult, url: str, shift: str) -> Table:
     """The summary, one row a key; the URL and the shift are rows too, so the short title
-    fits within the table (as the whole sentence did not: it wrapped, breaking the URL)."""
+    fits within the table (as the whole sentence did not: it wrapped, breaking the URL). The
+    first refusal's body is printed below the table (``_show_simulation``): in its cell it
+    wrapped over several lines."""
+    summary = {"url": url, "shift": shift, **result.as_dict()}
+    if result.first_refusal is not None:
+        summary["first_refusal"] = "below the table"
     table = Table(title="Traffic sent", show_header=False)
-    for key, value in {"url": url, "shift": shift, **result.as_dict()}.items():
+    for key, value in summary.items():
         table.add_row(key, _simulation_cell(value))
     return table
+
+
+def _show_simulation(result: SimulationResult, url: str, shift: str) -> None:
+    """The summary table, then the first refusal (status and body) on a line of its own, with
+    soft_wrap: the terminal folds it, and it stays one line to copy."""
+    console.print(_simulation_table(result, url, shift))
+    if result.first_refusal is not None:
+        shown = f"first refusal: {result.first_refusal}"
+        console.print(shown, highlight=False, markup=False, soft_wrap=True)
 
 
 def _write_rows(frame: pd.DataFrame, out: Path, source: str, shift: str, as_json: bool) -> None:
@@ -270,7 +284,7 @@ def simulate(
     if as_json:
         print_json({"url": url, "shift": shift, "source": customers.source, **result.as_dict()})
     else:
-        console.print(_simulation_table(result, url, shift))
+        _show_simulation(result, url, shift)
     refused = result.rows - result.accepted
     if refused and not as_json:
         console.print(

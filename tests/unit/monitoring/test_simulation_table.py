@@ -55,3 +55,18 @@ def test_the_title_fits_within_the_table(width: int, url: str) -> None:
     assert len(title.strip()) <= len(border)
     assert _cell(text, "url") == url
     assert _cell(text, "shift") == "price-increase"
+
+
+def test_a_long_refusal_leaves_every_row_on_one_line_at_80_columns() -> None:
+    """The first refusal's body is not in its cell, where at 80 columns it wrapped over four
+    lines: the cell says it is below the table, and each row stays one line within 80."""
+    body = '{"detail":[{"type":"enum","loc":["body","payment_method"],"msg":"' + "x" * 90 + '"}]}'
+    result = SimulationResult(
+        rows=400, statuses=Counter({200: 390, 422: 10}), first_refusal=f"422: {body}"
+    )
+    text = _rendered(result, width=80)
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert len(rows) == len({"url": 0, "shift": 0, **result.as_dict()})  # no wrapped rows
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert _cell(text, "first_refusal") == "below the table"
+    assert body not in text
