@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,39 @@ def test_help_shows_no_type_after_a_flag(
     assert "--help Show this message and exit." in text
     if valued is not None:
         assert re.search(rf"{valued} (<[a-z]+>|[A-Z]+) ", text), text
+
+
+def _descriptions(help_text: str) -> dict[str, list[str]]:
+    """The Commands panel of ``--help``: each command's description, as its lines (the text
+    between the name column and the border, right padding included)."""
+    rows = help_text.split("Commands")[1].splitlines()[1:]
+    rows = rows[: next(i for i, row in enumerate(rows) if not row.startswith("│"))]
+    first = rows[0][2:]
+    column = 2 + len(first) - len(first.split(" ", 1)[1].lstrip())  # where descriptions start
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        name, text = row[2:column].strip(), row[column:-1]
+        if name:
+            found[name] = [text]
+        else:
+            found[list(found)[-1]].append(text)
+    return found
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("command", ["train", "evaluate", "drift", "score"])
+def test_the_command_list_reflows_each_description(columns: int, command: str) -> None:
+    """In `churnops --help`, each description is wrapped to the terminal's width, every line
+    but its last as full as the next word allows: the descriptions of train, evaluate, drift
+    and score also broke where their docstring's source lines did ("passes the gate" ended a
+    line of its own at 80 columns, "…only if it passes the gate" at 120)."""
+    shown = output_at_width(columns, "--help")
+    lines = _descriptions(shown)[command]
+    room = len(lines[0]) - 1  # one column of padding before the border
+    for line, following in pairwise(lines):
+        assert len(line.rstrip()) + 1 + len(following.split()[0]) > room, shown
+    if columns == 120 and command == "train":
+        assert "only if it passes the gate (a retrain identical" in lines[0], shown
 
 
 def test_usage_errors_exit_2(churnops: Churnops) -> None:

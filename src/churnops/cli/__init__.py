@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import Any
@@ -78,6 +79,28 @@ performance_cmds.register(app)
 experiment_cmds.register(app)
 score_cmds.register(app)
 db_cmds.register(app)
+
+
+def _reflowed(text: str) -> str:
+    """``text`` with each paragraph on one line, for the terminal to wrap: typer's rich help
+    keeps a docstring's line breaks inside a paragraph, so the command list broke a description
+    where its source line ended, whatever the terminal's width."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    """Every command's help (its docstring unless given) reflowed, in sub-groups too."""
+    for info in group.registered_commands:
+        text = info.help or inspect.getdoc(info.callback)
+        if text:
+            info.help = _reflowed(text)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 
 def _run_alone(name: str) -> None:
