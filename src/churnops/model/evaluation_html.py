@@ -46,7 +46,9 @@ FIGURES: dict[str, tuple[str, str]] = {
         "ROC curves",
         "Each curve traces churners caught against stayers wrongly flagged as the threshold "
         "moves; higher and further left is better. The dot is where each version decides today. "
-        "The dashed oracle line (data from the generator) is the ceiling any model can reach.",
+        "When the customers came from the generator, the dashed oracle line ranks these same "
+        "customers by their true churn probabilities; they are a sample, so a model can land "
+        "a little above it.",
     ),
     "precision_recall": (
         "Precision–recall curves",

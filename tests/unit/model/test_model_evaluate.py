@@ -138,6 +138,19 @@ def test_the_page_is_self_contained(trained_settings: Settings) -> None:
     assert "missed churner 200, wasted offer 20" in page
 
 
+def test_the_page_says_what_the_oracle_is(trained_settings: Settings) -> None:
+    """The ROC figure's reading says the oracle is the true churn probabilities on these same
+    customers, which a model can land above on a sample (it called the oracle "the ceiling any
+    model can reach")."""
+    comparison = evaluate_versions(trained_settings, [], None)
+    assert comparison.oracle_auc is not None  # v1 was trained on the generator's data
+    page = comparison.html.read_text(encoding="utf-8") if comparison.html else ""
+    said = " ".join(page.split())
+    assert "ceiling" not in said
+    assert "ranks these same customers by their true churn probabilities" in said
+    assert "they are a sample, so a model can land a little above it" in said
+
+
 def test_importance_is_per_declared_feature(trained_settings: Settings) -> None:
     """Permutation importance has one entry per declared feature (not per one-hot column), and
     the features the generator's churn depends on matter more than total charges, which it
