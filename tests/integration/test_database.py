@@ -286,7 +286,9 @@ def test_db_import_copies_a_file_registry_once(
     tmp_path: Path,
 ) -> None:
     """Versions, history and artifacts arrive verified; a replica with an empty home then
-    loads v1 from the database; importing again changes nothing."""
+    loads v1 from the database, and the command line lists it for a home that does not exist
+    (in database mode a missing home is no error: the folder holds only a cache); importing
+    again changes nothing."""
     from churnops.registry.promotion import verify
     from churnops.registry.store import Registry, open_registry
     from churnops.settings import load_settings
@@ -297,6 +299,9 @@ def test_db_import_copies_a_file_registry_once(
     assert first.json()["versions"] == 1 and first.json()["artifacts"] >= 5
     again = run_cli("db", "import", "--from", trained_home, "--registry-only", "--json")
     assert again.code == 0 and again.json()["already"] is True
+    listed = run_cli("registry", "list", "--home", tmp_path / "missing", "--json")
+    assert listed.code == 0, listed.err
+    assert [row["version"] for row in listed.json()] == [1]
     replica = open_registry(load_settings(home=tmp_path / "replica"))
     files = Registry(load_settings(home=trained_home, database_url=""))
     assert replica.read() == files.read() and replica.history() == files.history()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -413,6 +414,93 @@ def test_empty_registry(churnops: Churnops, tmp_path: Path) -> None:
     shown = churnops("registry", "show", "--home", tmp_path)
     assert_one_line_error(shown, 2, "the registry is empty; run `churnops train` first")
     assert list(tmp_path.iterdir()) == []
+
+
+READS_A_PROJECT = [
+    ["registry", "list"],
+    ["registry", "show"],
+    ["registry", "history"],
+    ["promote", "v1"],
+    ["rollback"],
+    ["evaluate"],
+    ["prepare"],
+    ["train"],
+    ["drift"],
+    ["simulate", "--out", "rows.csv"],
+    ["score", "--input", "in.csv", "--output", "out.parquet", "--workers", "1"],
+    ["logs", "stats"],
+    ["logs", "export", "--output", "log.csv"],
+    ["logs", "prune", "--older-than", "90d"],
+    ["labels", "import", "outcomes.csv"],
+    ["labels", "changes"],
+    ["performance"],
+    ["experiment", "start", "--challenger", "v2"],
+    ["experiment", "status"],
+    ["experiment", "report"],
+    ["experiment", "stop"],
+]
+
+
+@pytest.mark.parametrize("command", READS_A_PROJECT, ids=" ".join)
+def test_a_home_that_does_not_exist_is_refused(
+    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """In file mode, a command that reads or changes a project (prepare and train without a
+    file of their own), given a --home that does not exist, says so in one line (exit 2)
+    instead of reporting an empty project, and creates nothing."""
+    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "no-such-folder"
+    run = churnops(*command, "--home", missing)
+    words = (f"project folder {missing} does not exist: check --home", "churnops init --from")
+    assert_one_line_error(run, 2, *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_refuses_a_home_that_does_not_exist(
+    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve does not start on a --home that does not exist (it served nothing, 503, until
+    stopped). Its port is taken, so a serve that ignored the home would stop there (exit 3)
+    instead of serving."""
+    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
+    missing = tmp_path / "no-such-folder"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = churnops("serve", "--home", missing, "--port", str(taken.getsockname()[1]))
+    assert_one_line_error(run, 2, f"project folder {missing} does not exist: check --home")
+    assert not missing.exists()
+
+
+def test_a_home_that_is_a_file_or_missing_by_variable_is_refused(
+    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --home that is a file is refused; a missing CHURNOPS_HOME is named as the culprit."""
+    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
+    afile = tmp_path / "home.txt"
+    afile.write_text("not a project\n", encoding="utf-8")
+    run = churnops("registry", "list", "--home", afile)
+    assert_one_line_error(run, 2, f"project folder {afile} is a file, not a folder: check --home")
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
+    run = churnops("registry", "list")
+    assert_one_line_error(run, 2, "does not exist: check CHURNOPS_HOME")
+
+
+def test_a_project_starts_in_a_folder_that_does_not_exist(
+    churnops: Churnops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """generate, init and prepare --input create a new project folder; the db commands do not
+    use the home, so a missing one does not stop them (they say the database is not set)."""
+    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
+    assert churnops("generate", "--home", tmp_path / "a", "--rows", "500").code == 0
+    raw = tmp_path / "a" / "data" / "raw.csv"
+    assert churnops("init", "--from", raw, "--home", tmp_path / "b").code == 0
+    assert (tmp_path / "b" / "churnops.yaml").is_file()
+    assert churnops("prepare", "--input", raw, "--home", tmp_path / "c").code == 0
+    assert (tmp_path / "c" / "data" / "processed.csv").is_file()
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path / "gone"))
+    assert_one_line_error(churnops("db", "status"), 2, "CHURNOPS_DATABASE_URL is not set")
 
 
 def test_an_error_shows_brackets_in_a_path_as_given(churnops: Churnops, tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from churnops.cli.ui import JsonOpt, console, print_json, progress, rows_bar, settings_for
+from churnops.cli.ui import JsonOpt, console, print_json, progress, rows_bar
 from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError
+from churnops.settings import load_settings
 
 if TYPE_CHECKING:
     from churnops.database import home_import
@@ -21,7 +22,7 @@ db_app = typer.Typer(
 
 
 def _url() -> DatabaseUrl:
-    url = settings_for(None).database
+    url = load_settings().database  # the home is not used
     if url is None:
         raise BadInputError(
             "CHURNOPS_DATABASE_URL is not set: set it to "
@@ -83,12 +84,12 @@ def import_home(
     from churnops.registry.store import Registry
 
     url = _url()
-    home = settings_for(source, database_url="")
+    home = load_settings(home=source, database_url="")  # --from, checked below
     files = Registry(home)
     if not files.metadata_path.exists():
         raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")
     log = None if registry_only else home_import.plan(home.inference_db, url)
-    done = PostgresRegistry(settings_for(source), url).import_from(files)
+    done = PostgresRegistry(load_settings(home=source), url).import_from(files)
     tables = [] if log is None else _import_log(log, url, as_json)
     if as_json:
         print_json(

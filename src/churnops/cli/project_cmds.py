@@ -44,7 +44,7 @@ def init(
     from churnops.data.infer import draft_project, render, schema_of
     from churnops.project import project_path
 
-    settings = settings_for(home, schema_file=schema)
+    settings = settings_for(home, starts_project=True, schema_file=schema)
     target = project_path(settings.schema_file, settings.home)
     if target.exists() and not force:
         raise refuse_to_replace(target, "review it")

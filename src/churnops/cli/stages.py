@@ -247,7 +247,7 @@ def generate(
     any other file only with --force."""
     from churnops import workflow
 
-    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
+    settings = settings_for(home, starts_project=True, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar, step(bar, f"generating {settings.rows:,} customers"):
         generated = workflow.generate_step(settings, force=force)
     if as_json:
@@ -270,7 +270,12 @@ def prepare(
     """Check and clean the raw data into data/processed.csv (rejects go to data/rejected.csv)."""
     from churnops import workflow
 
-    settings = settings_for(home, max_reject_rate=max_reject_rate, schema_file=schema)
+    settings = settings_for(
+        home,
+        starts_project=input_path is not None,  # a new project from the CSV given
+        max_reject_rate=max_reject_rate,
+        schema_file=schema,
+    )
     try:
         with progress(not as_json) as bar, step(bar, "checking and cleaning"):
             prepared = workflow.prepare_step(settings, input_path)
@@ -308,7 +313,12 @@ def train(
     (a retrain identical to the current version registers nothing unless --force)."""
     from churnops import workflow
 
-    settings = settings_for(home, seed=seed, schema_file=schema)
+    settings = settings_for(
+        home,
+        starts_project=data is not None,  # a new project from the CSV given
+        seed=seed,
+        schema_file=schema,
+    )
     options = workflow.training_options(
         settings,
         calibration=calibrate.value if calibrate else None,
@@ -421,7 +431,7 @@ def pipeline(
     """generate → prepare → train in one go (the built-in schema's synthetic data)."""
     from churnops import workflow
 
-    settings = settings_for(home, rows=rows, seed=seed, schema_file=schema)
+    settings = settings_for(home, starts_project=True, rows=rows, seed=seed, schema_file=schema)
     with progress(not as_json) as bar:
         with step(bar, f"1/3 generating {settings.rows:,} customers"):
             generated = workflow.generate_step(settings)
