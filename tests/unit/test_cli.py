@@ -503,6 +503,34 @@ def test_a_project_starts_in_a_folder_that_does_not_exist(
     assert_one_line_error(churnops("db", "status"), 2, "CHURNOPS_DATABASE_URL is not set")
 
 
+def test_home_before_the_command(
+    churnops: Churnops, trained_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`churnops --home DIR COMMAND` is `churnops COMMAND --home DIR` (it was refused: no such
+    option), for a group's command too; given on both sides, the command's own wins."""
+    monkeypatch.delenv("CHURNOPS_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # the default home: an empty folder, no registry
+    after = churnops("registry", "list", "--home", trained_home, "--json")
+    before = churnops("--home", trained_home, "registry", "list", "--json")
+    assert before.code == 0, before.err
+    assert before.json() == after.json() and [row["version"] for row in after.json()] == [1]
+    both = churnops("--home", trained_home, "registry", "list", "--home", trained_home, "--json")
+    assert both.code == 0 and both.json() == after.json()
+    other = tmp_path / "other"
+    other.mkdir()
+    own = churnops("--home", trained_home, "registry", "list", "--home", other, "--json")
+    assert (own.code, own.json()) == (0, [])
+    assert list(other.iterdir()) == []
+    made = churnops("--home", tmp_path / "new", "generate", "--rows", "500")
+    assert made.code == 0, made.err
+    assert (tmp_path / "new" / "data" / "raw.csv").is_file()
+    missing = churnops("--home", tmp_path / "gone", "logs", "stats")
+    assert_one_line_error(missing, 2, f"project folder {tmp_path / 'gone'} does not exist")
+    shown = re.sub(r"[│\s]+", " ", churnops("--help").out)  # the help panel's text, unwrapped
+    assert "`churnops --home DIR COMMAND` is `churnops COMMAND --home DIR`" in shown
+    assert "a --home after the command wins" in shown
+
+
 def test_an_error_shows_brackets_in_a_path_as_given(churnops: Churnops, tmp_path: Path) -> None:
     """A one-line error names the path as typed: "[bold]" in it is text, not terminal markup
     (it vanished from the message, which then named another path)."""

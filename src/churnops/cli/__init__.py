@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -62,11 +63,32 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    context: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version"
     ),
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Project folder (env CHURNOPS_HOME, default: current folder): `churnops "
+            "--home DIR COMMAND` is `churnops COMMAND --home DIR`; a --home after the command "
+            "wins over this one",
+        ),
+    ] = None,
 ) -> None:
     """Churn-prediction MLOps toolkit: generate → prepare → train → serve → monitor."""
+    if home is not None:
+        context.default_map = _home_of_every_command(context.command, home)
+
+
+def _home_of_every_command(command: Any, home: Path) -> dict[str, Any]:
+    """``home`` as the default of every command's --home, in click's defaults by command name
+    (a group's by its commands' names): the command's own --home, when given, wins."""
+    commands = getattr(command, "commands", None)
+    if commands is None:
+        return {"home": home}
+    return {name: _home_of_every_command(sub, home) for name, sub in commands.items()}
 
 
 project_cmds.register(app)
