@@ -150,8 +150,6 @@ def test_the_command_list_reflows_each_description(columns: int, command: str) -
     room = len(lines[0]) - 1  # one column of padding before the border
     for line, following in pairwise(lines):
         assert len(line.rstrip()) + 1 + len(following.split()[0]) > room, shown
-    if columns == 120 and command == "train":
-        assert "only if it passes the gate (a retrain identical" in lines[0], shown
 
 
 def test_usage_errors_exit_2(churnops: Churnops) -> None:

@@ -62,8 +62,13 @@ def test_python_m_churnops_is_the_executable() -> None:
 # Put first on the child's path, this module is imported at its start-up (``site``): when the
 # command line's package is first looked for, the child sends itself a real SIGINT, so Ctrl-C
 # lands while the command line is being imported — every time, whatever the machine's speed.
+# It first gives Ctrl-C the handler a terminal's Python has: a process started in the
+# background by a non-interactive shell (as a CI job may start the tests) ignores SIGINT, and
+# its children inherit that.
 CTRL_C_ON_IMPORT = """
 import importlib.abc, os, signal, sys
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 class CtrlC(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
