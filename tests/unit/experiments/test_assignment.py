@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from xxhash import xxh3_64_intdigest
 
 from churnops.errors import BadInputError
 from churnops.experiments.assignment import BUCKETS, Assigner, bucket
@@ -23,14 +24,19 @@ def challengers(assigner: Assigner, ids: list[str]) -> np.ndarray:
 
 
 def test_buckets_are_pinned() -> None:
-    """The hash is fixed by its specification (keyed BLAKE2b): these buckets never change, on
-    any machine or Python version; changing them would reshuffle running experiments."""
+    """The hash is fixed by its specification (seeded XXH3): these buckets never change, on
+    any machine, Python or xxhash version; changing them would reshuffle running experiments."""
     assert [bucket("exp-1", i) for i in ("C0000001", "C0000002", "customer-é", "42")] == [
-        134,
-        9016,
-        3056,
-        6695,
+        3244,
+        970,
+        8496,
+        8326,
     ]
+
+
+def test_the_hash_is_xxh3_as_specified() -> None:
+    """The library computes XXH3-64 as its specification's sanity vector says (empty input)."""
+    assert xxh3_64_intdigest(b"") == 0x2D06800538D394C2
 
 
 def test_same_customer_same_variant_in_another_process() -> None:
