@@ -45,10 +45,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "roc": (
         "ROC curves",
         "Each curve traces churners caught against stayers wrongly flagged as the threshold "
-        "moves; higher and further left is better. The dot is where each version decides today. "
-        "When the customers came from the generator, the dashed oracle line ranks these same "
-        "customers by their true churn probabilities; they are a sample, so a model can land "
-        "a little above it.",
+        "moves; higher and further left is better. The dot is where each version decides today.",
     ),
     "precision_recall": (
         "Precision–recall curves",
@@ -117,8 +114,17 @@ def _summary(versions: list[VersionResult]) -> str:
 WIDE = {"confusion"}  # drawn one panel per version: the page's full width
 
 
-def _figure(name: str, png: bytes) -> str:
+# added to the ROC reading when the oracle is drawn (customers from the generator)
+ORACLE_READING = (
+    " The dashed oracle line ranks these same customers by their true churn probabilities; "
+    "they are a sample, so a model can land a little above it."
+)
+
+
+def _figure(name: str, png: bytes, oracle: bool) -> str:
     title, reading = FIGURES[name]
+    if name == "roc" and oracle:
+        reading += ORACLE_READING
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<div class="card{" wide" if name in WIDE else ""}"><h3>{escape(title)}</h3>'
@@ -140,7 +146,7 @@ def render_html(comparison: Comparison) -> str:
     if comparison.costs is not None:
         facts.append(f"costs: {comparison.costs.describe()}")
     body = "".join(
-        _figure(name, path.read_bytes())
+        _figure(name, path.read_bytes(), comparison.oracle_auc is not None)
         for name, path in comparison.figures.items()
         if name in FIGURES
     )

@@ -21,6 +21,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ALL_FIGURES = {"roc", "precision_recall", "calibration", "gains", "confusion", "importance"}
 
 
+def page_text(comparison: Comparison) -> str:
+    return comparison.html.read_text(encoding="utf-8") if comparison.html else ""
+
+
 @pytest.mark.parametrize(("text", "number"), [("v3", 3), ("3", 3), (" V12 ", 12)])
 def test_parse_version_accepts_vn_or_n(text: str, number: int) -> None:
     """Versions are written v3, V3 or 3."""
@@ -120,8 +124,10 @@ def test_versions_side_by_side_on_a_csv(trained_settings: Settings) -> None:
     as_dict = comparison.as_dict()
     assert [v["version"] for v in as_dict["versions"]] == ["v1", "v2"]
     assert Path(as_dict["html"]).is_file()
+    assert "oracle" in page_text(comparison)
     not_generated = evaluate_versions(trained_settings, ["v1"], raw)
     assert not_generated.oracle_auc is None
+    assert "oracle" not in page_text(not_generated)  # no oracle line drawn: none described
 
 
 def test_the_page_is_self_contained(trained_settings: Settings) -> None:
@@ -130,7 +136,7 @@ def test_the_page_is_self_contained(trained_settings: Settings) -> None:
     comparison = evaluate_versions(
         trained_settings, [], None, costs=Costs(false_negative=200, false_positive=20)
     )
-    page = comparison.html.read_text(encoding="utf-8") if comparison.html else ""
+    page = page_text(comparison)
     assert page.count('src="data:image/png;base64,') == len(comparison.figures) == 7
     assert "<script" not in page and "<link" not in page
     sources = re.findall(r'(?:src|href)="([^"]*)"', page)
@@ -144,7 +150,7 @@ def test_the_page_says_what_the_oracle_is(trained_settings: Settings) -> None:
     model can reach")."""
     comparison = evaluate_versions(trained_settings, [], None)
     assert comparison.oracle_auc is not None  # v1 was trained on the generator's data
-    page = comparison.html.read_text(encoding="utf-8") if comparison.html else ""
+    page = page_text(comparison)
     said = " ".join(page.split())
     assert "ceiling" not in said
     assert "ranks these same customers by their true churn probabilities" in said
@@ -181,7 +187,7 @@ def test_one_class_data_draws_what_it_can(trained_settings: Settings, tmp_path: 
     comparison = evaluate_versions(trained_settings, [], path)
     assert set(comparison.figures) == {"calibration", "confusion"}
     assert comparison.versions[0].metrics["roc_auc"] is None
-    assert "one class only" in (comparison.html.read_text("utf-8") if comparison.html else "")
+    assert "one class only" in page_text(comparison)
 
 
 def test_refuses_an_empty_registry(tmp_path: Path) -> None:
