@@ -163,26 +163,32 @@ def answer_and_close(port: int, request: bytes) -> tuple[bytes, float]:
     return answer, time.monotonic() - started
 
 
-def test_a_body_too_large_for_feedback_is_refused_unread_after_the_token(
-    trained_home: Path,
+@pytest.mark.parametrize(
+    ("path", "variable"),
+    [("/feedback", "CHURNOPS_FEEDBACK_TOKEN"), ("/admin/reload", "CHURNOPS_ADMIN_TOKEN")],
+)
+def test_a_body_too_large_is_refused_unread_after_the_token(
+    trained_home: Path, path: str, variable: str
 ) -> None:
-    """POST /feedback declaring a 1 GB body and sending none of it: without the right token
-    the 401, with it the 413; either at once, and the connection closed at once (not left to
-    uvicorn's 5 s keep-alive timeout while the client may still be sending)."""
-    token = "feedback-token-for-tests"
+    """POST /feedback or /admin/reload declaring a 1 GB body and sending none of it: without
+    the right token the 401, with it the 413; either at once, and the connection closed at once
+    (not left to uvicorn's 5 s keep-alive timeout while the client may still be sending). The
+    OpenAPI document declares both answers (it left /admin/reload's 413 out)."""
+    token = "token-for-the-tests-0123456789"
     port = free_port()
-    env = {"CHURNOPS_FEEDBACK_TOKEN": token}
-    with running(serve(trained_home, port), trained_home, port, **env) as server:
-        start = b"POST /feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        start += b"Content-Length: 1000000000\r\n"
+    with running(serve(trained_home, port), trained_home, port, **{variable: token}) as server:
+        start = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        start += "Content-Length: 1000000000\r\n"
         for header, status in (
-            (b"", b"401"),
-            (b"Authorization: Bearer wrong\r\n", b"401"),
-            (f"Authorization: Bearer {token}\r\n".encode(), b"413"),
+            ("", "401"),
+            ("Authorization: Bearer wrong\r\n", "401"),
+            (f"Authorization: Bearer {token}\r\n", "413"),
         ):
-            answer, seconds = answer_and_close(port, start + header + b"\r\n")
-            assert answer.startswith(b"HTTP/1.1 " + status), answer
+            answer, seconds = answer_and_close(port, (start + header + "\r\n").encode())
+            assert answer.startswith(f"HTTP/1.1 {status}".encode()), answer
             assert b"connection: close" in answer.lower() and seconds < 2, (answer, seconds)
+        document = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=GENEROUS_S).json()
+        assert {"401", "413"} <= set(document["paths"][path]["post"]["responses"])
         assert server.stop()
 
 

@@ -177,6 +177,7 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
         responses={
             401: {"description": "Wrong token"},
             403: {"description": "Admin disabled"},
+            413: {"description": "Body larger than CHURNOPS_MAX_BODY_BYTES (send none)"},
             429: {"description": "Too many wrong tokens lately"},
         },
         tags=["admin"],
