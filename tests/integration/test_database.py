@@ -87,9 +87,9 @@ def test_each_wrong_database_is_one_clear_line(
     tmp_path: Path,
     args: tuple[str, ...],
 ) -> None:
-    """Unreachable server, wrong password, missing database, invalid URL: exit 2, one line,
-    the URL shown without its password, and what to do (asking whether PostgreSQL runs there
-    only when it could not be reached)."""
+    """Unreachable server, wrong password, missing database, invalid URL, SSL refused: exit 2,
+    one line, the URL shown without its password, and what to do (asking whether PostgreSQL
+    runs there only when it could not be reached)."""
     monkeypatch.chdir(tmp_path)
     cases = {
         f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/x": "cannot reach the server",
@@ -102,6 +102,8 @@ def test_each_wrong_database_is_one_clear_line(
         # values libpq refuses before connecting: the URL is wrong, not the server away
         "postgresql://postgres:s3cret@127.0.0.1:99999/x": 'invalid (invalid port number: "99999")',
         postgres_cluster.url() + "?sslmode=bogus": 'invalid (invalid sslmode value: "bogus")',
+        # the server answered without SSL: it runs (this one asked whether it did)
+        postgres_cluster.url() + "?sslmode=require": "the SSL negotiation failed (server does",
     }
     for url, expected in cases.items():
         monkeypatch.setenv("CHURNOPS_DATABASE_URL", url)

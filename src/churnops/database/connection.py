@@ -61,6 +61,9 @@ def connection_error(url: DatabaseUrl, exc: psycopg.OperationalError) -> BadInpu
     elif "pg_hba.conf" in text:  # no entry for them there, or one that rejects them
         advice = f"the server does not allow this host, user and database ({reason}); add an "
         advice += "entry for them to its pg_hba.conf, or use another user or database"
+    elif "SSL" in text:  # sslmode=require against a server without SSL, a certificate refused…
+        advice = f"the SSL negotiation failed ({reason}); make sslmode and the certificate "
+        advice += "options in CHURNOPS_DATABASE_URL match the server's SSL settings"
     elif "FATAL:" in text:  # answered and refused: too many clients, a role that may not log in…
         advice = f"the server refused the connection ({reason}); check CHURNOPS_DATABASE_URL "
         advice += "and the server's settings for this user and database"
