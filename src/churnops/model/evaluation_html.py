@@ -114,17 +114,20 @@ def _summary(versions: list[VersionResult]) -> str:
 WIDE = {"confusion"}  # drawn one panel per version: the page's full width
 
 
-# added to the ROC reading when the oracle is drawn (customers from the generator)
-ORACLE_READING = (
-    " The dashed oracle line ranks these same customers by their true churn probabilities; "
-    "they are a sample, so a model can land a little above it."
-)
+# added to the readings of the figures that draw the oracle, when they do (customers from
+# the generator); the ROC figure comes first, so it says what the oracle is
+ORACLE_READINGS = {
+    "roc": " The dashed oracle line ranks these same customers by their true churn "
+    "probabilities; they are a sample, so a model can land a little above it.",
+    "precision_recall": " The dashed line is the oracle, as in the ROC curves.",
+    "gains": " The dashed line is the oracle, as in the ROC curves.",
+}
 
 
 def _figure(name: str, png: bytes, oracle: bool) -> str:
     title, reading = FIGURES[name]
-    if name == "roc" and oracle:
-        reading += ORACLE_READING
+    if oracle:
+        reading += ORACLE_READINGS.get(name, "")
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<div class="card{" wide" if name in WIDE else ""}"><h3>{escape(title)}</h3>'

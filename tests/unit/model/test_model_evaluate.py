@@ -147,7 +147,8 @@ def test_the_page_is_self_contained(trained_settings: Settings) -> None:
 def test_the_page_says_what_the_oracle_is(trained_settings: Settings) -> None:
     """The ROC figure's reading says the oracle is the true churn probabilities on these same
     customers, which a model can land above on a sample (it called the oracle "the ceiling any
-    model can reach")."""
+    model can reach"); each figure that draws the oracle's dashed line says so (the
+    precision–recall and gains readings did not)."""
     comparison = evaluate_versions(trained_settings, [], None)
     assert comparison.oracle_auc is not None  # v1 was trained on the generator's data
     page = page_text(comparison)
@@ -155,6 +156,9 @@ def test_the_page_says_what_the_oracle_is(trained_settings: Settings) -> None:
     assert "ceiling" not in said
     assert "ranks these same customers by their true churn probabilities" in said
     assert "they are a sample, so a model can land a little above it" in said
+    cards = re.findall(r"<h3>(.*?)</h3><p[^>]*>(.*?)</p>", page)
+    drawn_with_oracle = {"ROC curves", "Precision–recall curves", "Cumulative gains"}
+    assert {title for title, reading in cards if "oracle" in reading} == drawn_with_oracle
 
 
 def test_importance_is_per_declared_feature(trained_settings: Settings) -> None:
