@@ -3,6 +3,9 @@ the lab's ``uvicorn src.api:app``).
 
 Settings come from the environment (``CHURNOPS_HOME``, default: the current folder); building
 the app reads nothing else — the model is loaded by the app's lifespan when the server starts.
+A wrong setting, or a ``CHURNOPS_HOME`` that does not exist in file mode, stops the server
+before it starts with one line and exit 2, as the command line does: not uvicorn's traceback,
+nor a server answering "no model yet" from a project folder made where the typo pointed.
 
 The churnops logger's lines from INFO up (model swaps, reload failures) go to stderr as
 uvicorn's own do (``INFO:     now serving v2 (was v1)``). uvicorn has set up its logging by the
@@ -11,10 +14,13 @@ here, once per process, unless a logging configuration given to uvicorn already 
 """
 
 import logging
+import sys
 
 from uvicorn.logging import DefaultFormatter
 
+from churnops.errors import BadInputError
 from churnops.serving.app import create_app
+from churnops.settings import Settings, env_name, load_settings
 
 
 def _show_churnops_logs() -> None:
@@ -27,5 +33,15 @@ def _show_churnops_logs() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+        settings.check_project_folder(env_name("home"))
+    except BadInputError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(exc.exit_code) from None
+    return settings
+
+
 _show_churnops_logs()
-app = create_app()
+app = create_app(_settings())

@@ -263,6 +263,26 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    def check_project_folder(self, source: str) -> None:
+        """Refuse a project folder that does not exist (a mistyped path) or is a file, naming
+        ``source``, what set it (``--home``, ``CHURNOPS_HOME``…), rather than reading it as an
+        empty project and creating it on the first write.
+
+        Only in file mode (no database URL), where the registry and the inference log are files
+        under the folder. In database mode they live in PostgreSQL and the folder holds only a
+        cache, made when needed (a replica starts from an empty one), so it may be missing; a
+        command that reads a file of the folder names that file if it is missing."""
+        if self.database is not None or self.home.is_dir():
+            return
+        if self.home.exists():
+            raise BadInputError(
+                f"project folder {self.home} is a file, not a folder: check {source}"
+            )
+        raise BadInputError(
+            f"project folder {self.home} does not exist: check {source}, or start a project there "
+            "with `churnops init --from FILE` or `churnops generate`"
+        )
+
 
 def env_name(setting: str) -> str:
     """The environment variable that sets ``setting`` (``CHURNOPS_HOME`` for ``home``)."""

@@ -56,7 +56,7 @@ from churnops.scoring.source import (
     number_columns,
     part_files,
 )
-from churnops.settings import load_settings
+from churnops.settings import env_name, load_settings
 from churnops.spreadsheet import neutralise_formulas
 
 if TYPE_CHECKING:
@@ -117,14 +117,17 @@ def score(
     with_features: bool = False,
 ) -> DataFrame:
     """Score a Spark DataFrame of customers with model ``version`` (default: the current one)
-    of the churnops project at ``home`` (default: ``CHURNOPS_HOME`` or the current folder).
+    of the churnops project at ``home`` (default: ``CHURNOPS_HOME`` or the current folder;
+    without a database URL, a folder that does not exist is refused).
 
     Columns are found as ``prepare`` finds them (the schema's names, any case); the result has
     the id, ``probability``, ``decision``, ``risk_decile``, ``model_version``, ``scored_at``
     (with ``with_features``, the features as scored) and ``reason``: set, with no probability,
     on the rows the schema's rules reject.
     """
-    registry = Registry(load_settings(home=None if home is None else Path(home)))
+    settings = load_settings(home=None if home is None else Path(home))
+    settings.check_project_folder(env_name("home") if home is None else "the home argument")
+    registry = Registry(settings)
     loaded = load_version(registry, version)
     return _scored(df, loaded, loaded.spec(with_features))
 

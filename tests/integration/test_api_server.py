@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_support import (
+    ROOT,
     SEED_BODY,
     add_second_version,
     api_settings,
@@ -54,6 +56,43 @@ def test_seed_command_serves_from_the_project_root(trained_home: Path) -> None:
         response = httpx.post(f"{server.url}/predict", json=SEED_BODY)
         assert response.status_code == 200 and response.json()["model_version"] == 1
         assert server.stop()
+
+
+@pytest.mark.parametrize("case", ["missing home", "home is a file", "invalid setting"])
+def test_the_lab_command_refuses_a_wrong_setting_in_one_line(tmp_path: Path, case: str) -> None:
+    """`uvicorn src.api:app` with a CHURNOPS_HOME that does not exist or is a file, or with an
+    invalid setting: exit 2 before serving, one line saying what to check, no traceback, no
+    folder made. It served "no model yet" from a project folder it created where the typo
+    pointed, and an invalid setting was uvicorn's traceback."""
+    missing, a_file = tmp_path / "typo", tmp_path / "a-file"
+    a_file.write_text("not a folder\n")
+    env, expected = {
+        "missing home": (
+            {"CHURNOPS_HOME": str(missing)},
+            f"error: project folder {missing} does not exist: check CHURNOPS_HOME, or start",
+        ),
+        "home is a file": (
+            {"CHURNOPS_HOME": str(a_file)},
+            f"error: project folder {a_file} is a file, not a folder: check CHURNOPS_HOME",
+        ),
+        "invalid setting": (
+            {"CHURNOPS_HOME": str(tmp_path), "CHURNOPS_POLL_INTERVAL": "often"},
+            "error: invalid setting poll_interval = 'often': Input should be a valid number",
+        ),
+    }[case]
+    done = subprocess.run(
+        uvicorn_command("src.api:app", free_port()),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+    assert not missing.exists()
 
 
 def test_serve_on_a_taken_port_says_so_before_its_banner(trained_home: Path) -> None:

@@ -6,6 +6,7 @@ machine); ``benchmarks/bench_score.py --sections spark`` times it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from cli_support import RunCli
 
 from churnops.data.generate import generate
+from churnops.errors import BadInputError
 from churnops.schema import DEFAULT_SCHEMA
 from churnops.scoring.scored import read_scores
 
@@ -110,3 +112,14 @@ def test_score_a_dataframe_in_a_notebook(spark: SparkSession, trained_home: Path
     assert result["reason"][1].startswith("tenure not a number")
     assert 0 <= result["probability"][0] <= 1 and pd.isna(result["probability"][1])
     assert list(result.columns[:2]) == [DEFAULT_SCHEMA.id_column, "probability"]
+
+
+def test_a_home_that_does_not_exist_is_refused(spark: SparkSession, tmp_path: Path) -> None:
+    """A mistyped ``home`` is named as such, and not created (it said the registry had no
+    model yet, as for a project nothing was trained in)."""
+    df = spark.createDataFrame(pd.DataFrame({"customer_id": ["A1"]}))
+    missing = tmp_path / "typo"
+    expected = f"project folder {missing} does not exist: check the home argument"
+    with pytest.raises(BadInputError, match=re.escape(expected)):
+        churnops_spark.score(df, home=missing)
+    assert not missing.exists()

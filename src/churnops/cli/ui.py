@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from churnops.errors import BadInputError
 from churnops.settings import Settings, env_name, load_settings
 
 console = Console()
@@ -28,27 +27,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 def settings_for(home: Path | None, *, starts_project: bool = False, **overrides: Any) -> Settings:
     """The command's settings: its ``--home`` (else CHURNOPS_HOME) and ``overrides`` over the
-    environment.
-
-    In file mode (no CHURNOPS_DATABASE_URL) the registry and the inference log are files under
-    the project folder, so a folder that does not exist (a mistyped path) is refused rather than
-    read as an empty project, unless the command ``starts_project`` there (it creates the
-    folder). In database mode they live in PostgreSQL and the folder holds only a cache, made
-    when needed (a replica starts from an empty one), so a missing folder is not refused; a
-    command that reads a file of the folder names that file if it is missing."""
+    environment; a project folder that does not exist is refused (``check_project_folder``)
+    unless the command ``starts_project`` there (it creates the folder)."""
     settings = load_settings(home=home, **overrides)
-    if not starts_project and settings.database is None and not settings.home.is_dir():
-        raise _no_project_folder(settings.home, set_by(home, "--home", "home"))
+    if not starts_project:
+        settings.check_project_folder(set_by(home, "--home", "home"))
     return settings
-
-
-def _no_project_folder(home: Path, source: str) -> BadInputError:
-    if home.exists():
-        return BadInputError(f"project folder {home} is a file, not a folder: check {source}")
-    return BadInputError(
-        f"project folder {home} does not exist: check {source}, or start a project there "
-        "with `churnops init --from FILE` or `churnops generate`"
-    )
 
 
 def set_by(value: object, option: str, setting: str) -> str:
