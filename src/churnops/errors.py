@@ -21,6 +21,7 @@ class CheckFailedError(ChurnopsError):
 
 
 class CannotServeError(ChurnopsError):
-    """``serve`` cannot start: the address it would listen on is taken."""
+    """The API cannot start: the address it would listen on is taken, or the inference log
+    cannot be opened."""
 
     exit_code = 3

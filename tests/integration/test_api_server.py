@@ -95,6 +95,39 @@ def test_the_lab_command_refuses_a_wrong_setting_in_one_line(tmp_path: Path, cas
     assert not missing.exists()
 
 
+@pytest.mark.parametrize("how", ["churnops serve", "uvicorn src.api:app"])
+def test_a_log_that_cannot_be_opened_stops_the_start_in_one_line(
+    trained_home: Path, how: str
+) -> None:
+    """A file where the inference log's folder should be: exit 3 with one line naming the log
+    and what to do, then uvicorn's own line; no traceback (Starlette's was printed whole)."""
+    shutil.rmtree(trained_home / "logs", ignore_errors=True)
+    (trained_home / "logs").write_text("not a folder\n")
+    port = free_port()
+    command = {
+        "churnops serve": churnops_command(
+            "serve", "--home", str(trained_home), "--port", str(port)
+        ),
+        "uvicorn src.api:app": uvicorn_command("src.api:app", port),
+    }[how]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "CHURNOPS_HOME": str(trained_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    log = trained_home / "logs" / "inference.sqlite"
+    assert len(errors) == 2 and "Traceback" not in done.stderr, done.stderr
+    assert errors[0].split(maxsplit=1)[1].startswith(f"cannot open the inference log {log}: ")
+    assert errors[0].endswith("or set CHURNOPS_INFERENCE_LOG=false")
+    assert errors[1] == "ERROR:    Application startup failed. Exiting."
+
+
 def test_serve_on_a_taken_port_says_so_before_its_banner(trained_home: Path) -> None:
     """With another server listening on the port, `churnops serve` prints one error line and
     exits 3, without its banner (whose curl would reach that other server) or loading a model."""

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from churnops import __version__
-from churnops.errors import ChurnopsError
+from churnops.errors import CannotServeError, ChurnopsError
 from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
 from churnops.serving.docs import add_docs_routes
 from churnops.serving.errors import validation_failed
@@ -116,11 +116,12 @@ def app_for(state: ServingState) -> FastAPI:
             try:
                 await anyio.to_thread.run_sync(state.log.start)
             except ChurnopsError as exc:  # the database: unreachable, wrong schema version…
-                raise RuntimeError(f"cannot open the inference log: {exc}") from exc
+                raise CannotServeError(f"cannot open the inference log: {exc}") from exc
             except (OSError, sqlite3.Error) as exc:
-                raise RuntimeError(
+                raise CannotServeError(
                     f"cannot open the inference log {state.settings.inference_db}: {exc}; "
-                    "fix its folder's permissions, or set CHURNOPS_INFERENCE_LOG=false"
+                    "make sure its folder can be created and written to, or set "
+                    "CHURNOPS_INFERENCE_LOG=false"
                 ) from exc
         await anyio.to_thread.run_sync(state.predictor.refresh)
         if state.predictor.current is None:

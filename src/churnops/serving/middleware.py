@@ -14,6 +14,10 @@ is read in neither case.
 A client that goes away before its body arrived (``ClientDisconnect``) is not a server error:
 it is counted with status 499 (nginx's "client closed request"), which the 5xx alert ignores,
 and logged as one line, without a traceback.
+
+A start-up that fails on a user's error (a ``ChurnopsError``: a folder that cannot hold the
+inference log, a database at another schema version…) is reported in that error's one line:
+uvicorn logs a failed start-up's message, which Starlette fills with the whole traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import itertools
 import logging
 import os
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from time import perf_counter
@@ -30,6 +35,7 @@ from fastapi import HTTPException, status
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from churnops.errors import ChurnopsError
 from churnops.schema import REQUEST_ID_PATTERN
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.security import TOO_LARGE
@@ -69,6 +75,20 @@ def too_large(limit: int, advice: str) -> str:
 BATCH_ADVICE = "send fewer rows per batch, or raise CHURNOPS_MAX_BODY_BYTES"
 
 
+def one_line_startup_failure(send: Send) -> Send:
+    """``send`` for the lifespan, with a failed start-up's traceback replaced by the error's
+    one line when it is a ``ChurnopsError``. Starlette sends that message while it handles the
+    exception (and raises it again after), so the exception being handled is the cause."""
+
+    async def send_one_line(message: Message) -> None:
+        error = sys.exception()
+        if message["type"] == "lifespan.startup.failed" and isinstance(error, ChurnopsError):
+            message = {**message, "message": str(error)}
+        await send(message)
+
+    return send_one_line
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -94,7 +114,8 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            lifespan = scope["type"] == "lifespan"
+            await self.app(scope, receive, one_line_startup_failure(send) if lifespan else send)
             return
         started = perf_counter()
         rid: str | None = None
