@@ -5,7 +5,11 @@ a second run copies nothing; a log that does not fit is one line, exit 2, nothin
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +24,7 @@ from traffic_support import log_traffic
 
 from churnops import logstore
 from churnops.database import logtable
+from churnops.database.home_import import IMPORT_LOCK
 from churnops.database.url import DatabaseUrl
 from churnops.schema import DEFAULT_SCHEMA, CategoricalFeature, FeatureSchema, NumericFeature
 from churnops.settings import Settings
@@ -225,3 +230,86 @@ def test_a_home_without_a_log_is_one_line_unless_only_the_registry_is_asked(
     refused = run_cli("db", "import", "--from", trained_home)
     assert_one_line_error(refused, 2, "no inference log", "--registry-only")
     assert run_cli("db", "import", "--from", trained_home, "--registry-only").code == 0
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT back to its default in the child, so its Python stops on Ctrl-C as a terminal's
+    does: a test run started in the background by a non-interactive shell (as a CI job may
+    start it) ignores SIGINT, children inherit that, and the import would wait on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _import_stopped_at(
+    lock: str, home: Path, database: DatabaseUrl
+) -> subprocess.CompletedProcess[str]:
+    """`churnops db import --from HOME` in a new process, sent SIGINT (Ctrl-C) while it waits
+    for a lock the test holds (taken by the SQL ``lock``, in a transaction kept open)."""
+    command = [sys.executable, "-m", "churnops", "db", "import", "--from", str(home)]
+    env = {**os.environ, "CHURNOPS_DATABASE_URL": database.value}
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'churnops' "
+        "AND wait_event_type = 'Lock'"
+    )
+    with (
+        psycopg.connect(database.value) as holder,
+        psycopg.connect(database.value, autocommit=True) as watcher,
+    ):
+        holder.execute(lock.encode())
+        child = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
+        )
+        deadline = time.monotonic() + 120
+        while watcher.execute(waiting.encode()).fetchone() == (0,):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the import never waited for the lock"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, child.returncode, out.decode(), err.decode())
+
+
+def _assert_interrupted(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 130 with one line saying what was imported and what not, no traceback."""
+    assert done.returncode == 130, (done.returncode, done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("interrupted: "), done.stderr
+    for word in words:
+        assert word in lines[0], done.stderr
+
+
+def test_ctrl_c_while_the_log_is_copied_says_the_registry_was_imported_and_the_log_was_not(
+    trained_settings: Settings, database: DatabaseUrl, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Interrupted after the registry's commit, in the log's transaction: one line saying
+    so; the log has no row in the database, and running the import again finishes it."""
+    log_traffic(trained_settings, 300, seed=1, outcomes=tmp_path / "outcomes.csv")
+    home = trained_settings.home
+    done = _import_stopped_at(f"SELECT pg_advisory_xact_lock({IMPORT_LOCK})", home, database)
+    _assert_interrupted(
+        done, "the registry was imported", "the inference log was not", "db import --from"
+    )
+    with psycopg.connect(database.value) as conn:
+        assert conn.execute("SELECT count(*) FROM registry_history").fetchone() != (0,)
+    assert _counts(database)["inference_log"] == 0
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CHURNOPS_DATABASE_URL", database.value)
+        again = run_cli("db", "import", "--from", home)
+    assert again.code == 0, again.err
+    assert _counts(database)["inference_log"] == 300
+
+
+def test_ctrl_c_while_the_registry_is_copied_says_nothing_was_imported(
+    trained_settings: Settings, database: DatabaseUrl, tmp_path: Path
+) -> None:
+    log_traffic(trained_settings, 30, seed=1, outcomes=tmp_path / "outcomes.csv")
+    lock = "SELECT 1 FROM registry_state WHERE id = 1 FOR UPDATE"
+    done = _import_stopped_at(lock, trained_settings.home, database)
+    _assert_interrupted(done, "nothing was imported", "db import --from")
+    with psycopg.connect(database.value) as conn:
+        assert conn.execute("SELECT count(*) FROM registry_history").fetchone() == (0,)
+    assert _counts(database) == dict.fromkeys(TABLES, 0)

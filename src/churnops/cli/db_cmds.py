@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
-from churnops.cli.ui import JsonOpt, console, print_json, progress, rows_bar
+from churnops.cli.ui import JsonOpt, console, err_console, print_json, progress, rows_bar
 from churnops.database.url import DatabaseUrl
+from churnops.entry import INTERRUPTED
 from churnops.errors import BadInputError
 from churnops.settings import load_settings
 
@@ -78,7 +83,8 @@ def import_home(
 ) -> None:
     """Copy a project's file registry (versions, history, artifacts), inference log and outcomes
     into the database, each verified (counts, SHA-256 / checksums) and whole or not at all.
-    Running it again copies nothing; a log that grew since copies only its new rows."""
+    Running it again copies nothing; a log that grew since copies only its new rows. Ctrl-C
+    says which of the two was imported."""
     from churnops.database import home_import
     from churnops.registry.postgres import PostgresRegistry
     from churnops.registry.store import Registry
@@ -88,9 +94,17 @@ def import_home(
     files = Registry(home)
     if not files.metadata_path.exists():
         raise BadInputError(f"{source} has no registry ({files.metadata_path} is missing)")
-    log = None if registry_only else home_import.plan(home.inference_db, url)
-    done = PostgresRegistry(load_settings(home=source), url).import_from(files)
-    tables = [] if log is None else _import_log(log, url, as_json)
+    rerun = f"churnops db import --from {shlex.quote(str(source))}"
+    rerun += " --registry-only" if registry_only else ""
+    again = f"run `{rerun}` again to finish"
+    with _on_ctrl_c(f"nothing was imported (the registry is copied whole or not at all); {again}"):
+        log = None if registry_only else home_import.plan(home.inference_db, url)
+        done = PostgresRegistry(load_settings(home=source), url).import_from(files)
+    with _on_ctrl_c(
+        "the registry was imported; the inference log was not (none of its rows were written: "
+        f"they are copied whole or not at all); {again} (it copies only what is missing)"
+    ):
+        tables = [] if log is None else _import_log(log, url, as_json)
     if as_json:
         print_json(
             {
@@ -111,6 +125,16 @@ def import_home(
         copied = ", ".join(f"{t.table} {t.copied:,} of {t.rows:,}" for t in tables)
         summary += f"; copied {copied} rows of {log.path} (counts and checksums verified)"
     console.print(summary, soft_wrap=True)
+
+
+@contextmanager
+def _on_ctrl_c(done: str) -> Iterator[None]:
+    """Ctrl-C in the block: one line saying what was ``done`` (and what not), exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: {escape(done)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
 
 
 def _import_log(
