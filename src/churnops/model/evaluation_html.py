@@ -50,7 +50,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "precision_recall": (
         "Precision–recall curves",
         "Of the customers a version flags, the share who really churn (precision), against the "
-        "share of all churners flagged (recall). With a 25 % churn rate this shows differences "
+        "share of all churners flagged (recall). Precision depends on how many churn ({churn_rate} "
+        "of these customers: the dotted line), so when churners are few this shows differences "
         "the ROC curve hides.",
     ),
     "calibration": (
@@ -124,8 +125,9 @@ ORACLE_READINGS = {
 }
 
 
-def _figure(name: str, png: bytes, oracle: bool) -> str:
+def _figure(name: str, png: bytes, oracle: bool, churn_rate: float) -> str:
     title, reading = FIGURES[name]
+    reading = reading.format(churn_rate=f"{churn_rate:.1%}")
     if oracle:
         reading += ORACLE_READINGS.get(name, "")
     data = base64.b64encode(png).decode("ascii")
@@ -149,7 +151,7 @@ def render_html(comparison: Comparison) -> str:
     if comparison.costs is not None:
         facts.append(f"costs: {comparison.costs.describe()}")
     body = "".join(
-        _figure(name, path.read_bytes(), comparison.oracle_auc is not None)
+        _figure(name, path.read_bytes(), comparison.oracle_auc is not None, comparison.churn_rate)
         for name, path in comparison.figures.items()
         if name in FIGURES
     )

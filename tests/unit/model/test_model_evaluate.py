@@ -130,6 +130,23 @@ def test_versions_side_by_side_on_a_csv(trained_settings: Settings) -> None:
     assert "oracle" not in page_text(not_generated)  # no oracle line drawn: none described
 
 
+def test_the_page_gives_these_customers_churn_rate(
+    trained_settings: Settings, tmp_path: Path
+) -> None:
+    """The precision–recall reading gives the churn rate of the customers scored (it said "a
+    25 % churn rate" whatever the data)."""
+    raw = pd.read_csv(trained_settings.raw_csv, dtype=str)
+    churned = raw["churn"].str.strip().str.lower().isin({"1", "yes", "true"})
+    fewer = pd.concat([raw[churned].head(60), raw[~churned].head(540)])  # 10 % churn
+    path = tmp_path / "ten_percent.csv"
+    fewer.to_csv(path, index=False)
+    comparison = evaluate_versions(trained_settings, ["v1"], path)
+    said = " ".join(page_text(comparison).split())
+    rate = f"{comparison.churn_rate:.1%}"
+    assert 0.08 < comparison.churn_rate < 0.12 and "25 %" not in said
+    assert f"Precision depends on how many churn ({rate} of these customers" in said
+
+
 def test_the_page_is_self_contained(trained_settings: Settings) -> None:
     """The HTML page embeds every figure as a data URI and loads nothing: no script, no link,
     no remote or file reference."""
