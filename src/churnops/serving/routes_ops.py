@@ -14,7 +14,7 @@ from churnops.serving.metrics import CONTENT_TYPE
 from churnops.serving.predictor import LoadedModel, Predictor
 from churnops.serving.schemas import (
     ExperimentServing,
-    Health,
+    Liveness,
     LogHealth,
     ModelInfo,
     Readiness,
@@ -117,10 +117,10 @@ def add_ops_routes(app: FastAPI, state: ServingState) -> None:
             }
         )
 
-    @app.get("/health/live", response_model=Health, tags=["health"])
-    async def live() -> Health:
+    @app.get("/health/live", response_model=Liveness, tags=["health"])
+    async def live() -> Liveness:
         """The process answers (restart the container if this fails)."""
-        return Health(status="alive")
+        return Liveness()
 
     @app.get(
         "/health/ready",

@@ -340,13 +340,16 @@ class LogHealth(BaseModel):
     last_error: str | None = None
 
 
-class Health(BaseModel):
-    status: str
+class Liveness(BaseModel):
+    """The process answers; nothing about the model (``/health/ready`` says that)."""
+
+    status: Literal["alive"] = "alive"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
     model_version: int | None = None
     reason: str | None = None
-
-
-class Readiness(Health):
     inference_log: LogHealth | None = Field(default=None, description="None when logging is off")
     experiment_error: str | None = Field(
         default=None,
