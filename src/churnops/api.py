@@ -4,8 +4,10 @@ the lab's ``uvicorn src.api:app``).
 Settings come from the environment (``CHURNOPS_HOME``, default: the current folder); building
 the app reads nothing else — the model is loaded by the app's lifespan when the server starts.
 A wrong setting, or a ``CHURNOPS_HOME`` that does not exist in file mode, stops the server
-before it starts with one line and exit 2, as the command line does: not uvicorn's traceback,
-nor a server answering "no model yet" from a project folder made where the typo pointed.
+before it starts with one line, exit 3: not uvicorn's traceback, nor a server answering "no
+model yet" from a project folder made where the typo pointed. 3 is uvicorn's code for a start
+that failed (with ``--workers``, uvicorn releases that know it stop instead of restarting the
+worker); ``churnops serve`` checks the same before it starts uvicorn, and exits 2.
 
 The churnops logger's lines from INFO up (model swaps, reload failures) go to stderr as
 uvicorn's own do (``INFO:     now serving v2 (was v1)``). uvicorn has set up its logging by the
@@ -18,7 +20,7 @@ import sys
 
 from uvicorn.logging import DefaultFormatter
 
-from churnops.errors import BadInputError
+from churnops.errors import BadInputError, CannotServeError
 from churnops.serving.app import create_app
 from churnops.settings import Settings, env_name, load_settings
 
@@ -39,7 +41,7 @@ def _settings() -> Settings:
         settings.check_project_folder(env_name("home"))
     except BadInputError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        raise SystemExit(exc.exit_code) from None
+        raise SystemExit(CannotServeError.exit_code) from None
     return settings
 
 

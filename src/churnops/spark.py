@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from churnops.atomic import atomic_write
-from churnops.errors import BadInputError
+from churnops.errors import BadInputError, ChurnopsError
 from churnops.model.onnx_model import OnnxModel
 from churnops.registry.store import Registry
 from churnops.scoring.batch import DECILE, DECISION, ScoringSpec, score_frame
@@ -169,9 +169,15 @@ def local_session(master: str | None = "local[*]") -> SparkSession:
 
 def read_input(spark: SparkSession, path: str, kind: str) -> DataFrame:
     """A CSV (every cell as text, as ``prepare`` reads it) or Parquet file or folder."""
-    if kind == "csv":
-        return spark.read.option("header", True).option("inferSchema", False).csv(path)
-    return spark.read.parquet(path)
+    from pyspark.errors import AnalysisException
+
+    try:
+        if kind == "csv":
+            return spark.read.option("header", True).option("inferSchema", False).csv(path)
+        return spark.read.parquet(path)
+    except AnalysisException as exc:  # no such path, no schema to read: Spark's first line
+        reason = str(exc).splitlines()[0]
+        raise BadInputError(f"cannot read {path} ({reason}); check --input") from None
 
 
 def _replace(tmp: Path, output: Path) -> None:
@@ -295,9 +301,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", required=True, help="Scores folder path or URI")
     parser.add_argument("--version", type=int, default=None, help="N of vN (default: current)")
     args = parser.parse_args(argv)
-    spark = local_session(master=None)
-    frame = read_input(spark, args.input, args.input_format)
-    result = score(frame, args.version, args.home).cache()
+    try:  # a user's error is one line, as from the command line (the folder before Spark starts)
+        load_settings(home=Path(args.home)).check_project_folder("--home")
+        spark = local_session(master=None)
+        frame = read_input(spark, args.input, args.input_format)
+        result = score(frame, args.version, args.home).cache()
+    except ChurnopsError as exc:
+        parser.exit(exc.exit_code, f"error: {exc}\n")
     result.where(result[REASON].isNull()).drop(REASON).write.parquet(args.output)
     rejects = result.where(result[REASON].isNotNull())
     rejects.write.option("header", True).csv(args.output.rstrip("/") + "_rejected")

@@ -61,9 +61,9 @@ def test_seed_command_serves_from_the_project_root(trained_home: Path) -> None:
 @pytest.mark.parametrize("case", ["missing home", "home is a file", "invalid setting"])
 def test_the_lab_command_refuses_a_wrong_setting_in_one_line(tmp_path: Path, case: str) -> None:
     """`uvicorn src.api:app` with a CHURNOPS_HOME that does not exist or is a file, or with an
-    invalid setting: exit 2 before serving, one line saying what to check, no traceback, no
-    folder made. It served "no model yet" from a project folder it created where the typo
-    pointed, and an invalid setting was uvicorn's traceback."""
+    invalid setting: exit 3 (uvicorn's code for a failed start) before serving, one line saying
+    what to check, no traceback, no folder made. It served "no model yet" from a project folder
+    it created where the typo pointed, and an invalid setting was uvicorn's traceback."""
     missing, a_file = tmp_path / "typo", tmp_path / "a-file"
     a_file.write_text("not a folder\n")
     env, expected = {
@@ -89,43 +89,79 @@ def test_the_lab_command_refuses_a_wrong_setting_in_one_line(tmp_path: Path, cas
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.returncode == 3, (done.stdout, done.stderr)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(expected), lines
     assert not missing.exists()
 
 
-@pytest.mark.parametrize("how", ["churnops serve", "uvicorn src.api:app"])
-def test_a_log_that_cannot_be_opened_stops_the_start_in_one_line(
-    trained_home: Path, how: str
-) -> None:
-    """A file where the inference log's folder should be: exit 3 with one line naming the log
-    and what to do, then uvicorn's own line; no traceback (Starlette's was printed whole)."""
-    shutil.rmtree(trained_home / "logs", ignore_errors=True)
-    (trained_home / "logs").write_text("not a folder\n")
-    port = free_port()
-    command = {
-        "churnops serve": churnops_command(
-            "serve", "--home", str(trained_home), "--port", str(port)
-        ),
-        "uvicorn src.api:app": uvicorn_command("src.api:app", port),
-    }[how]
-    done = subprocess.run(
+BROKEN_LOGS = {
+    "a file at logs/": "make sure its folder can be created and written to, or set "
+    "CHURNOPS_INFERENCE_LOG=false",
+    "a log that is not SQLite": "is not a readable inference log (file is not a database); "
+    "move it aside",
+}
+
+
+def break_the_log(home: Path, broken: str) -> Path:
+    """The inference log of ``home`` made impossible to open as ``broken`` says; its path."""
+    log = home / "logs" / "inference.sqlite"
+    shutil.rmtree(home / "logs", ignore_errors=True)
+    if broken == "a file at logs/":
+        (home / "logs").write_text("not a folder\n")
+    else:
+        log.parent.mkdir()
+        log.write_bytes(b"not a database, " * 512)
+    return log
+
+
+def start_and_fail(command: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         command,
         cwd=ROOT,
-        env={**os.environ, "CHURNOPS_HOME": str(trained_home)},
+        env={**os.environ, "CHURNOPS_HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+@pytest.mark.parametrize("broken", BROKEN_LOGS)
+def test_a_log_that_cannot_be_opened_stops_uvicorn_in_one_line(
+    trained_home: Path, broken: str
+) -> None:
+    """`uvicorn src.api:app` with an inference log it cannot open: exit 3 with one line naming
+    the log and what to do, then uvicorn's own line; no traceback (Starlette's was printed
+    whole, and a log that is not SQLite was said to need its folder's permissions)."""
+    log = break_the_log(trained_home, broken)
+    done = start_and_fail(uvicorn_command("src.api:app", free_port()), trained_home)
     assert done.returncode == 3, (done.stdout, done.stderr)
     errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
-    log = trained_home / "logs" / "inference.sqlite"
     assert len(errors) == 2 and "Traceback" not in done.stderr, done.stderr
-    assert errors[0].split(maxsplit=1)[1].startswith(f"cannot open the inference log {log}: ")
-    assert errors[0].endswith("or set CHURNOPS_INFERENCE_LOG=false")
+    assert errors[0].split(maxsplit=1)[1].startswith("cannot open the inference log")
+    assert str(log) in errors[0] and BROKEN_LOGS[broken] in errors[0], errors[0]
     assert errors[1] == "ERROR:    Application startup failed. Exiting."
+
+
+@pytest.mark.parametrize("broken", BROKEN_LOGS)
+def test_serve_refuses_a_log_it_cannot_open_before_any_worker(
+    trained_home: Path, broken: str
+) -> None:
+    """`churnops serve --workers 2` with an inference log it cannot open: one line, exit 3,
+    before the banner. Each worker failed its start-up instead: uvicorn printed tracebacks,
+    then stopped with exit 0 (or, in older releases, restarted the workers for ever)."""
+    log = break_the_log(trained_home, broken)
+    port = str(free_port())
+    command = churnops_command(
+        "serve", "--home", str(trained_home), "--workers", "2", "--port", port
+    )
+    done = start_and_fail(command, trained_home)
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open the inference log"), lines
+    assert str(log) in lines[0] and BROKEN_LOGS[broken] in lines[0], lines
 
 
 def test_serve_on_a_taken_port_says_so_before_its_banner(trained_home: Path) -> None:

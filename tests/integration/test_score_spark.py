@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +125,26 @@ def test_a_home_that_does_not_exist_is_refused(spark: SparkSession, tmp_path: Pa
     with pytest.raises(BadInputError, match=re.escape(expected)):
         churnops_spark.score(df, home=missing)
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("mistake", ["no such --home", "no such --input"])
+def test_the_cluster_job_words_a_mistake_in_one_line(
+    trained_home: Path, tmp_path: Path, mistake: str
+) -> None:
+    """The job ``spark-submit`` runs, given a folder or an input that does not exist: one
+    line, exit 2, no traceback (it printed Python's, or Spark's)."""
+    home, data = trained_home, tmp_path / "customers.parquet"
+    if mistake == "no such --home":
+        home = tmp_path / "typo"
+        generate(50, 3).table.drop_columns(["churn"]).to_pandas().to_parquet(data)
+    args = ["--home", str(home), "--input", str(data), "--output", str(tmp_path / "scores")]
+    command = [sys.executable, "-m", "churnops.spark", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    expected = {
+        "no such --home": f"error: project folder {home} does not exist: check --home",
+        "no such --input": f"error: cannot read {data} ([PATH_NOT_FOUND] Path does not exist",
+    }[mistake]
+    assert len(errors) == 1 and errors[0].startswith(expected), done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "scores").exists()

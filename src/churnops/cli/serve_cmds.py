@@ -63,6 +63,19 @@ def require_free_port(host: str, port: int) -> None:
             ) from None
 
 
+def require_log_opens(log: Path | None) -> None:
+    """Refuse early, before the banner and any worker, a SQLite inference ``log`` that cannot
+    be opened (``None``: no log, or the database's). Each worker would fail its start-up the
+    same way, and with several uvicorn restarts them or stops with exit 0, depending on its
+    version."""
+    from churnops.serving.log_sinks import SqliteSink
+
+    if log is not None:
+        sink = SqliteSink(log)
+        sink.open()  # creates the log if new, as the first worker would
+        sink.close()
+
+
 def _banner(settings: Settings, loop: str) -> str:
     """What ``serve`` prints before it starts: lines that fit 80 columns (but for a long
     project path, never broken), then a curl to try that runs as printed."""
@@ -98,6 +111,8 @@ def serve(
 
     settings = settings_for(home, host=host, port=port, workers=workers, log_level=log_level)
     require_free_port(settings.host, settings.port)
+    file_log = settings.inference_log and settings.database is None
+    require_log_opens(settings.inference_db if file_log else None)
     # worker processes import churnops.api and read their settings from the environment
     os.environ["CHURNOPS_HOME"] = str(settings.home.resolve())
     loop = _event_loop()

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,7 +23,6 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from churnops import __version__
-from churnops.errors import CannotServeError, ChurnopsError
 from churnops.serving.connections import GUARD_STATE_KEY, ConnectionGuard, raise_open_files_limit
 from churnops.serving.docs import add_docs_routes
 from churnops.serving.errors import validation_failed
@@ -112,17 +110,8 @@ def app_for(state: ServingState) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         state.connections.start(open_files=raise_open_files_limit())
-        if state.log is not None:
-            try:
-                await anyio.to_thread.run_sync(state.log.start)
-            except ChurnopsError as exc:  # the database: unreachable, wrong schema version…
-                raise CannotServeError(f"cannot open the inference log: {exc}") from exc
-            except (OSError, sqlite3.Error) as exc:
-                raise CannotServeError(
-                    f"cannot open the inference log {state.settings.inference_db}: {exc}; "
-                    "make sure its folder can be created and written to, or set "
-                    "CHURNOPS_INFERENCE_LOG=false"
-                ) from exc
+        if state.log is not None:  # a SQLite file that cannot be opened: CannotServeError
+            await anyio.to_thread.run_sync(state.log.start)
         await anyio.to_thread.run_sync(state.predictor.refresh)
         if state.predictor.current is None:
             logger.warning("starting without a model: %s", state.predictor.not_ready_reason)

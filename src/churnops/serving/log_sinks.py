@@ -18,7 +18,7 @@ from churnops import logstore
 from churnops.database import logtable
 from churnops.database.connection import connect
 from churnops.database.url import DatabaseUrl
-from churnops.errors import BadInputError
+from churnops.errors import BadInputError, CannotServeError
 from churnops.schema import FeatureSchema
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -51,7 +51,16 @@ class SqliteSink:
         return str(self.path)
 
     def open(self) -> None:
-        self._conn = logstore.connect(self.path, None, busy_timeout_ms=BUSY_SLICE_MS)
+        try:
+            self._conn = logstore.connect(self.path, None, busy_timeout_ms=BUSY_SLICE_MS)
+        except (OSError, sqlite3.OperationalError) as exc:  # a file at logs/, no write access…
+            raise CannotServeError(
+                f"cannot open the inference log {self.path}: {exc}; make sure its folder can be "
+                "created and written to, or set CHURNOPS_INFERENCE_LOG=false"
+            ) from exc
+        except sqlite3.DatabaseError as exc:  # a file that is not SQLite
+            unreadable = logstore.unreadable(self.path, exc)
+            raise CannotServeError(f"cannot open the inference log: {unreadable}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         assert self._conn is not None, "open() first"
