@@ -18,6 +18,7 @@ from rich.table import Table
 from churnops import logstore
 from churnops.atomic import atomic_write
 from churnops.cli.ui import HomeOpt, JsonOpt, console, print_json, settings_for
+from churnops.database.url import DatabaseUrl
 from churnops.errors import BadInputError, CannotServeError
 from churnops.monitoring.window import parse_time
 from churnops.settings import Settings
@@ -63,14 +64,14 @@ def require_free_port(host: str, port: int) -> None:
             ) from None
 
 
-def require_log_opens(log: Path | None) -> None:
+def require_log_opens(log: Path | DatabaseUrl | None) -> None:
     """Refuse early, before the banner and any worker, a SQLite inference ``log`` that cannot
-    be opened (``None``: no log, or the database's). Each worker would fail its start-up the
-    same way, and with several uvicorn restarts them or stops with exit 0, depending on its
-    version."""
+    be opened (``None``: logging off; the database's is not opened at start-up). Each worker
+    would fail its start-up the same way, and with several uvicorn restarts them or stops with
+    exit 0, depending on its version."""
     from churnops.serving.log_sinks import SqliteSink
 
-    if log is not None:
+    if isinstance(log, Path):
         sink = SqliteSink(log)
         sink.open()  # creates the log if new, as the first worker would
         sink.close()
@@ -111,8 +112,7 @@ def serve(
 
     settings = settings_for(home, host=host, port=port, workers=workers, log_level=log_level)
     require_free_port(settings.host, settings.port)
-    file_log = settings.inference_log and settings.database is None
-    require_log_opens(settings.inference_db if file_log else None)
+    require_log_opens(settings.log_location if settings.inference_log else None)
     # worker processes import churnops.api and read their settings from the environment
     os.environ["CHURNOPS_HOME"] = str(settings.home.resolve())
     loop = _event_loop()

@@ -6,11 +6,11 @@ the experiment id (BLAKE2b of it, once per experiment), so each experiment split
 independently of the previous ones. The hash is fixed by its specification, so the same id
 gets the same bucket in every process, worker, restart and Python version (the built-in
 ``hash()`` of a string is salted per process and would not). XXH3 rather than a cryptographic
-hash: nobody gains by predicting their own bucket, and it runs on every A/B request. It takes
-0.125 µs a call against keyed BLAKE2b's 0.50 (``benchmarks/bench_assignment.py``), and about
-1.3 µs less per request once a server's other work has swept the CPU's caches (in-process
-handler timing, ``benchmarks/bench_experiments.py``); too little to show in a whole server's
-throughput, where both measured within the same interval.
+hash: nobody gains by predicting their own bucket, and it runs on every A/B request. A call
+takes a quarter to a sixth of keyed BLAKE2b's time (``benchmarks/bench_assignment.py``), and
+about 1.3 µs less per request once a server's other work has swept the CPU's caches
+(in-process handler timing, ``benchmarks/bench_experiments.py``); too little to show in a
+whole server's throughput, where both measured within the same interval.
 
 The challenger serves buckets below ``share × 100`` (share in percent, resolution 0.01 %).
 Raising the share only adds buckets to the challenger, so no customer ever moves from the

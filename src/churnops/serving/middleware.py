@@ -15,8 +15,8 @@ A client that goes away before its body arrived (``ClientDisconnect``) is not a 
 it is counted with status 499 (nginx's "client closed request"), which the 5xx alert ignores,
 and logged as one line, without a traceback.
 
-A start-up that fails on a user's error (a ``ChurnopsError``: a folder that cannot hold the
-inference log, a database at another schema version…) is reported in that error's one line:
+A start-up that fails on a user's error (a ``ChurnopsError``: an inference log that cannot be
+opened) is reported in that error's one line:
 uvicorn logs a failed start-up's message, which Starlette fills with the whole traceback.
 """
 
